@@ -1,0 +1,250 @@
+/**
+ * The one typed configuration of an iot-dr deployment.
+ *
+ * Every field has a default, so an empty object (or no file at all) is a valid configuration.
+ * Units are part of the field names. Unknown keys are rejected at every level, so a typo never
+ * silently falls back to a default.
+ */
+import { z } from 'zod';
+
+/**
+ * Regions where AWS IoT Core, DynamoDB global tables, Step Functions and Lambda are all
+ * available (https://docs.aws.amazon.com/general/latest/gr/iot-core.html).
+ */
+export const IOT_REGIONS = [
+  'us-east-1',
+  'us-east-2',
+  'us-west-1',
+  'us-west-2',
+  'ca-central-1',
+  'sa-east-1',
+  'eu-west-1',
+  'eu-west-2',
+  'eu-west-3',
+  'eu-central-1',
+  'eu-north-1',
+  'eu-south-1',
+  'me-south-1',
+  'me-central-1',
+  'ap-east-1',
+  'ap-south-1',
+  'ap-northeast-1',
+  'ap-northeast-2',
+  'ap-southeast-1',
+  'ap-southeast-2',
+  'ap-southeast-3',
+] as const;
+
+export type IotRegion = (typeof IOT_REGIONS)[number];
+
+/** Values CloudWatch Logs accepts for a log group's retention (PutRetentionPolicy). */
+export const LOG_RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+  3288, 3653,
+] as const;
+
+/** Regions Route 53 health checkers run from (a health check needs at least three). */
+export const HEALTH_CHECKER_REGIONS = [
+  'us-east-1',
+  'us-west-1',
+  'us-west-2',
+  'eu-west-1',
+  'ap-southeast-1',
+  'ap-southeast-2',
+  'ap-northeast-1',
+  'sa-east-1',
+] as const;
+
+const region = z.enum(IOT_REGIONS, {
+  error: (issue) =>
+    `unknown region ${JSON.stringify(issue.input)}; must be one of the regions where AWS IoT Core runs: ${IOT_REGIONS.join(', ')}`,
+});
+
+const int = (min: number, max: number) =>
+  z
+    .number({ error: (issue) => `must be a number (got ${JSON.stringify(issue.input)})` })
+    .int({ error: (issue) => `must be a whole number (got ${JSON.stringify(issue.input)})` })
+    .min(min, { error: (issue) => `must be between ${min} and ${max} (got ${JSON.stringify(issue.input)})` })
+    .max(max, { error: (issue) => `must be between ${min} and ${max} (got ${JSON.stringify(issue.input)})` });
+
+/** Resource names are built as `<namePrefix>-<purpose>`; the prefix must suit every service. */
+const namePrefix = z
+  .string()
+  .regex(/^[a-z][a-z0-9-]{1,18}[a-z0-9]$/, {
+    error: (issue) =>
+      `must be 3-20 characters of lower-case letters, digits and hyphens, starting with a letter and not ending with a hyphen, as IAM, Lambda, DynamoDB, SQS and IoT rule names allow (got ${JSON.stringify(issue.input)})`,
+  });
+
+const tagValue = z.string().max(256).regex(/^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u, {
+  error: 'tag values may contain letters, digits, spaces and _ . : / = + - @ only',
+});
+
+const backendSchema = z.discriminatedUnion('type', [
+  z.strictObject({
+    type: z.literal('local'),
+    /** Path of the state file, relative to the stack's output folder. @default terraform.<stack>.tfstate */
+    path: z.string().min(1).optional(),
+  }),
+  z.strictObject({
+    type: z.literal('s3'),
+    bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, {
+      error: (issue) => `must be a valid S3 bucket name (got ${JSON.stringify(issue.input)})`,
+    }),
+    key: z.string().min(1).default('iot-dr/terraform.tfstate'),
+    region,
+    /** S3-native state locking (`use_lockfile`, Terraform >= 1.10). @default true */
+    useLockfile: z.boolean().default(true),
+    /** A DynamoDB lock table, for engines older than Terraform 1.10. */
+    dynamodbTable: z.string().min(3).optional(),
+    /** Server-side encryption of the state object. @default true */
+    encrypt: z.boolean().default(true),
+    kmsKeyId: z.string().optional(),
+  }),
+  z.strictObject({
+    type: z.literal('cloud'),
+    organization: z.string().min(1),
+    workspace: z.string().min(1),
+    /** @default app.terraform.io */
+    hostname: z.string().min(1).default('app.terraform.io'),
+  }),
+]);
+
+const replicationSchema = z.strictObject({
+  /** `complete` copies certificates and policies with each thing; `thing-only` the registry only. */
+  mode: z.enum(['complete', 'thing-only']).default('complete'),
+  /** Hours an event item stays in the replication table before DynamoDB TTL removes it. */
+  itemTtlHours: int(1, 720).default(48),
+  /** Records the stream trigger receives per invocation. */
+  batchSize: int(1, 1000).default(10),
+  /** Seconds the event source mapping waits to fill a batch. */
+  maximumBatchingWindowSeconds: int(0, 300).default(1),
+  /** Retries of a failed batch by the event source mapping before the record goes to the DLQ. */
+  maximumRetryAttempts: int(0, 10000).default(10),
+  /** Oldest record age the event source mapping still processes (-1 would be infinite). */
+  maximumRecordAgeSeconds: int(60, 604800).default(86400),
+  /** Protect the replication table against `terraform destroy`. */
+  tableDeletionProtection: z.boolean().default(true),
+});
+
+const healthCheckSchema = z.strictObject({
+  /** Messages published (QoS 1) and awaited per health check. */
+  messageCount: int(1, 10).default(2),
+  /**
+   * The function's own deadline for the MQTT round trip. Route 53 fails an HTTPS check that has
+   * not answered within 2 s of connecting, cold start included, so this stays well below.
+   */
+  deadlineMilliseconds: int(200, 1800).default(1500),
+  /** Route 53 request interval: 10 (fast) or 30 (standard). Fixed when the check is created. */
+  intervalSeconds: z
+    .union([z.literal(10), z.literal(30)], {
+      error: (issue) => `must be 10 or 30, the intervals Route 53 supports (got ${JSON.stringify(issue.input)})`,
+    })
+    .default(10),
+  /** Consecutive failures before Route 53 marks an endpoint unhealthy. */
+  failureThreshold: int(1, 10).default(3),
+  /** Route 53 checker regions (at least 3). */
+  checkerRegions: z
+    .array(z.enum(HEALTH_CHECKER_REGIONS))
+    .min(3)
+    .default(['us-east-1', 'us-west-2', 'eu-west-1']),
+  /** API Gateway throttling for the health-check API. */
+  apiRateLimitPerSecond: int(1, 10000).default(10),
+  apiBurstLimit: int(1, 5000).default(20),
+  /** E-mail address subscribed to the alarm topic; no topic is created when omitted. */
+  alarmEmail: z.email().optional(),
+});
+
+const dnsSchema = z.strictObject({
+  /** Route 53 public hosted zone that holds the device hostname. */
+  hostedZoneId: z.string().regex(/^Z[A-Z0-9]{1,31}$/, {
+    error: (issue) => `must be a Route 53 hosted zone id such as Z0123456789ABCDEFGHIJ (got ${JSON.stringify(issue.input)})`,
+  }),
+  /** Fully qualified hostname devices connect to, inside the hosted zone. */
+  recordName: z
+    .string()
+    .regex(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}\.?$/, {
+      error: (issue) => `must be a lower-case fully qualified domain name (got ${JSON.stringify(issue.input)})`,
+    }),
+  /** TTL of the failover records. Short, so devices move soon after a failover. */
+  ttlSeconds: int(5, 3600).default(30),
+  /** Create an AWS IoT domain configuration for recordName in both regions (with an ACM certificate). */
+  customDomain: z.boolean().default(false),
+});
+
+const reconciliationSchema = z.strictObject({
+  /** EventBridge schedule expression of the drift-repair job. */
+  schedule: z
+    .string()
+    .regex(/^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(.+\))$/, {
+      error: (issue) => `must be an EventBridge rate(...) or cron(...) expression (got ${JSON.stringify(issue.input)})`,
+    })
+    .default('rate(1 hour)'),
+  /** Things verified per run; the next run resumes after the last one. */
+  thingsPerRun: int(1, 100000).default(500),
+  enabled: z.boolean().default(true),
+});
+
+export const configSchema = z
+  .strictObject({
+    /** JSON-schema pointer for editors; ignored. */
+    $schema: z.string().optional(),
+    /** Prefix of every physical resource name, and the stack name. */
+    namePrefix: namePrefix.default('iot-dr'),
+    primaryRegion: region.default('us-east-1'),
+    secondaryRegion: region.default('us-west-2'),
+    /** Tags applied to every resource in both regions (provider default_tags). */
+    tags: z.record(z.string().min(1).max(128), tagValue).default({}),
+    /** Retention of every log group the stack creates. */
+    logRetentionDays: z
+      .number()
+      .refine((v) => (LOG_RETENTION_DAYS as readonly number[]).includes(v), {
+        error: (issue) =>
+          `must be one of the retention periods CloudWatch Logs accepts: ${LOG_RETENTION_DAYS.join(', ')} (got ${JSON.stringify(issue.input)})`,
+      })
+      .default(30),
+    backend: backendSchema.default({ type: 'local' }),
+    /** Account-wide IoT settings this stack switches on in the primary region. */
+    account: z
+      .strictObject({
+        /** Manage `aws_iot_event_configurations` (registry events). Turn off when managed elsewhere. */
+        manageEventConfigurations: z.boolean().default(true),
+        /** Manage `aws_iot_indexing_configuration` (fleet indexing). Turn off when managed elsewhere. */
+        manageIndexingConfiguration: z.boolean().default(true),
+      })
+      .default({ manageEventConfigurations: true, manageIndexingConfiguration: true }),
+    replication: replicationSchema.default(() => replicationSchema.parse({})),
+    healthCheck: healthCheckSchema.default(() => healthCheckSchema.parse({})),
+    dns: dnsSchema.optional(),
+    reconciliation: reconciliationSchema.default(() => reconciliationSchema.parse({})),
+  })
+  .superRefine((cfg, ctx) => {
+    if (cfg.primaryRegion === cfg.secondaryRegion) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['secondaryRegion'],
+        input: cfg.secondaryRegion,
+        message: `primary and secondary regions must differ (both are "${cfg.primaryRegion}")`,
+      });
+    }
+    if (cfg.healthCheck.apiBurstLimit < cfg.healthCheck.apiRateLimitPerSecond) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['healthCheck', 'apiBurstLimit'],
+        input: cfg.healthCheck.apiBurstLimit,
+        message: `must be at least healthCheck.apiRateLimitPerSecond (${cfg.healthCheck.apiRateLimitPerSecond})`,
+      });
+    }
+    if (new Set(cfg.healthCheck.checkerRegions).size !== cfg.healthCheck.checkerRegions.length) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['healthCheck', 'checkerRegions'],
+        input: cfg.healthCheck.checkerRegions,
+        message: 'must not repeat a region',
+      });
+    }
+  });
+
+/** The configuration as written by a user (every field optional). */
+export type IotDrConfigInput = z.input<typeof configSchema>;
+/** The resolved configuration, defaults filled in. */
+export type IotDrConfig = z.output<typeof configSchema>;

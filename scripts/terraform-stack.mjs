@@ -1,0 +1,124 @@
+#!/usr/bin/env node
+// Helpers for scripts/validate-terraform.sh and scripts/tofu-moto.sh that need to read a
+// synthesized stack (cdk.tf.json). Only reads the synth output; never edits it in place.
+//
+//   node scripts/terraform-stack.mjs override <stackdir> [--local-backend]
+//       writes <stackdir>/zz_iot_dr_engine_override.tf.json, which pins the providers to the
+//       versions in the local mirror (IOT_DR_AWS_PROVIDER_VERSION, IOT_DR_RANDOM_PROVIDER_VERSION)
+//       and, with --local-backend, replaces any backend with a local one in <stackdir>.
+//       Prints one line per overridden constraint.
+//   node scripts/terraform-stack.mjs resources <stackdir>
+//       prints every managed resource address (type.name), one a line.
+//   node scripts/terraform-stack.mjs targets <stackdir> <exclude,comma,separated>
+//       prints -target=ADDR for every managed resource except the excluded ones and
+//       everything that (transitively) references them. Excluded names may be a full address
+//       (aws_iot_topic_rule.foo) or a resource type (aws_iot_topic_rule).
+//   node scripts/terraform-stack.mjs regions <stackdir>
+//       prints "alias region" for every aws provider block.
+import { readFileSync, writeFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+function loadStack(dir) {
+  // cdktf writes one cdk.tf.json; tolerate other *.tf.json siblings (except our override).
+  const files = readdirSync(dir).filter((f) => f.endsWith('.tf.json') && !f.startsWith('zz_iot_dr_engine'));
+  const merged = { terraform: {}, resource: {}, data: {}, provider: {} };
+  for (const f of files) {
+    const doc = JSON.parse(readFileSync(join(dir, f), 'utf8'));
+    Object.assign(merged.terraform, doc.terraform ?? {});
+    for (const k of ['resource', 'data']) {
+      for (const [type, byName] of Object.entries(doc[k] ?? {})) {
+        merged[k][type] = { ...(merged[k][type] ?? {}), ...byName };
+      }
+    }
+    for (const [name, blocks] of Object.entries(doc.provider ?? {})) {
+      merged.provider[name] = [...(merged.provider[name] ?? []), ...(Array.isArray(blocks) ? blocks : [blocks])];
+    }
+  }
+  return merged;
+}
+
+const MIRROR = {
+  aws: process.env.IOT_DR_AWS_PROVIDER_VERSION,
+  random: process.env.IOT_DR_RANDOM_PROVIDER_VERSION,
+};
+
+function override(dir, localBackend) {
+  const stack = loadStack(dir);
+  const req = stack.terraform.required_providers ?? {};
+  const out = { terraform: {} };
+  const rp = {};
+  for (const [local, spec] of Object.entries(req)) {
+    const source = typeof spec === 'string' ? local : spec.source ?? local;
+    const type = source.split('/').pop();
+    const have = MIRROR[type];
+    if (!have) continue;
+    const wanted = typeof spec === 'string' ? spec : spec.version;
+    if (wanted === have) continue;
+    rp[local] = { source, version: have };
+    console.log(`provider ${local} (${source}): synthesized constraint "${wanted ?? '(none)'}" -> mirror version ${have}`);
+  }
+  if (Object.keys(rp).length) out.terraform.required_providers = rp;
+  if (localBackend) out.terraform.backend = { local: { path: 'terraform.tfstate' } };
+  writeFileSync(join(dir, 'zz_iot_dr_engine_override.tf.json'), JSON.stringify(out, null, 2) + '\n');
+}
+
+function resources(dir) {
+  const stack = loadStack(dir);
+  const addrs = [];
+  for (const [type, byName] of Object.entries(stack.resource)) {
+    for (const name of Object.keys(byName)) addrs.push(`${type}.${name}`);
+  }
+  return { stack, addrs };
+}
+
+function targets(dir, excludeCsv) {
+  const { stack, addrs } = resources(dir);
+  const excl = new Set();
+  const wanted = (excludeCsv ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  for (const a of addrs) {
+    if (wanted.includes(a) || wanted.includes(a.split('.')[0])) excl.add(a);
+  }
+  const unknown = wanted.filter((w) => !addrs.some((a) => a === w || a.split('.')[0] === w));
+  if (unknown.length) console.error(`note: exclusions matching nothing in this stack: ${unknown.join(', ')}`);
+  // Transitive closure: a resource referencing an excluded one (in an expression or
+  // depends_on) is excluded too, or -target would pull the excluded one back in.
+  const body = new Map(addrs.map((a) => {
+    const [type, ...rest] = a.split('.');
+    return [a, JSON.stringify(stack.resource[type][rest.join('.')])];
+  }));
+  let changed = true;
+  while (changed) {
+    changed = false;
+    for (const a of addrs) {
+      if (excl.has(a)) continue;
+      const text = body.get(a);
+      for (const e of excl) {
+        if (text.includes(`\${${e}.`) || text.includes(`\${${e}}`) || text.includes(`"${e}"`) || text.includes(`${e}[`)) {
+          excl.add(a);
+          console.error(`note: also excluding ${a} (references ${e})`);
+          changed = true;
+          break;
+        }
+      }
+    }
+  }
+  for (const a of addrs) if (!excl.has(a)) console.log(`-target=${a}`);
+}
+
+function regions(dir) {
+  const stack = loadStack(dir);
+  for (const block of stack.provider.aws ?? []) console.log(`${block.alias ?? '(default)'} ${block.region ?? '?'}`);
+}
+
+const [cmd, dir, arg] = process.argv.slice(2);
+if (!cmd || !dir) {
+  console.error('usage: terraform-stack.mjs override|resources|targets|regions <stackdir> [arg]');
+  process.exit(2);
+}
+switch (cmd) {
+  case 'override': override(dir, arg === '--local-backend'); break;
+  case 'resources': console.log(resources(dir).addrs.join('\n')); break;
+  case 'targets': targets(dir, arg); break;
+  case 'regions': regions(dir); break;
+  default: console.error(`unknown command ${cmd}`); process.exit(2);
+}

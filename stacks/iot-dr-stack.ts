@@ -1,0 +1,71 @@
+import type { AwsProvider } from '@cdktf/provider-aws/lib/provider';
+import { TerraformOutput, TerraformStack } from 'cdktf';
+import type { Construct } from 'constructs';
+import type { IotDrConfig } from '../config/schema';
+import { AccountSettings } from './account-settings';
+import { configureBackend } from './backend';
+import { resourceName } from './names';
+import { regionProvider } from './providers';
+import { RegistryCapture } from './registry-capture';
+import { ReplicationTable } from './replication-table';
+
+export interface IotDrStackProps {
+  readonly config: IotDrConfig;
+  /** Test-only endpoint override (see `regionProvider`). @default - real AWS endpoints */
+  readonly testEndpoint?: string;
+}
+
+/**
+ * One DR pair: both regions in one stack and therefore one Terraform state, through two aliased
+ * AWS providers. Every resource names its provider explicitly.
+ */
+export class IotDrStack extends TerraformStack {
+  public readonly primary: AwsProvider;
+  public readonly secondary: AwsProvider;
+  public readonly table: ReplicationTable;
+  public readonly capture: RegistryCapture;
+
+  constructor(scope: Construct, id: string, props: IotDrStackProps) {
+    super(scope, id);
+    const { config } = props;
+    const tags = { 'iot-dr:stack': id, ...config.tags };
+
+    configureBackend(this, config.backend, id);
+    this.primary = regionProvider(this, 'primary', {
+      alias: 'primary',
+      region: config.primaryRegion,
+      tags,
+      testEndpoint: props.testEndpoint,
+    });
+    this.secondary = regionProvider(this, 'secondary', {
+      alias: 'secondary',
+      region: config.secondaryRegion,
+      tags,
+      testEndpoint: props.testEndpoint,
+    });
+
+    new AccountSettings(this, 'account-settings', {
+      primary: this.primary,
+      manageEventConfigurations: config.account.manageEventConfigurations,
+      manageIndexingConfiguration: config.account.manageIndexingConfiguration,
+    });
+
+    this.table = new ReplicationTable(this, 'replication-table', {
+      primary: this.primary,
+      secondaryRegion: config.secondaryRegion,
+      tableName: resourceName(config.namePrefix, 'events'),
+      deletionProtection: config.replication.tableDeletionProtection,
+    });
+
+    this.capture = new RegistryCapture(this, 'registry-capture', {
+      primary: this.primary,
+      primaryRegion: config.primaryRegion,
+      namePrefix: config.namePrefix,
+      table: this.table,
+      itemTtlHours: config.replication.itemTtlHours,
+    });
+
+    new TerraformOutput(this, 'replication_table_name', { value: this.table.table.name });
+    new TerraformOutput(this, 'capture_error_queue_url', { value: this.capture.errorQueue.url });
+  }
+}

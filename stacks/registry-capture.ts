@@ -1,0 +1,136 @@
+import { IamRole } from '@cdktf/provider-aws/lib/iam-role';
+import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
+import { IotTopicRule } from '@cdktf/provider-aws/lib/iot-topic-rule';
+import type { AwsProvider } from '@cdktf/provider-aws/lib/provider';
+import { SqsQueue } from '@cdktf/provider-aws/lib/sqs-queue';
+import { Construct } from 'constructs';
+import { assumeRolePolicy, policyDocument } from './nodejs-function';
+import { resourceName, topicRuleName } from './names';
+import { ITEM, type ReplicationTable } from './replication-table';
+
+/** Registry event families replicated, as `topic(3)` of `$aws/events/<family>/...`. */
+export const REGISTRY_EVENT_FAMILIES = [
+  'thing',
+  'thingType',
+  'thingTypeAssociation',
+  'thingGroup',
+  'thingGroupMembership',
+  'thingGroupHierarchy',
+] as const;
+
+export interface RegistryCaptureProps {
+  readonly primary: AwsProvider;
+  readonly primaryRegion: string;
+  readonly namePrefix: string;
+  readonly table: ReplicationTable;
+  /** Hours before a captured item expires (DynamoDB TTL). */
+  readonly itemTtlHours: number;
+}
+
+/** SQL for one capture rule: the event's own fields plus the replication bookkeeping. */
+export function captureSql(options: {
+  readonly from: string;
+  readonly where: string;
+  readonly region: string;
+  readonly itemTtlHours: number;
+  readonly extra?: readonly string[];
+}): string {
+  if (!/^[a-z0-9-]+$/.test(options.region)) throw new Error(`invalid region literal ${options.region}`);
+  const ttlSeconds = options.itemTtlHours * 3600;
+  const fields = [
+    '*',
+    `newuuid() AS ${ITEM.id}`,
+    `floor(timestamp() / 1000) + ${ttlSeconds} AS ${ITEM.expires}`,
+    `'${options.region}' AS ${ITEM.originRegion}`,
+    `topic() AS ${ITEM.topic}`,
+    ...(options.extra ?? []),
+  ];
+  return `SELECT ${fields.join(', ')} FROM '${options.from}' WHERE ${options.where}`;
+}
+
+/**
+ * Topic rules in the primary region that write every registry event and every shadow change into
+ * the replication table. A failing action goes to an encrypted SQS queue, never nowhere.
+ * https://docs.aws.amazon.com/iot/latest/developerguide/registry-events.html
+ * https://docs.aws.amazon.com/iot/latest/developerguide/reserved-topics.html#reserved-topics-shadow
+ */
+export class RegistryCapture extends Construct {
+  public readonly errorQueue: SqsQueue;
+  public readonly role: IamRole;
+  public readonly rules: Record<'registry' | 'classicShadow' | 'namedShadow', IotTopicRule>;
+
+  constructor(scope: Construct, id: string, props: RegistryCaptureProps) {
+    super(scope, id);
+    const provider = props.primary;
+
+    this.errorQueue = new SqsQueue(this, 'errors', {
+      provider,
+      name: resourceName(props.namePrefix, 'capture-errors'),
+      sqsManagedSseEnabled: true,
+      messageRetentionSeconds: 1209600,
+    });
+
+    this.role = new IamRole(this, 'role', {
+      provider,
+      name: resourceName(props.namePrefix, 'capture-rules'),
+      assumeRolePolicy: assumeRolePolicy('iot.amazonaws.com'),
+    });
+    new IamRolePolicy(this, 'policy', {
+      provider,
+      name: 'put-items-and-errors',
+      role: this.role.name,
+      policy: policyDocument([
+        { sid: 'PutEvents', actions: ['dynamodb:PutItem'], resources: [props.table.table.arn] },
+        { sid: 'ReportErrors', actions: ['sqs:SendMessage'], resources: [this.errorQueue.arn] },
+      ]),
+    });
+
+    const common = { region: props.primaryRegion, itemTtlHours: props.itemTtlHours };
+    const rule = (ruleId: string, purpose: string, description: string, sql: string) =>
+      new IotTopicRule(this, ruleId, {
+        provider,
+        name: topicRuleName(props.namePrefix, purpose),
+        description,
+        enabled: true,
+        sql,
+        sqlVersion: '2016-03-23',
+        dynamodbv2: [{ roleArn: this.role.arn, putItem: { tableName: props.table.table.name } }],
+        errorAction: { sqs: { queueUrl: this.errorQueue.url, roleArn: this.role.arn, useBase64: false } },
+      });
+
+    this.rules = {
+      registry: rule(
+        'registry',
+        'registry-events',
+        'iot-dr: capture registry events for replication',
+        captureSql({
+          ...common,
+          from: '$aws/events/#',
+          where: REGISTRY_EVENT_FAMILIES.map((f) => `topic(3) = '${f}'`).join(' OR '),
+        }),
+      ),
+      classicShadow: rule(
+        'classic-shadow',
+        'classic-shadows',
+        'iot-dr: capture classic shadow updates and deletes',
+        captureSql({
+          ...common,
+          from: '$aws/things/+/shadow/+/accepted',
+          where: "topic(5) = 'update' OR topic(5) = 'delete'",
+          extra: ["'SHADOW_EVENT' AS eventType", 'topic(5) AS operation', 'topic(3) AS thingName', "'' AS shadowName"],
+        }),
+      ),
+      namedShadow: rule(
+        'named-shadow',
+        'named-shadows',
+        'iot-dr: capture named shadow updates and deletes',
+        captureSql({
+          ...common,
+          from: '$aws/things/+/shadow/name/+/+/accepted',
+          where: "topic(7) = 'update' OR topic(7) = 'delete'",
+          extra: ["'SHADOW_EVENT' AS eventType", 'topic(7) AS operation', 'topic(3) AS thingName', 'topic(6) AS shadowName'],
+        }),
+      ),
+    };
+  }
+}

@@ -1,0 +1,71 @@
+import { DynamodbTable } from '@cdktf/provider-aws/lib/dynamodb-table';
+import type { AwsProvider } from '@cdktf/provider-aws/lib/provider';
+import { Construct } from 'constructs';
+
+/** Attribute names every replication item carries (written by the capture rules' SQL). */
+export const ITEM = {
+  /** Partition key: a fresh UUID per captured message (`newuuid()`). */
+  id: 'uuid',
+  /** Epoch seconds after which DynamoDB TTL removes the item. */
+  expires: 'expires',
+  /**
+   * Region the event happened in. Current global tables (2019.11.21) no longer write
+   * `aws:rep:updateregion`, so the capture rule writes its own region as a literal.
+   */
+  originRegion: 'originRegion',
+  /** MQTT topic the event arrived on. */
+  topic: 'topic',
+} as const;
+
+export interface ReplicationTableProps {
+  readonly primary: AwsProvider;
+  readonly secondaryRegion: string;
+  readonly tableName: string;
+  /** @default true */
+  readonly deletionProtection?: boolean;
+}
+
+/**
+ * The event log shared by both regions: a DynamoDB global table (current version, `replica`
+ * block) with its stream in each region. The primary's rules write items; the replica's stream
+ * drives replication in the secondary.
+ * https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/GlobalTables.html
+ */
+export class ReplicationTable extends Construct {
+  public readonly table: DynamodbTable;
+
+  constructor(scope: Construct, id: string, props: ReplicationTableProps) {
+    super(scope, id);
+    this.table = new DynamodbTable(this, 'table', {
+      provider: props.primary,
+      name: props.tableName,
+      billingMode: 'PAY_PER_REQUEST',
+      hashKey: ITEM.id,
+      attribute: [{ name: ITEM.id, type: 'S' }],
+      streamEnabled: true,
+      streamViewType: 'NEW_AND_OLD_IMAGES',
+      ttl: { attributeName: ITEM.expires, enabled: true },
+      pointInTimeRecovery: { enabled: true },
+      // AWS-managed KMS key (aws/dynamodb) in each region: auditable in CloudTrail.
+      serverSideEncryption: { enabled: true },
+      deletionProtectionEnabled: props.deletionProtection ?? true,
+      replica: [
+        {
+          regionName: props.secondaryRegion,
+          pointInTimeRecovery: true,
+          propagateTags: true,
+        },
+      ],
+    });
+  }
+
+  /** Stream ARN of the replica in the secondary region (drives the replication workflow). */
+  public get replicaStreamArn(): string {
+    return this.table.replica.get(0).streamArn;
+  }
+
+  /** ARN of the replica table in the secondary region. */
+  public get replicaArn(): string {
+    return this.table.replica.get(0).arn;
+  }
+}
