@@ -93,7 +93,8 @@ function targets(dir, excludeCsv) {
       if (excl.has(a)) continue;
       const text = body.get(a);
       for (const e of excl) {
-        if (text.includes(`\${${e}.`) || text.includes(`\${${e}}`) || text.includes(`"${e}"`) || text.includes(`${e}[`)) {
+        const esc = e.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+        if (new RegExp(`(?<![\\w.-])${esc}(?=[.\\[}\\s,)"]|$)`).test(text)) {
           excl.add(a);
           console.error(`note: also excluding ${a} (references ${e})`);
           changed = true;
