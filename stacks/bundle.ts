@@ -41,12 +41,16 @@ const cache = new Map<string, LambdaBundle>();
  * Bundles `functions/<name>/handler.ts` (minified, Node 22, external source map) and zips it as
  * `index.js` + `index.js.map`. Memoized per process: several constructs can share one bundle.
  */
-export function bundleFunction(name: string, outDir = join(PROJECT_ROOT, '.build', 'lambda')): LambdaBundle {
-  const key = `${name}\0${outDir}`;
+export function bundleFunction(
+  name: string,
+  functionsDir = join(PROJECT_ROOT, 'functions'),
+  outDir = join(PROJECT_ROOT, '.build', 'lambda'),
+): LambdaBundle {
+  const key = `${name}\0${functionsDir}\0${outDir}`;
   const hit = cache.get(key);
   if (hit) return hit;
 
-  const entry = join(PROJECT_ROOT, 'functions', name, 'handler.ts');
+  const entry = join(functionsDir, name, 'handler.ts');
   const result = buildSync({
     entryPoints: [entry],
     absWorkingDir: PROJECT_ROOT,
@@ -55,7 +59,7 @@ export function bundleFunction(name: string, outDir = join(PROJECT_ROOT, '.build
     target: 'node22',
     format: 'cjs',
     minify: true,
-    sourcemap: 'external',
+    sourcemap: 'linked',
     sourcesContent: false,
     legalComments: 'none',
     // Source paths in the map are relative to the output file, never absolute: the map stays

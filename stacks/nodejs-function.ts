@@ -3,7 +3,7 @@ import { IamRole } from '@cdktf/provider-aws/lib/iam-role';
 import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
 import { LambdaFunction } from '@cdktf/provider-aws/lib/lambda-function';
 import type { AwsProvider } from '@cdktf/provider-aws/lib/provider';
-import { AssetType, Fn, TerraformAsset } from 'cdktf';
+import { AssetType, TerraformAsset } from 'cdktf';
 import { Construct } from 'constructs';
 import { bundleFunction, type LambdaBundle } from './bundle';
 
@@ -15,9 +15,18 @@ export interface PolicyStatement {
   readonly conditions?: Record<string, Record<string, string | readonly string[]>>;
 }
 
-/** Renders statements as an IAM policy document (tokens are resolved by Terraform). */
+/**
+ * Renders statements as an IAM policy document. String tokens (ARNs of other resources) become
+ * `${...}` interpolations inside the JSON string, so the synthesized policy stays plain JSON that
+ * reviewers (and tests) can read.
+ */
 export function policyDocument(statements: readonly PolicyStatement[]): string {
-  return Fn.jsonencode({
+  for (const s of statements) {
+    for (const a of s.actions) {
+      if (a === '*' || a.endsWith(':*')) throw new Error(`IAM action "${a}" is a wildcard; name the actions`);
+    }
+  }
+  return JSON.stringify({
     Version: '2012-10-17',
     Statement: statements.map((s) => ({
       ...(s.sid ? { Sid: s.sid } : {}),
@@ -57,6 +66,8 @@ export interface NodejsFunctionProps {
   readonly statements?: readonly PolicyStatement[];
   /** @default - unreserved */
   readonly reservedConcurrentExecutions?: number;
+  /** Folder holding the function folders. @default <project>/functions */
+  readonly functionsDir?: string;
   /** Graviton is cheaper per GB-second and starts as fast. @default 'arm64' */
   readonly architecture?: 'arm64' | 'x86_64';
 }
@@ -77,7 +88,7 @@ export class NodejsFunction extends Construct {
     const statements = props.statements ?? [];
     const architecture = props.architecture ?? 'arm64';
 
-    this.bundle = bundleFunction(props.entry);
+    this.bundle = bundleFunction(props.entry, props.functionsDir);
     const asset = new TerraformAsset(this, 'code', { path: this.bundle.zipPath, type: AssetType.FILE });
 
     this.logGroup = new CloudwatchLogGroup(this, 'logs', {

@@ -1,0 +1,87 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, loadConfig, parseConfig } from '../../config/load';
+
+function problemsOf(fn: () => unknown): string[] {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return [...(err as ConfigError).problems];
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('Configuration', () => {
+  it('resolves the built-in defaults from an empty object', () => {
+    const config = parseConfig({});
+    expect(config.primaryRegion).toBe('us-east-1');
+    expect(config.secondaryRegion).toBe('us-west-2');
+    expect(config.namePrefix).toBe('iot-dr');
+    expect(config.backend).toEqual({ type: 'local' });
+    expect(config.replication).toMatchObject({ mode: 'complete', itemTtlHours: 48 });
+    expect(config.healthCheck).toMatchObject({ intervalSeconds: 10, failureThreshold: 3 });
+    expect(config.dns).toBeUndefined();
+  });
+
+  it('synthesizes on defaults when no file exists', () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'iot-dr-cfg-'));
+    expect(loadConfig({ cwd, env: {} }).primaryRegion).toBe('us-east-1');
+  });
+
+  it.each([
+    [{ primaryRegion: 'us-east-1', secondaryRegion: 'us-east-1' }, 'secondaryRegion: primary and secondary regions must differ (both are "us-east-1")'],
+    [{ primaryRegion: 'us-east-9' }, 'primaryRegion: unknown region "us-east-9"'],
+    [{ namePrefix: 'My_DR' }, 'namePrefix: must be 3-20 characters of lower-case letters'],
+    [{ replication: { itemTtlHours: 0 } }, 'replication.itemTtlHours: must be between 1 and 720 (got 0)'],
+    [{ replication: { batchSize: 1.5 } }, 'replication.batchSize: must be a whole number (got 1.5)'],
+    [{ healthCheck: { intervalSeconds: 15 } }, 'healthCheck.intervalSeconds: must be 10 or 30'],
+    [{ healthCheck: { failureThreshold: 11 } }, 'healthCheck.failureThreshold: must be between 1 and 10 (got 11)'],
+    [{ logRetentionDays: 8 }, 'logRetentionDays: must be one of the retention periods CloudWatch Logs accepts'],
+    [{ replicaton: {} }, 'unknown key "replicaton": remove it or check the spelling'],
+    [{ replication: { modes: 'complete' } }, 'unknown key "modes" in replication'],
+    [{ replication: { mode: 'everything' } }, 'replication.mode: Invalid option: expected one of "complete"|"thing-only" (got "everything")'],
+    [{ backend: { type: 'cloud', organization: 'acme' } }, 'backend.workspace:'],
+    [{ dns: { hostedZoneId: 'zone-1', recordName: 'iot.example.com' } }, 'dns.hostedZoneId: must be a Route 53 hosted zone id'],
+  ])('rejects %j naming the field, value and rule', (input, expected) => {
+    const problems = problemsOf(() => parseConfig(input));
+    expect(problems.join('\n')).toContain(expected);
+  });
+
+  it('reports every problem at once', () => {
+    const problems = problemsOf(() => parseConfig({ namePrefix: 'X', logRetentionDays: 2, extra: 1 }));
+    expect(problems).toHaveLength(3);
+  });
+
+  it('reads a JSON file and lets environment variables override it', () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'iot-dr-cfg-'));
+    writeFileSync(join(cwd, 'iot-dr.config.json'), JSON.stringify({ primaryRegion: 'eu-west-1', secondaryRegion: 'eu-central-1' }));
+    const config = loadConfig({
+      cwd,
+      env: { IOT_DR_SECONDARY_REGION: 'eu-north-1', IOT_DR_ITEM_TTL_HOURS: '24', IOT_DR_CONFIG_JSON: '{"replication":{"mode":"thing-only"}}' },
+    });
+    expect(config).toMatchObject({
+      primaryRegion: 'eu-west-1',
+      secondaryRegion: 'eu-north-1',
+      replication: { itemTtlHours: 24, mode: 'thing-only' },
+    });
+  });
+
+  it('names the source and the line of a broken file', () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'iot-dr-cfg-'));
+    writeFileSync(join(cwd, 'dr.json'), '{ "primaryRegion": ');
+    expect(() => loadConfig({ cwd, env: { IOT_DR_CONFIG: 'dr.json' } })).toThrow(/dr\.json[\s\S]*not valid JSON/);
+  });
+
+  it('fails when an explicitly named file does not exist', () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'iot-dr-cfg-'));
+    expect(() => loadConfig({ cwd, file: 'missing.json', env: {} })).toThrow(/missing\.json[\s\S]*file not found/);
+  });
+
+  it('rejects an environment override with the same rules as the file', () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'iot-dr-cfg-'));
+    const problems = problemsOf(() => loadConfig({ cwd, env: { IOT_DR_ITEM_TTL_HOURS: 'soon' } }));
+    expect(problems.join('\n')).toContain('replication.itemTtlHours: must be a number (got "soon")');
+  });
+});

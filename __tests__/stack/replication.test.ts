@@ -1,0 +1,119 @@
+import { REGISTRY_EVENT_FAMILIES } from '../../stacks/registry-capture';
+import { resourceNamed, resourcesOf, synthJson } from '../support/synth';
+
+describe('Construct: ReplicationTable', () => {
+  const tf = synthJson({});
+  const table = resourceNamed(tf, 'aws_dynamodb_table', 'replication-table');
+
+  it('is an on-demand table in the primary with a replica in the secondary', () => {
+    expect(table).toMatchObject({
+      provider: 'aws.primary',
+      name: 'iot-dr-events',
+      billing_mode: 'PAY_PER_REQUEST',
+      hash_key: 'uuid',
+      replica: [expect.objectContaining({ region_name: 'us-west-2', point_in_time_recovery: true })],
+    });
+  });
+
+  it('streams new and old images, expires items by TTL, is encrypted and point-in-time recoverable', () => {
+    expect(table).toMatchObject({
+      stream_enabled: true,
+      stream_view_type: 'NEW_AND_OLD_IMAGES',
+      ttl: { attribute_name: 'expires', enabled: true },
+      server_side_encryption: { enabled: true },
+      point_in_time_recovery: { enabled: true },
+      deletion_protection_enabled: true,
+    });
+  });
+
+  it('can leave deletion protection off', () => {
+    const off = synthJson({ replication: { tableDeletionProtection: false } });
+    expect(resourceNamed(off, 'aws_dynamodb_table', 'replication-table').deletion_protection_enabled).toBe(false);
+  });
+});
+
+describe('Construct: RegistryCapture', () => {
+  const tf = synthJson({});
+  const rules = Object.fromEntries(resourcesOf(tf, 'aws_iot_topic_rule').map(([, body]) => [body.name, body]));
+
+  it('creates the three capture rules in the primary with SQL version 2016-03-23', () => {
+    expect(Object.keys(rules).sort()).toEqual(['iot_dr_classic_shadows', 'iot_dr_named_shadows', 'iot_dr_registry_events']);
+    for (const rule of Object.values(rules)) {
+      expect(rule).toMatchObject({ provider: 'aws.primary', sql_version: '2016-03-23', enabled: true });
+    }
+  });
+
+  it('captures every replicated registry event family', () => {
+    const sql: string = rules.iot_dr_registry_events.sql;
+    expect(sql).toContain("FROM '$aws/events/#'");
+    for (const family of REGISTRY_EVENT_FAMILIES) expect(sql).toContain(`topic(3) = '${family}'`);
+    expect(REGISTRY_EVENT_FAMILIES).toHaveLength(6);
+  });
+
+  it('captures classic and named shadow updates and deletes', () => {
+    expect(rules.iot_dr_classic_shadows.sql).toContain("FROM '$aws/things/+/shadow/+/accepted' WHERE topic(5) = 'update' OR topic(5) = 'delete'");
+    expect(rules.iot_dr_classic_shadows.sql).toContain("'' AS shadowName");
+    expect(rules.iot_dr_named_shadows.sql).toContain("FROM '$aws/things/+/shadow/name/+/+/accepted' WHERE topic(7) = 'update' OR topic(7) = 'delete'");
+    expect(rules.iot_dr_named_shadows.sql).toContain('topic(6) AS shadowName');
+  });
+
+  it('writes a unique id, the expiry, the origin region literal and the topic into every item', () => {
+    for (const rule of Object.values(rules)) {
+      expect(rule.sql).toMatch(/^SELECT \*, newuuid\(\) AS uuid, floor\(timestamp\(\) \/ 1000\) \+ 172800 AS expires, 'us-east-1' AS originRegion, topic\(\) AS topic/);
+    }
+  });
+
+  it('derives the expiry from the configured TTL and the origin from the primary region', () => {
+    const custom = synthJson({ primaryRegion: 'eu-west-1', secondaryRegion: 'eu-central-1', replication: { itemTtlHours: 6 } });
+    for (const [, rule] of resourcesOf(custom, 'aws_iot_topic_rule')) {
+      expect(rule.sql).toContain("+ 21600 AS expires, 'eu-west-1' AS originRegion");
+    }
+  });
+
+  it('puts items into the table and reports failed actions to an encrypted queue', () => {
+    const queue = resourceNamed(tf, 'aws_sqs_queue', 'registry-capture');
+    expect(queue).toMatchObject({ provider: 'aws.primary', sqs_managed_sse_enabled: true });
+    for (const rule of Object.values(rules)) {
+      expect(rule.dynamodbv2).toEqual([
+        expect.objectContaining({ put_item: { table_name: expect.stringMatching(/^\$\{aws_dynamodb_table\.replication-table.*\.name\}$/) } }),
+      ]);
+      expect(rule.error_action.sqs.queue_url).toMatch(/^\$\{aws_sqs_queue\.registry-capture_errors.*\.url\}$/);
+    }
+  });
+
+  it("limits the rules' role to putting items into this table and writing to the error queue", () => {
+    const policy = JSON.parse(resourceNamed(tf, 'aws_iam_role_policy', 'registry-capture').policy);
+    expect(policy.Statement).toEqual([
+      expect.objectContaining({ Action: ['dynamodb:PutItem'], Resource: [expect.stringMatching(/^\$\{aws_dynamodb_table\.replication-table.*\.arn\}$/)] }),
+      expect.objectContaining({ Action: ['sqs:SendMessage'], Resource: [expect.stringMatching(/^\$\{aws_sqs_queue\.registry-capture_errors.*\.arn\}$/)] }),
+    ]);
+    const role = resourceNamed(tf, 'aws_iam_role', 'registry-capture');
+    expect(JSON.parse(role.assume_role_policy).Statement[0].Principal).toEqual({ Service: 'iot.amazonaws.com' });
+  });
+});
+
+describe('Construct: AccountSettings', () => {
+  it('switches on registry events and thing indexing in the primary', () => {
+    const tf = synthJson({});
+    const events = resourcesOf(tf, 'aws_iot_event_configurations')[0][1];
+    expect(events.provider).toBe('aws.primary');
+    expect(events.event_configurations).toEqual({
+      THING: true,
+      THING_TYPE: true,
+      THING_TYPE_ASSOCIATION: true,
+      THING_GROUP: true,
+      THING_GROUP_MEMBERSHIP: true,
+      THING_GROUP_HIERARCHY: true,
+    });
+    expect(resourcesOf(tf, 'aws_iot_indexing_configuration')[0][1]).toMatchObject({
+      provider: 'aws.primary',
+      thing_indexing_configuration: expect.objectContaining({ thing_indexing_mode: 'REGISTRY_AND_SHADOW' }),
+    });
+  });
+
+  it('leaves account-wide settings alone when the configuration says they are managed elsewhere', () => {
+    const tf = synthJson({ account: { manageEventConfigurations: false, manageIndexingConfiguration: false } });
+    expect(tf.resource.aws_iot_event_configurations).toBeUndefined();
+    expect(tf.resource.aws_iot_indexing_configuration).toBeUndefined();
+  });
+});
