@@ -1,0 +1,30 @@
+/**
+ * The GitHub Actions workflows pass actionlint (built from the Go module proxy on first use).
+ */
+import { spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+const ROOT = join(__dirname, '..', '..');
+const lint = (args: string[], input?: string) =>
+  spawnSync('bash', [join(ROOT, 'scripts', 'actionlint.sh'), ...args], { cwd: ROOT, input, timeout: 300_000 });
+
+describe('Workflows', () => {
+  it('has a pull-request plan workflow and a deploy workflow', () => {
+    expect(readdirSync(join(ROOT, '.github', 'workflows')).sort()).toEqual(['deploy.yml', 'pr-plan.yml']);
+  });
+
+  it('pass actionlint', () => {
+    const run = lint([]);
+    expect({ status: run.status, output: run.stdout.toString() + run.stderr.toString().split('\n').filter((l) => !l.startsWith('go: downloading')).join('\n') }).toEqual(
+      expect.objectContaining({ status: 0 }),
+    );
+  }, 300_000);
+
+  it('actionlint catches a broken workflow (the check can fail)', () => {
+    const broken = 'on: push\njobs:\n  x:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo ${{ github.nope }}\n';
+    const run = lint(['-'], broken);
+    expect(run.status).toBe(1);
+    expect(run.stdout.toString()).toContain('nope');
+  }, 300_000);
+});
