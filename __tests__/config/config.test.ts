@@ -85,3 +85,12 @@ describe('Configuration', () => {
     expect(problems.join('\n')).toContain('replication.itemTtlHours: must be a number (got "soon")');
   });
 });
+
+describe('Configuration JSON Schema', () => {
+  it('is committed up to date with the zod schema (npm run config:schema)', () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { configJsonSchema } = require('../../scripts/config-schema');
+    const committed = require('node:fs').readFileSync(join(__dirname, '..', '..', 'iot-dr.schema.json'), 'utf8');
+    expect(committed).toBe(configJsonSchema());
+  });
+});
