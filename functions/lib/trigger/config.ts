@@ -1,0 +1,36 @@
+/** The stream trigger's environment, read once at start; a missing variable fails loudly. */
+
+/** A required environment variable is missing or empty. */
+export class TriggerConfigError extends Error {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super(message, options);
+    this.name = 'TriggerConfigError';
+  }
+}
+
+export interface TriggerConfig {
+  /** ARN of the replication state machine (`STATE_MACHINE_ARN`). */
+  readonly stateMachineArn: string;
+  /** URL of the DLQ for rejected records (`DLQ_URL`). */
+  readonly dlqUrl: string;
+  /** The region this trigger runs in; its own events are not replicated back (`SECONDARY_REGION`). */
+  readonly secondaryRegion: string;
+  /** Endpoint override for tests (`IOT_DR_AWS_ENDPOINT`). @default - the AWS endpoints */
+  readonly endpoint?: string;
+}
+
+/** Reads the trigger's configuration from `env`. */
+export function triggerConfig(env: NodeJS.ProcessEnv = process.env): TriggerConfig {
+  const required = (name: string): string => {
+    const value = env[name]?.trim();
+    if (!value) throw new TriggerConfigError(`environment variable ${name} is required`);
+    return value;
+  };
+  const endpoint = env.IOT_DR_AWS_ENDPOINT?.trim();
+  return {
+    stateMachineArn: required('STATE_MACHINE_ARN'),
+    dlqUrl: required('DLQ_URL'),
+    secondaryRegion: required('SECONDARY_REGION'),
+    ...(endpoint ? { endpoint } : {}),
+  };
+}

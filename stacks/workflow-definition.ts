@@ -1,0 +1,276 @@
+/**
+ * The replication workflow's Amazon States Language document, built in TypeScript so that the
+ * stack, the tests (asl-validator, aws-local-stepfunctions) and the docs share one definition.
+ *
+ * Shape (Standard workflow, JSONPath): one Choice routes the event by `$.event.eventType` to the
+ * worker Lambda of its family; each worker Task retries transient errors with capped, jittered
+ * exponential backoff and catches everything else. A caught error is written to the failure table
+ * (native DynamoDB PutItem integration, no Lambda) and the execution then ends in a Fail state,
+ * so a failed event is visible both as a row that reconciliation re-applies and as a failed
+ * execution in CloudWatch. A successful event costs exactly two state transitions.
+ * https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html
+ */
+
+/** Registry and shadow event types, as written into the replication table by the capture rules. */
+export const EVENT_TYPES = [
+  'THING_EVENT',
+  'THING_TYPE_EVENT',
+  'THING_TYPE_ASSOCIATION_EVENT',
+  'THING_GROUP_EVENT',
+  'THING_GROUP_MEMBERSHIP_EVENT',
+  'THING_GROUP_HIERARCHY_EVENT',
+  'SHADOW_EVENT',
+] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+/** The four worker families (function entries `functions/worker-<family>`). */
+export const WORKER_FAMILIES = ['thing', 'thingType', 'thingGroup', 'shadow'] as const;
+export type WorkerFamily = (typeof WORKER_FAMILIES)[number];
+
+/** Which worker applies which event type (the shared contract between workflow and workers). */
+export const WORKER_FOR_EVENT_TYPE: Readonly<Record<EventType, WorkerFamily>> = {
+  THING_EVENT: 'thing',
+  THING_TYPE_ASSOCIATION_EVENT: 'thing',
+  THING_TYPE_EVENT: 'thingType',
+  THING_GROUP_EVENT: 'thingGroup',
+  THING_GROUP_MEMBERSHIP_EVENT: 'thingGroup',
+  THING_GROUP_HIERARCHY_EVENT: 'thingGroup',
+  SHADOW_EVENT: 'shadow',
+};
+
+/** Shadow operations the capture rules write (`topic(5)`/`topic(7)` of the accepted topics). */
+export const SHADOW_OPERATIONS = ['update', 'delete'] as const;
+
+/** Task state name of each worker (stable: tests and CloudWatch dashboards refer to them). */
+export const WORKER_STATE: Readonly<Record<WorkerFamily, string>> = {
+  thing: 'ReplicateThing',
+  thingType: 'ReplicateThingType',
+  thingGroup: 'ReplicateThingGroup',
+  shadow: 'ReplicateShadow',
+};
+
+/** Names of the other states (stable for the same reason). */
+export const STATE = {
+  route: 'RouteEvent',
+  unknownEvent: 'UnknownEventType',
+  retriesExhausted: 'RetriesExhausted',
+  permanentError: 'PermanentError',
+  recordFailure: 'RecordFailure',
+  failed: 'ReplicationFailed',
+  notRecorded: 'FailureNotRecorded',
+} as const;
+
+/**
+ * Errors worth another attempt: the workers' `RetryableError` (throttling, 5xx, a principal not
+ * attached yet) and the Lambda service errors AWS recommends retrying, plus task timeouts.
+ * `Lambda.Unknown` is what a worker that ran out of time or memory reports; the workers are
+ * idempotent, so another bounded attempt is safe.
+ * https://docs.aws.amazon.com/step-functions/latest/dg/bp-lambda-serviceexception.html
+ */
+export const TRANSIENT_ERRORS = [
+  'RetryableError',
+  'Lambda.ServiceException',
+  'Lambda.AWSLambdaException',
+  'Lambda.SdkClientException',
+  'Lambda.TooManyRequestsException',
+  'Lambda.ClientExecutionTimeoutException',
+  'Lambda.Unknown',
+  'States.Timeout',
+] as const;
+
+/** Error name the workflow gives an event no worker handles. */
+export const UNKNOWN_EVENT_ERROR = 'UnknownEventTypeError';
+
+export interface WorkflowRetryPolicy {
+  /** Retries after the first attempt (so `maxAttempts + 1` invocations at most). */
+  readonly maxAttempts: number;
+  /** Wait before the first retry; each further wait doubles (BackoffRate 2). */
+  readonly intervalSeconds: number;
+  /** Cap of any one wait (before full jitter draws a wait between 0 and it). */
+  readonly maxDelaySeconds: number;
+}
+
+export interface WorkflowDefinitionProps {
+  /** Lambda ARN of each worker (Terraform tokens in a stack, fake ARNs in tests). */
+  readonly workers: Readonly<Record<WorkerFamily, string>>;
+  /** Name of the failure table (hash key `eventId`). */
+  readonly failureTableName: string;
+  /** Days a failure record outlives the event item it came from (`expires` TTL attribute). */
+  readonly failureRetentionDays: number;
+  readonly retry: WorkflowRetryPolicy;
+  /** Deadline of one worker invocation; should exceed the function's own timeout. */
+  readonly taskTimeoutSeconds: number;
+}
+
+/** An ASL document (kept loose on purpose: asl-validator checks it against the schema). */
+export type AslDefinition = {
+  Comment: string;
+  StartAt: string;
+  TimeoutSeconds?: number;
+  States: Record<string, Record<string, unknown>>;
+};
+
+/** Worst-case seconds one worker state can take: every attempt times out, every wait is capped. */
+export function worstCaseTaskSeconds(retry: WorkflowRetryPolicy, taskTimeoutSeconds: number): number {
+  let waits = 0;
+  for (let n = 0; n < retry.maxAttempts; n++) {
+    waits += Math.min(retry.intervalSeconds * 2 ** n, retry.maxDelaySeconds);
+  }
+  return waits + (retry.maxAttempts + 1) * taskTimeoutSeconds;
+}
+
+/**
+ * Builds the replication workflow's ASL.
+ *
+ * Execution input (written by the stream trigger): `{ "eventId": "<item uuid>", "event": <item> }`;
+ * `event.expires` is the item's TTL in epoch seconds (the trigger rejects items without it, because
+ * the failure record's own TTL is derived from it: ASL cannot read the clock as a number).
+ * Each worker receives exactly `{ eventId, event }` (the workers' contract).
+ */
+export function workflowDefinition(props: WorkflowDefinitionProps): AslDefinition {
+  const { retry } = props;
+  if (!Number.isInteger(retry.maxAttempts) || retry.maxAttempts < 0 || retry.maxAttempts > 99) {
+    throw new Error(`retry.maxAttempts must be a whole number from 0 to 99 (got ${retry.maxAttempts})`);
+  }
+  if (retry.maxDelaySeconds < retry.intervalSeconds) {
+    throw new Error(
+      `retry.maxDelaySeconds (${retry.maxDelaySeconds}) must be at least retry.intervalSeconds (${retry.intervalSeconds})`,
+    );
+  }
+  const retentionSeconds = props.failureRetentionDays * 86400;
+
+  const workerTask = (family: WorkerFamily) => ({
+    Type: 'Task',
+    Comment: `Applies ${family} events in the secondary region (worker-${family === 'thingType' ? 'thing-type' : family === 'thingGroup' ? 'thing-group' : family})`,
+    Resource: props.workers[family],
+    Parameters: { 'eventId.$': '$.eventId', 'event.$': '$.event' },
+    ResultPath: '$.result',
+    TimeoutSeconds: props.taskTimeoutSeconds,
+    Retry: [
+      {
+        ErrorEquals: [...TRANSIENT_ERRORS],
+        IntervalSeconds: retry.intervalSeconds,
+        BackoffRate: 2,
+        MaxAttempts: retry.maxAttempts,
+        MaxDelaySeconds: retry.maxDelaySeconds,
+        JitterStrategy: 'FULL',
+      },
+    ],
+    // Two catchers so the record can say how many attempts were made: a transient error reaching
+    // the Catch has exhausted the one retrier (exactly maxAttempts + 1 invocations); any other
+    // error is permanent and is not retried. Step Functions exposes RetryCount only inside the
+    // retried state, never to the catcher, hence the constant per catcher.
+    Catch: [
+      { ErrorEquals: [...TRANSIENT_ERRORS], ResultPath: '$.failure', Next: STATE.retriesExhausted },
+      { ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: STATE.permanentError },
+    ],
+    End: true,
+  });
+
+  const isType = (type: EventType) => ({ Variable: '$.event.eventType', StringEquals: type });
+  const route = (family: WorkerFamily) =>
+    (Object.keys(WORKER_FOR_EVENT_TYPE) as EventType[]).filter(
+      (t) => WORKER_FOR_EVENT_TYPE[t] === family && t !== 'SHADOW_EVENT',
+    );
+  const anyOf = (types: EventType[]) => (types.length === 1 ? isType(types[0]) : { Or: types.map(isType) });
+
+  return {
+    Comment: 'iot-dr: applies one captured registry or shadow event in the secondary region',
+    StartAt: STATE.route,
+    States: {
+      [STATE.route]: {
+        Type: 'Choice',
+        Comment: 'Routes by eventType (and shadow operation); anything else is recorded as a failure',
+        Choices: [
+          // A missing eventType would make the comparisons below a runtime error: route it first.
+          { Not: { Variable: '$.event.eventType', IsPresent: true }, Next: STATE.unknownEvent },
+          { ...anyOf(route('thing')), Next: WORKER_STATE.thing },
+          { ...anyOf(route('thingType')), Next: WORKER_STATE.thingType },
+          { ...anyOf(route('thingGroup')), Next: WORKER_STATE.thingGroup },
+          {
+            And: [
+              isType('SHADOW_EVENT'),
+              { Variable: '$.event.operation', IsPresent: true },
+              { Or: SHADOW_OPERATIONS.map((op) => ({ Variable: '$.event.operation', StringEquals: op })) },
+            ],
+            Next: WORKER_STATE.shadow,
+          },
+        ],
+        Default: STATE.unknownEvent,
+      },
+      [WORKER_STATE.thing]: workerTask('thing'),
+      [WORKER_STATE.thingType]: workerTask('thingType'),
+      [WORKER_STATE.thingGroup]: workerTask('thingGroup'),
+      [WORKER_STATE.shadow]: workerTask('shadow'),
+      [STATE.unknownEvent]: {
+        Type: 'Pass',
+        Comment: 'No worker handles this event: record it rather than drop it',
+        Parameters: {
+          'eventId.$': '$.eventId',
+          'event.$': '$.event',
+          failure: {
+            Error: UNKNOWN_EVENT_ERROR,
+            Cause: `no worker handles this eventType/operation; known event types: ${EVENT_TYPES.join(', ')}; shadow operations: ${SHADOW_OPERATIONS.join(', ')}`,
+          },
+          attempts: '0',
+        },
+        Next: STATE.recordFailure,
+      },
+      [STATE.retriesExhausted]: {
+        Type: 'Pass',
+        Result: String(retry.maxAttempts + 1),
+        ResultPath: '$.attempts',
+        Next: STATE.recordFailure,
+      },
+      [STATE.permanentError]: {
+        Type: 'Pass',
+        Result: '1',
+        ResultPath: '$.attempts',
+        Next: STATE.recordFailure,
+      },
+      [STATE.recordFailure]: {
+        Type: 'Task',
+        Comment: 'Writes the failure table row reconciliation re-applies (native integration: no Lambda)',
+        Resource: 'arn:aws:states:::dynamodb:putItem',
+        Parameters: {
+          TableName: props.failureTableName,
+          Item: {
+            eventId: { 'S.$': '$.eventId' },
+            event: { 'S.$': 'States.JsonToString($.event)' },
+            error: { 'S.$': '$.failure.Error' },
+            cause: { 'S.$': '$.failure.Cause' },
+            attempts: { 'N.$': '$.attempts' },
+            failedAt: { 'S.$': '$$.State.EnteredTime' },
+            expires: { 'N.$': `States.Format('{}', States.MathAdd($.event.expires, ${retentionSeconds}))` },
+          },
+        },
+        ResultPath: null,
+        TimeoutSeconds: 30,
+        Retry: [
+          {
+            ErrorEquals: ['States.ALL'],
+            IntervalSeconds: 1,
+            BackoffRate: 2,
+            MaxAttempts: 3,
+            MaxDelaySeconds: 10,
+            JitterStrategy: 'FULL',
+          },
+        ],
+        Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.recordError', Next: STATE.notRecorded }],
+        Next: STATE.failed,
+      },
+      [STATE.failed]: {
+        Type: 'Fail',
+        Comment: 'The event is in the failure table; the execution fails so that it shows in metrics',
+        ErrorPath: '$.failure.Error',
+        CausePath: '$.failure.Cause',
+      },
+      [STATE.notRecorded]: {
+        Type: 'Fail',
+        Comment: 'Even the failure record could not be written: only the failed execution remains',
+        Error: 'FailureNotRecorded',
+        CausePath: '$.recordError.Cause',
+      },
+    },
+  };
+}
