@@ -1,3 +1,4 @@
+import { CloudwatchMetricAlarm } from '@cdktf/provider-aws/lib/cloudwatch-metric-alarm';
 import { IamRole } from '@cdktf/provider-aws/lib/iam-role';
 import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
 import { IotTopicRule } from '@cdktf/provider-aws/lib/iot-topic-rule';
@@ -56,6 +57,8 @@ export function captureSql(options: {
  */
 export class RegistryCapture extends Construct {
   public readonly errorQueue: SqsQueue;
+  /** In alarm while any captured event failed to reach the table. */
+  public readonly errorAlarm: CloudwatchMetricAlarm;
   public readonly role: IamRole;
   public readonly rules: Record<'registry' | 'classicShadow' | 'namedShadow', IotTopicRule>;
 
@@ -68,6 +71,21 @@ export class RegistryCapture extends Construct {
       name: resourceName(props.namePrefix, 'capture-errors'),
       sqsManagedSseEnabled: true,
       messageRetentionSeconds: 1209600,
+    });
+
+    this.errorAlarm = new CloudwatchMetricAlarm(this, 'errors-alarm', {
+      provider,
+      alarmName: resourceName(props.namePrefix, 'capture-errors'),
+      alarmDescription: 'iot-dr: a topic rule failed to write an event into the replication table; see the queue',
+      namespace: 'AWS/SQS',
+      metricName: 'ApproximateNumberOfMessagesVisible',
+      dimensions: { QueueName: this.errorQueue.name },
+      statistic: 'Maximum',
+      period: 300,
+      evaluationPeriods: 1,
+      threshold: 0,
+      comparisonOperator: 'GreaterThanThreshold',
+      treatMissingData: 'notBreaching',
     });
 
     this.role = new IamRole(this, 'role', {

@@ -34,7 +34,7 @@ describe('Construct: ReplicationTable', () => {
 
 describe('Construct: RegistryCapture', () => {
   const tf = synthJson({});
-  const rules = Object.fromEntries(resourcesOf(tf, 'aws_iot_topic_rule').map(([, body]) => [body.name, body]));
+  const rules: Record<string, Record<string, any>> = Object.fromEntries(resourcesOf(tf, "aws_iot_topic_rule").map(([, body]) => [body.name, body]));
 
   it('creates the three capture rules in the primary with SQL version 2016-03-23', () => {
     expect(Object.keys(rules).sort()).toEqual(['iot_dr_classic_shadows', 'iot_dr_named_shadows', 'iot_dr_registry_events']);
@@ -79,6 +79,17 @@ describe('Construct: RegistryCapture', () => {
       ]);
       expect(rule.error_action.sqs.queue_url).toMatch(/^\$\{aws_sqs_queue\.registry-capture_errors.*\.url\}$/);
     }
+  });
+
+  it('raises an alarm while the error queue holds failed events', () => {
+    expect(resourceNamed(tf, 'aws_cloudwatch_metric_alarm', 'errors-alarm')).toMatchObject({
+      provider: 'aws.primary',
+      namespace: 'AWS/SQS',
+      metric_name: 'ApproximateNumberOfMessagesVisible',
+      dimensions: { QueueName: expect.stringMatching(/^\$\{aws_sqs_queue\.registry-capture_errors.*\.name\}$/) },
+      comparison_operator: 'GreaterThanThreshold',
+      threshold: 0,
+    });
   });
 
   it("limits the rules' role to putting items into this table and writing to the error queue", () => {
