@@ -39,8 +39,7 @@ export type IotRegion = (typeof IOT_REGIONS)[number];
 
 /** Values CloudWatch Logs accepts for a log group's retention (PutRetentionPolicy). */
 export const LOG_RETENTION_DAYS = [
-  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
-  3288, 3653,
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
 ] as const;
 
 /** Regions Route 53 health checkers run from (a health check needs at least three). */
@@ -68,16 +67,17 @@ const int = (min: number, max: number) =>
     .max(max, { error: (issue) => `must be between ${min} and ${max} (got ${JSON.stringify(issue.input)})` });
 
 /** Resource names are built as `<namePrefix>-<purpose>`; the prefix must suit every service. */
-const namePrefix = z
-  .string()
-  .regex(/^[a-z][a-z0-9-]{1,18}[a-z0-9]$/, {
-    error: (issue) =>
-      `must be 3-20 characters of lower-case letters, digits and hyphens, starting with a letter and not ending with a hyphen, as IAM, Lambda, DynamoDB, SQS and IoT rule names allow (got ${JSON.stringify(issue.input)})`,
-  });
-
-const tagValue = z.string().max(256).regex(/^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u, {
-  error: 'tag values may contain letters, digits, spaces and _ . : / = + - @ only',
+const namePrefix = z.string().regex(/^[a-z][a-z0-9-]{1,18}[a-z0-9]$/, {
+  error: (issue) =>
+    `must be 3-20 characters of lower-case letters, digits and hyphens, starting with a letter and not ending with a hyphen, as IAM, Lambda, DynamoDB, SQS and IoT rule names allow (got ${JSON.stringify(issue.input)})`,
 });
+
+const tagValue = z
+  .string()
+  .max(256)
+  .regex(/^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u, {
+    error: 'tag values may contain letters, digits, spaces and _ . : / = + - @ only',
+  });
 
 const backendSchema = z.discriminatedUnion('type', [
   z.strictObject({
@@ -143,10 +143,7 @@ const healthCheckSchema = z.strictObject({
   /** Consecutive failures before Route 53 marks an endpoint unhealthy. */
   failureThreshold: int(1, 10).default(3),
   /** Route 53 checker regions (at least 3). */
-  checkerRegions: z
-    .array(z.enum(HEALTH_CHECKER_REGIONS))
-    .min(3)
-    .default(['us-east-1', 'us-west-2', 'eu-west-1']),
+  checkerRegions: z.array(z.enum(HEALTH_CHECKER_REGIONS)).min(3).default(['us-east-1', 'us-west-2', 'eu-west-1']),
   /** API Gateway throttling for the health-check API. */
   apiRateLimitPerSecond: int(1, 10000).default(10),
   apiBurstLimit: int(1, 5000).default(20),
@@ -157,14 +154,13 @@ const healthCheckSchema = z.strictObject({
 const dnsSchema = z.strictObject({
   /** Route 53 public hosted zone that holds the device hostname. */
   hostedZoneId: z.string().regex(/^Z[A-Z0-9]{1,31}$/, {
-    error: (issue) => `must be a Route 53 hosted zone id such as Z0123456789ABCDEFGHIJ (got ${JSON.stringify(issue.input)})`,
+    error: (issue) =>
+      `must be a Route 53 hosted zone id such as Z0123456789ABCDEFGHIJ (got ${JSON.stringify(issue.input)})`,
   }),
   /** Fully qualified hostname devices connect to, inside the hosted zone. */
-  recordName: z
-    .string()
-    .regex(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}\.?$/, {
-      error: (issue) => `must be a lower-case fully qualified domain name (got ${JSON.stringify(issue.input)})`,
-    }),
+  recordName: z.string().regex(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}\.?$/, {
+    error: (issue) => `must be a lower-case fully qualified domain name (got ${JSON.stringify(issue.input)})`,
+  }),
   /** TTL of the failover records. Short, so devices move soon after a failover. */
   ttlSeconds: int(5, 3600).default(30),
   /** Create an AWS IoT domain configuration for recordName in both regions (with an ACM certificate). */

@@ -28,6 +28,8 @@ createRequire(import.meta.url)(outfile);
 if (!process.env.CDKTF_OUTDIR) {
   const stacks = join(process.cwd(), 'cdktf.out', 'stacks');
   for (const name of readdirSync(stacks)) {
-    console.log(`Synthesized Terraform for both regions: ${relative(process.cwd(), join(stacks, name, 'cdk.tf.json'))}`);
+    console.log(
+      `Synthesized Terraform for both regions: ${relative(process.cwd(), join(stacks, name, 'cdk.tf.json'))}`,
+    );
   }
 }

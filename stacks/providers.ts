@@ -3,8 +3,25 @@ import type { Construct } from 'constructs';
 
 /** Services whose endpoints a test run redirects (every service the stack manages). */
 const SERVICES = [
-  'acm', 'apigateway', 'apigatewayv2', 'cloudwatch', 'dynamodb', 'events', 'iam', 'iot', 'kms',
-  'lambda', 'logs', 'route53', 'scheduler', 'sfn', 'sns', 'sqs', 'ssm', 'sts', 's3',
+  'acm',
+  'apigateway',
+  'apigatewayv2',
+  'cloudwatch',
+  'dynamodb',
+  'events',
+  'iam',
+  'iot',
+  'kms',
+  'lambda',
+  'logs',
+  'route53',
+  'scheduler',
+  'sfn',
+  'sns',
+  'sqs',
+  'ssm',
+  'sts',
+  's3',
 ] as const;
 
 export interface RegionProviderProps {

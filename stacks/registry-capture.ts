@@ -146,7 +146,12 @@ export class RegistryCapture extends Construct {
           ...common,
           from: '$aws/things/+/shadow/name/+/+/accepted',
           where: "topic(7) = 'update' OR topic(7) = 'delete'",
-          extra: ["'SHADOW_EVENT' AS eventType", 'topic(7) AS operation', 'topic(3) AS thingName', 'topic(6) AS shadowName'],
+          extra: [
+            "'SHADOW_EVENT' AS eventType",
+            'topic(7) AS operation',
+            'topic(3) AS thingName',
+            'topic(6) AS shadowName',
+          ],
         }),
       ),
     };

@@ -31,7 +31,10 @@ describe('Configuration', () => {
   });
 
   it.each([
-    [{ primaryRegion: 'us-east-1', secondaryRegion: 'us-east-1' }, 'secondaryRegion: primary and secondary regions must differ (both are "us-east-1")'],
+    [
+      { primaryRegion: 'us-east-1', secondaryRegion: 'us-east-1' },
+      'secondaryRegion: primary and secondary regions must differ (both are "us-east-1")',
+    ],
     [{ primaryRegion: 'us-east-9' }, 'primaryRegion: unknown region "us-east-9"'],
     [{ namePrefix: 'My_DR' }, 'namePrefix: must be 3-20 characters of lower-case letters'],
     [{ replication: { itemTtlHours: 0 } }, 'replication.itemTtlHours: must be between 1 and 720 (got 0)'],
@@ -41,9 +44,15 @@ describe('Configuration', () => {
     [{ logRetentionDays: 8 }, 'logRetentionDays: must be one of the retention periods CloudWatch Logs accepts'],
     [{ replicaton: {} }, 'unknown key "replicaton": remove it or check the spelling'],
     [{ replication: { modes: 'complete' } }, 'unknown key "modes" in replication'],
-    [{ replication: { mode: 'everything' } }, 'replication.mode: Invalid option: expected one of "complete"|"thing-only" (got "everything")'],
+    [
+      { replication: { mode: 'everything' } },
+      'replication.mode: Invalid option: expected one of "complete"|"thing-only" (got "everything")',
+    ],
     [{ backend: { type: 'cloud', organization: 'acme' } }, 'backend.workspace:'],
-    [{ dns: { hostedZoneId: 'zone-1', recordName: 'iot.example.com' } }, 'dns.hostedZoneId: must be a Route 53 hosted zone id'],
+    [
+      { dns: { hostedZoneId: 'zone-1', recordName: 'iot.example.com' } },
+      'dns.hostedZoneId: must be a Route 53 hosted zone id',
+    ],
   ])('rejects %j naming the field, value and rule', (input, expected) => {
     const problems = problemsOf(() => parseConfig(input));
     expect(problems.join('\n')).toContain(expected);
@@ -56,10 +65,17 @@ describe('Configuration', () => {
 
   it('reads a JSON file and lets environment variables override it', () => {
     const cwd = mkdtempSync(join(tmpdir(), 'iot-dr-cfg-'));
-    writeFileSync(join(cwd, 'iot-dr.config.json'), JSON.stringify({ primaryRegion: 'eu-west-1', secondaryRegion: 'eu-central-1' }));
+    writeFileSync(
+      join(cwd, 'iot-dr.config.json'),
+      JSON.stringify({ primaryRegion: 'eu-west-1', secondaryRegion: 'eu-central-1' }),
+    );
     const config = loadConfig({
       cwd,
-      env: { IOT_DR_SECONDARY_REGION: 'eu-north-1', IOT_DR_ITEM_TTL_HOURS: '24', IOT_DR_CONFIG_JSON: '{"replication":{"mode":"thing-only"}}' },
+      env: {
+        IOT_DR_SECONDARY_REGION: 'eu-north-1',
+        IOT_DR_ITEM_TTL_HOURS: '24',
+        IOT_DR_CONFIG_JSON: '{"replication":{"mode":"thing-only"}}',
+      },
     });
     expect(config).toMatchObject({
       primaryRegion: 'eu-west-1',

@@ -7,7 +7,9 @@ describe('Stack: state backend', () => {
   });
 
   it('uses S3 with encryption and native locking when configured', () => {
-    const tf = synthJson({ backend: { type: 's3', bucket: 'acme-tfstate', region: 'eu-west-1', dynamodbTable: 'locks' } });
+    const tf = synthJson({
+      backend: { type: 's3', bucket: 'acme-tfstate', region: 'eu-west-1', dynamodbTable: 'locks' },
+    });
     expect(tf.terraform.backend).toEqual({
       s3: {
         bucket: 'acme-tfstate',
@@ -22,7 +24,11 @@ describe('Stack: state backend', () => {
 
   it('uses a Terraform Cloud workspace when configured', () => {
     const tf = synthJson({ backend: { type: 'cloud', organization: 'acme', workspace: 'iot-dr-prod' } });
-    expect(tf.terraform.cloud).toEqual({ hostname: 'app.terraform.io', organization: 'acme', workspaces: { name: 'iot-dr-prod' } });
+    expect(tf.terraform.cloud).toEqual({
+      hostname: 'app.terraform.io',
+      organization: 'acme',
+      workspaces: { name: 'iot-dr-prod' },
+    });
     expect(tf.terraform.backend).toBeUndefined();
   });
 });

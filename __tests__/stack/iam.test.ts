@@ -33,7 +33,12 @@ describe('Stack: IAM least privilege', () => {
 
     it('never grants a wildcard action', () => {
       const wildcards = docs.flatMap(({ id, doc }) =>
-        doc.Statement.flatMap((s) => ([] as string[]).concat(s.Action).filter((a) => a === '*' || a.endsWith(':*')).map((a) => `${id}: ${a}`)),
+        doc.Statement.flatMap((s) =>
+          ([] as string[])
+            .concat(s.Action)
+            .filter((a) => a === '*' || a.endsWith(':*'))
+            .map((a) => `${id}: ${a}`),
+        ),
       );
       expect(wildcards).toEqual([]);
     });
@@ -44,9 +49,9 @@ describe('Stack: IAM least privilege', () => {
 
     it('names resource ARNs except where the API has no resource-level permissions', () => {
       const offenders = docs.flatMap(({ id, doc }) =>
-        doc.Statement.filter((s) => ([] as string[]).concat(s.Resource).some((r) => r === '*') && !(s.Sid in WILDCARD_RESOURCE_ALLOWED)).map(
-          (s) => `${id}/${s.Sid ?? '(no Sid)'}: ${JSON.stringify(s.Action)}`,
-        ),
+        doc.Statement.filter(
+          (s) => ([] as string[]).concat(s.Resource).some((r) => r === '*') && !(s.Sid in WILDCARD_RESOURCE_ALLOWED),
+        ).map((s) => `${id}/${s.Sid ?? '(no Sid)'}: ${JSON.stringify(s.Action)}`),
       );
       expect(offenders).toEqual([]);
     });

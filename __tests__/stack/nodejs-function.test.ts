@@ -54,7 +54,10 @@ describe('Construct: NodejsFunction', () => {
     expect(JSON.parse(role.assume_role_policy).Statement[0].Principal).toEqual({ Service: 'lambda.amazonaws.com' });
     const policy = JSON.parse((Object.values(tf.resource.aws_iam_role_policy)[0] as Record<string, any>).policy);
     expect(policy.Statement).toEqual([
-      expect.objectContaining({ Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: [expect.stringMatching(/^\$\{aws_cloudwatch_log_group\..*\.arn\}:\*$/)] }),
+      expect.objectContaining({
+        Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        Resource: [expect.stringMatching(/^\$\{aws_cloudwatch_log_group\..*\.arn\}:\*$/)],
+      }),
       expect.objectContaining({ Action: ['sqs:SendMessage'], Resource: ['arn:aws:sqs:us-west-2:123456789012:q'] }),
     ]);
   });

@@ -3,10 +3,14 @@ import { synthJson, type TerraformJson } from '../support/synth';
 /** Every `aws_*` resource and data source, with the provider it names. */
 function awsBlocks(tf: TerraformJson): Array<{ address: string; provider: unknown }> {
   const blocks: Array<{ address: string; provider: unknown }> = [];
-  for (const [kind, section] of [['resource', tf.resource], ['data', tf.data ?? {}]] as const) {
+  for (const [kind, section] of [
+    ['resource', tf.resource],
+    ['data', tf.data ?? {}],
+  ] as const) {
     for (const [type, byId] of Object.entries(section)) {
       if (!type.startsWith('aws_')) continue;
-      for (const [id, body] of Object.entries(byId)) blocks.push({ address: `${kind}.${type}.${id}`, provider: body.provider });
+      for (const [id, body] of Object.entries(byId))
+        blocks.push({ address: `${kind}.${type}.${id}`, provider: body.provider });
     }
   }
   return blocks;

@@ -34,10 +34,16 @@ describe('Construct: ReplicationTable', () => {
 
 describe('Construct: RegistryCapture', () => {
   const tf = synthJson({});
-  const rules: Record<string, Record<string, any>> = Object.fromEntries(resourcesOf(tf, "aws_iot_topic_rule").map(([, body]) => [body.name, body]));
+  const rules: Record<string, Record<string, any>> = Object.fromEntries(
+    resourcesOf(tf, 'aws_iot_topic_rule').map(([, body]) => [body.name, body]),
+  );
 
   it('creates the three capture rules in the primary with SQL version 2016-03-23', () => {
-    expect(Object.keys(rules).sort()).toEqual(['iot_dr_classic_shadows', 'iot_dr_named_shadows', 'iot_dr_registry_events']);
+    expect(Object.keys(rules).sort()).toEqual([
+      'iot_dr_classic_shadows',
+      'iot_dr_named_shadows',
+      'iot_dr_registry_events',
+    ]);
     for (const rule of Object.values(rules)) {
       expect(rule).toMatchObject({ provider: 'aws.primary', sql_version: '2016-03-23', enabled: true });
     }
@@ -51,20 +57,30 @@ describe('Construct: RegistryCapture', () => {
   });
 
   it('captures classic and named shadow updates and deletes', () => {
-    expect(rules.iot_dr_classic_shadows.sql).toContain("FROM '$aws/things/+/shadow/+/accepted' WHERE topic(5) = 'update' OR topic(5) = 'delete'");
+    expect(rules.iot_dr_classic_shadows.sql).toContain(
+      "FROM '$aws/things/+/shadow/+/accepted' WHERE topic(5) = 'update' OR topic(5) = 'delete'",
+    );
     expect(rules.iot_dr_classic_shadows.sql).toContain("'' AS shadowName");
-    expect(rules.iot_dr_named_shadows.sql).toContain("FROM '$aws/things/+/shadow/name/+/+/accepted' WHERE topic(7) = 'update' OR topic(7) = 'delete'");
+    expect(rules.iot_dr_named_shadows.sql).toContain(
+      "FROM '$aws/things/+/shadow/name/+/+/accepted' WHERE topic(7) = 'update' OR topic(7) = 'delete'",
+    );
     expect(rules.iot_dr_named_shadows.sql).toContain('topic(6) AS shadowName');
   });
 
   it('writes a unique id, the expiry, the origin region literal and the topic into every item', () => {
     for (const rule of Object.values(rules)) {
-      expect(rule.sql).toMatch(/^SELECT \*, newuuid\(\) AS uuid, floor\(timestamp\(\) \/ 1000\) \+ 172800 AS expires, 'us-east-1' AS originRegion, topic\(\) AS topic/);
+      expect(rule.sql).toMatch(
+        /^SELECT \*, newuuid\(\) AS uuid, floor\(timestamp\(\) \/ 1000\) \+ 172800 AS expires, 'us-east-1' AS originRegion, topic\(\) AS topic/,
+      );
     }
   });
 
   it('derives the expiry from the configured TTL and the origin from the primary region', () => {
-    const custom = synthJson({ primaryRegion: 'eu-west-1', secondaryRegion: 'eu-central-1', replication: { itemTtlHours: 6 } });
+    const custom = synthJson({
+      primaryRegion: 'eu-west-1',
+      secondaryRegion: 'eu-central-1',
+      replication: { itemTtlHours: 6 },
+    });
     for (const [, rule] of resourcesOf(custom, 'aws_iot_topic_rule')) {
       expect(rule.sql).toContain("+ 21600 AS expires, 'eu-west-1' AS originRegion");
     }
@@ -75,7 +91,9 @@ describe('Construct: RegistryCapture', () => {
     expect(queue).toMatchObject({ provider: 'aws.primary', sqs_managed_sse_enabled: true });
     for (const rule of Object.values(rules)) {
       expect(rule.dynamodbv2).toEqual([
-        expect.objectContaining({ put_item: { table_name: expect.stringMatching(/^\$\{aws_dynamodb_table\.replication-table.*\.name\}$/) } }),
+        expect.objectContaining({
+          put_item: { table_name: expect.stringMatching(/^\$\{aws_dynamodb_table\.replication-table.*\.name\}$/) },
+        }),
       ]);
       expect(rule.error_action.sqs.queue_url).toMatch(/^\$\{aws_sqs_queue\.registry-capture_errors.*\.url\}$/);
     }
@@ -95,8 +113,14 @@ describe('Construct: RegistryCapture', () => {
   it("limits the rules' role to putting items into this table and writing to the error queue", () => {
     const policy = JSON.parse(resourceNamed(tf, 'aws_iam_role_policy', 'registry-capture').policy);
     expect(policy.Statement).toEqual([
-      expect.objectContaining({ Action: ['dynamodb:PutItem'], Resource: [expect.stringMatching(/^\$\{aws_dynamodb_table\.replication-table.*\.arn\}$/)] }),
-      expect.objectContaining({ Action: ['sqs:SendMessage'], Resource: [expect.stringMatching(/^\$\{aws_sqs_queue\.registry-capture_errors.*\.arn\}$/)] }),
+      expect.objectContaining({
+        Action: ['dynamodb:PutItem'],
+        Resource: [expect.stringMatching(/^\$\{aws_dynamodb_table\.replication-table.*\.arn\}$/)],
+      }),
+      expect.objectContaining({
+        Action: ['sqs:SendMessage'],
+        Resource: [expect.stringMatching(/^\$\{aws_sqs_queue\.registry-capture_errors.*\.arn\}$/)],
+      }),
     ]);
     const role = resourceNamed(tf, 'aws_iam_role', 'registry-capture');
     expect(JSON.parse(role.assume_role_policy).Statement[0].Principal).toEqual({ Service: 'iot.amazonaws.com' });

@@ -28,7 +28,9 @@ export function resourcesOf(tf: TerraformJson, type: string): Array<[string, Rec
 export function resourceNamed(tf: TerraformJson, type: string, fragment: string): Record<string, any> {
   const hits = resourcesOf(tf, type).filter(([id]) => id.includes(fragment));
   if (hits.length !== 1) {
-    throw new Error(`expected one ${type} matching "${fragment}", found ${hits.map(([id]) => id).join(', ') || 'none'}`);
+    throw new Error(
+      `expected one ${type} matching "${fragment}", found ${hits.map(([id]) => id).join(', ') || 'none'}`,
+    );
   }
   return hits[0][1];
 }

@@ -17,7 +17,11 @@ function listFiles(dir: string): string[] {
 }
 
 function synthInto(cwd: string, env: NodeJS.ProcessEnv = {}): string {
-  execFileSync(process.execPath, [APP], { cwd, env: { ...process.env, CHECKPOINT_DISABLE: '1', ...env }, stdio: 'pipe' });
+  execFileSync(process.execPath, [APP], {
+    cwd,
+    env: { ...process.env, CHECKPOINT_DISABLE: '1', ...env },
+    stdio: 'pipe',
+  });
   return join(cwd, 'cdktf.out');
 }
 
@@ -25,18 +29,28 @@ describe('Synth: scripts/app.mjs', () => {
   it('writes byte-identical output twice, Lambda zips included', () => {
     const a = synthInto(mkdtempSync(join(tmpdir(), 'synth-a-')));
     const b = synthInto(mkdtempSync(join(tmpdir(), 'synth-b-')));
-    const filesA = listFiles(a).map((f) => relative(a, f)).sort();
-    const filesB = listFiles(b).map((f) => relative(b, f)).sort();
+    const filesA = listFiles(a)
+      .map((f) => relative(a, f))
+      .sort();
+    const filesB = listFiles(b)
+      .map((f) => relative(b, f))
+      .sort();
     expect(filesA).toEqual(filesB);
     expect(filesA).toContain(join('stacks', 'iot-dr', 'cdk.tf.json'));
     for (const file of filesA) {
-      expect({ file, same: readFileSync(join(a, file)).equals(readFileSync(join(b, file))) }).toEqual({ file, same: true });
+      expect({ file, same: readFileSync(join(a, file)).equals(readFileSync(join(b, file))) }).toEqual({
+        file,
+        same: true,
+      });
     }
   });
 
   it('says where it wrote the Terraform for both regions', () => {
     const cwd = mkdtempSync(join(tmpdir(), 'synth-msg-'));
-    const out = execFileSync(process.execPath, [APP], { cwd, env: { ...process.env, CHECKPOINT_DISABLE: '1' } }).toString();
+    const out = execFileSync(process.execPath, [APP], {
+      cwd,
+      env: { ...process.env, CHECKPOINT_DISABLE: '1' },
+    }).toString();
     expect(out).toContain('cdktf.out/stacks/iot-dr/cdk.tf.json');
   });
 
@@ -47,6 +61,8 @@ describe('Synth: scripts/app.mjs', () => {
       env: { ...process.env, IOT_DR_PRIMARY_REGION: 'us-west-2', IOT_DR_SECONDARY_REGION: 'us-west-2' },
     });
     expect(run.status).toBe(2);
-    expect(run.stderr.toString()).toContain('secondaryRegion: primary and secondary regions must differ (both are "us-west-2")');
+    expect(run.stderr.toString()).toContain(
+      'secondaryRegion: primary and secondary regions must differ (both are "us-west-2")',
+    );
   });
 });

@@ -16,13 +16,22 @@ describe('Workflows', () => {
 
   it('pass actionlint', () => {
     const run = lint([]);
-    expect({ status: run.status, output: run.stdout.toString() + run.stderr.toString().split('\n').filter((l) => !l.startsWith('go: downloading')).join('\n') }).toEqual(
-      expect.objectContaining({ status: 0 }),
-    );
+    expect({
+      status: run.status,
+      output:
+        run.stdout.toString() +
+        run.stderr
+          .toString()
+          .split('\n')
+          .filter((l) => !l.startsWith('go: downloading'))
+          .join('\n'),
+    }).toEqual(expect.objectContaining({ status: 0 }));
   }, 300_000);
 
   it('actionlint catches a broken workflow (the check can fail)', () => {
-    const broken = 'on: push\njobs:\n  x:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo ${{ github.nope }}\n';
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a GitHub expression, not a JS template
+    const broken =
+      'on: push\njobs:\n  x:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo ${{ github.nope }}\n';
     const run = lint(['-'], broken);
     expect(run.status).toBe(1);
     expect(run.stdout.toString()).toContain('nope');
