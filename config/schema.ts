@@ -124,6 +124,16 @@ const replicationSchema = z.strictObject({
   maximumRecordAgeSeconds: int(60, 604800).default(86400),
   /** Protect the replication table against `terraform destroy`. */
   tableDeletionProtection: z.boolean().default(true),
+  /** Workflow retries of a worker after a transient error (throttling, 5xx, Lambda errors), after the first attempt. */
+  workflowRetryMaxAttempts: int(0, 20).default(6),
+  /** Seconds before the first workflow retry; each further wait doubles (then full jitter). */
+  workflowRetryIntervalSeconds: int(1, 60).default(2),
+  /** Cap of one workflow retry wait, so retries end in minutes, not days. */
+  workflowRetryMaxDelaySeconds: int(1, 900).default(60),
+  /** Days a failure record outlives its event item in the failure table (TTL), for reconciliation. */
+  failureRetentionDays: int(1, 365).default(14),
+  /** Timeout of one worker Lambda invocation. */
+  workerTimeoutSeconds: int(10, 900).default(60),
 });
 
 const healthCheckSchema = z.strictObject({
@@ -220,6 +230,14 @@ export const configSchema = z
         path: ['secondaryRegion'],
         input: cfg.secondaryRegion,
         message: `primary and secondary regions must differ (both are "${cfg.primaryRegion}")`,
+      });
+    }
+    if (cfg.replication.workflowRetryMaxDelaySeconds < cfg.replication.workflowRetryIntervalSeconds) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['replication', 'workflowRetryMaxDelaySeconds'],
+        input: cfg.replication.workflowRetryMaxDelaySeconds,
+        message: `must be at least replication.workflowRetryIntervalSeconds (${cfg.replication.workflowRetryIntervalSeconds})`,
       });
     }
     if (cfg.healthCheck.apiBurstLimit < cfg.healthCheck.apiRateLimitPerSecond) {
