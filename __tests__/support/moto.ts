@@ -2,6 +2,7 @@
 // One moto process per test file is the intended use: `beforeAll(startMoto)`, `afterAll(stop)`.
 // Two regions on the same moto are the primary and the secondary (moto keeps state per region).
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { IoTClient } from '@aws-sdk/client-iot';
@@ -47,6 +48,25 @@ export function motoServerBinary(): string {
   return cachedBinary;
 }
 
+// Certificate ids as AWS computes them (SHA-256 of the DER encoding): moto's default hashes the
+// PEM text, which no real client could reproduce. The flag exists only in moto's in-process
+// config, so the server is started through its own Python with the flag set first.
+const LAUNCHER = [
+  'import sys',
+  'from moto.core.config import default_user_config',
+  "default_user_config['iot']['use_valid_cert'] = True",
+  'from moto.server import main',
+  'sys.exit(main(sys.argv[1:]))',
+].join('; ');
+
+/** How to start moto: the moto_server script's Python with the launcher, or the script itself. */
+function motoCommand(): { command: string; args: string[] } {
+  const binary = motoServerBinary();
+  const shebang = /^#!\s*(\S*python[0-9.]*)\s*$/.exec(readFileSync(binary, 'utf8').split('\n', 1)[0] ?? '');
+  if (shebang && existsSync(shebang[1])) return { command: shebang[1], args: ['-c', LAUNCHER] };
+  return { command: binary, args: [] };
+}
+
 /** A port that was free on 127.0.0.1 a moment ago (the OS picks it). */
 export function freePort(): Promise<number> {
   return new Promise((res, rej) => {
@@ -68,7 +88,8 @@ process.once('exit', () => {
 });
 
 async function startOnce(port: number, timeoutMs: number, env: Readonly<Record<string, string>>): Promise<Moto | undefined> {
-  const child = spawn(motoServerBinary(), ['-H', '127.0.0.1', '-p', String(port)], {
+  const { command, args } = motoCommand();
+  const child = spawn(command, [...args, '-H', '127.0.0.1', '-p', String(port)], {
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { ...process.env, ...env },
   });
@@ -113,6 +134,7 @@ async function startOnce(port: number, timeoutMs: number, env: Readonly<Record<s
   }
   child.stderr?.removeAllListeners('data');
   child.stderr?.resume();
+
 
   return {
     endpoint,

@@ -1,0 +1,78 @@
+import { classifyAwsError, isNotFound } from '../aws';
+import type { ReplicationContext } from './context';
+
+/** Runs one AWS call; failures become `RetryableError` (transient) or `ReplicationError`. */
+export async function call<T>(ctx: ReplicationContext, what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    throw classifyAwsError(error, what, { eventId: ctx.eventId });
+  }
+}
+
+/** Like `call`, but `undefined` when AWS answers ResourceNotFound. */
+export async function find<T>(ctx: ReplicationContext, what: string, fn: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await fn();
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    throw classifyAwsError(error, what, { eventId: ctx.eventId });
+  }
+}
+
+/** Upper bound on pages read by one listing: a runaway nextToken loop must end. */
+export const MAX_PAGES = 10_000;
+
+/** Collects every page of a listing. `fetch` returns one page's items and the next token. */
+export async function all<T>(
+  ctx: ReplicationContext,
+  what: string,
+  fetch: (token: string | undefined) => Promise<{ items?: readonly T[]; next?: string }>,
+): Promise<T[]> {
+  const items: T[] = [];
+  let token: string | undefined;
+  for (let page = 0; page < MAX_PAGES; page++) {
+    const result = await call(ctx, what, () => fetch(token));
+    items.push(...(result.items ?? []));
+    token = result.next || undefined;
+    if (!token) return items;
+  }
+  throw classifyAwsError(new Error(`more than ${MAX_PAGES} pages`), what, { eventId: ctx.eventId });
+}
+
+/** Same attributes (string maps), ignoring key order. */
+export function sameMap(a: Readonly<Record<string, string>> | undefined, b: Readonly<Record<string, string>> | undefined): boolean {
+  const x = a ?? {};
+  const y = b ?? {};
+  const keys = Object.keys(x);
+  return keys.length === Object.keys(y).length && keys.every((k) => Object.prototype.hasOwnProperty.call(y, k) && y[k] === x[k]);
+}
+
+/** Deep equality of JSON values. */
+export function jsonEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== typeof b || a === null || b === null || typeof a !== 'object') return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  if (Array.isArray(a)) {
+    const bb = b as unknown[];
+    return a.length === bb.length && a.every((v, i) => jsonEqual(v, bb[i]));
+  }
+  const ao = a as Record<string, unknown>;
+  const bo = b as Record<string, unknown>;
+  const keys = Object.keys(ao);
+  return keys.length === Object.keys(bo).length && keys.every((k) => Object.prototype.hasOwnProperty.call(bo, k) && jsonEqual(ao[k], bo[k]));
+}
+
+/** Like `all`, but `undefined` when AWS answers ResourceNotFound (the listed parent is gone). */
+export async function findAll<T>(
+  ctx: ReplicationContext,
+  what: string,
+  fetch: (token: string | undefined) => Promise<{ items?: readonly T[]; next?: string }>,
+): Promise<T[] | undefined> {
+  try {
+    return await all(ctx, what, fetch);
+  } catch (error) {
+    if (isNotFound((error as { cause?: unknown }).cause)) return undefined;
+    throw error;
+  }
+}

@@ -1,0 +1,86 @@
+import { IoTClient } from '@aws-sdk/client-iot';
+import { IoTDataPlaneClient } from '@aws-sdk/client-iot-data-plane';
+import type { AwsCredentialIdentity } from '@aws-sdk/types';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { clientConfig } from '../aws';
+import { ConfigurationError } from '../errors';
+
+/** `complete` copies certificates and policies with each thing; `thing-only` the registry only. */
+export type ReplicationMode = 'complete' | 'thing-only';
+
+/** What one replication step did to one resource in the secondary region. */
+export interface Outcome {
+  readonly kind: 'thing' | 'thingType' | 'thingGroup' | 'membership' | 'certificate' | 'policy' | 'shadow';
+  readonly name: string;
+  readonly action: 'created' | 'updated' | 'deleted' | 'unchanged' | 'skipped';
+  readonly detail?: string;
+}
+
+/** The IoT clients of one region. */
+export interface RegionClients {
+  readonly iot: IoTClient;
+  readonly data: IoTDataPlaneClient;
+}
+
+/** Everything a replication operation needs; create it once per process (Lambda module scope). */
+export interface ReplicationContext {
+  readonly primaryRegion: string;
+  readonly secondaryRegion: string;
+  readonly mode: ReplicationMode;
+  readonly primary: RegionClients;
+  readonly secondary: RegionClients;
+  /** Structured logger; `applyEvent` derives one per event carrying its id and resource. */
+  readonly logger: Logger;
+  /**
+   * A thing created less than this long before its event, found without any principal in
+   * complete mode, throws `RetryableError`: its certificate is usually attached moments later.
+   */
+  readonly principalGraceMs: number;
+  /** Event id written into shadow clientTokens and logs (set by `applyEvent`). */
+  readonly eventId?: string;
+}
+
+export interface CreateContextOptions {
+  readonly primaryRegion: string;
+  readonly secondaryRegion: string;
+  readonly mode: ReplicationMode;
+  /** Overrides every client's endpoint (tests: moto). @default env IOT_DR_AWS_ENDPOINT */
+  readonly endpoint?: string;
+  readonly credentials?: AwsCredentialIdentity;
+  /** @default 4 (SDK adaptive retry; the workflow retries further on RetryableError) */
+  readonly maxAttempts?: number;
+  /** @default a Powertools Logger with service name `iot-dr-replication` */
+  readonly logger?: Logger;
+  /** @default 300000 (5 minutes) */
+  readonly principalGraceMs?: number;
+}
+
+const REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
+
+/** Builds the clients of both regions once. Throws `ConfigurationError` on bad regions or mode. */
+export function createContext(options: CreateContextOptions): ReplicationContext {
+  for (const key of ['primaryRegion', 'secondaryRegion'] as const) {
+    if (!REGION.test(options[key] ?? '')) {
+      throw new ConfigurationError(`${key} must be an AWS region name like us-east-1 (got "${options[key]}")`);
+    }
+  }
+  if (options.primaryRegion === options.secondaryRegion) {
+    throw new ConfigurationError(`primary and secondary regions must differ (both are "${options.primaryRegion}")`);
+  }
+  if (options.mode !== 'complete' && options.mode !== 'thing-only') {
+    throw new ConfigurationError(`mode must be "complete" or "thing-only" (got "${options.mode}")`);
+  }
+  const clients = (region: string): RegionClients => {
+    const config = clientConfig({ region, endpoint: options.endpoint, credentials: options.credentials, maxAttempts: options.maxAttempts });
+    return { iot: new IoTClient(config), data: new IoTDataPlaneClient(config) };
+  };
+  return {
+    primaryRegion: options.primaryRegion,
+    secondaryRegion: options.secondaryRegion,
+    mode: options.mode,
+    primary: clients(options.primaryRegion),
+    secondary: clients(options.secondaryRegion),
+    logger: options.logger ?? new Logger({ serviceName: 'iot-dr-replication' }),
+    principalGraceMs: options.principalGraceMs ?? 300_000,
+  };
+}

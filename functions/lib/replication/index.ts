@@ -1,0 +1,15 @@
+/**
+ * The replication library: state-converging, idempotent operations that make the secondary
+ * region match the primary's current state. Used by the worker Lambdas, the `iot-dr` CLI and the
+ * reconciliation job. Design and event coverage: docs/replication.md.
+ */
+export { applyEvent } from './apply';
+export { createContext, type CreateContextOptions, type Outcome, type RegionClients, type ReplicationContext, type ReplicationMode } from './context';
+export { certificateIdFromArn, certificateIdFromPem, releaseCertificate, syncCertificate } from './certificates';
+export { EVENT_TYPES, nameFromArn, parseEvent, type EventType, type ReplicationEvent } from './events';
+export { cleanupPolicy, rewriteRegionInArns, syncPolicy } from './policies';
+export { deleteAllShadows, replicatorClientToken, shadowPatch, syncShadow, type SyncShadowOptions } from './shadow';
+export { deleteThing, syncThing, type SyncThingOptions } from './thing';
+export { syncThingGroup, syncThingGroupMembership } from './thing-group';
+export { syncThingType } from './thing-type';
+export { runWorker, type WorkerInput, type WorkerOutput } from './worker';

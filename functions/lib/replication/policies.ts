@@ -1,0 +1,114 @@
+import {
+  CreatePolicyCommand,
+  CreatePolicyVersionCommand,
+  DeletePolicyCommand,
+  DeletePolicyVersionCommand,
+  GetPolicyCommand,
+  ListPolicyVersionsCommand,
+  ListTargetsForPolicyCommand,
+} from '@aws-sdk/client-iot';
+import { isAlreadyExists } from '../aws';
+import { call, find, findAll, jsonEqual } from './call';
+import type { Outcome, ReplicationContext } from './context';
+
+/** AWS keeps at most five versions of a policy. */
+const MAX_POLICY_VERSIONS = 5;
+
+const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/**
+ * Rewrites the region segment of every ARN in a policy document from `from` to `to`:
+ * `arn:<partition>:<service>:<from>:` becomes `arn:<partition>:<service>:<to>:`. Free text that
+ * merely contains the region name (a topic called `us-east-1/alerts`, a condition value) is
+ * left alone, unlike the reference's blind string replace.
+ */
+export function rewriteRegionInArns(document: string, from: string, to: string): string {
+  const pattern = new RegExp(`(arn:aws[a-z-]*:[a-z0-9-]+:)${escape(from)}(:)`, 'g');
+  return document.replace(pattern, `$1${to}$2`);
+}
+
+function parsed(document: string | undefined): unknown {
+  try {
+    return JSON.parse(document ?? 'null');
+  } catch {
+    return document;
+  }
+}
+
+/**
+ * Makes the secondary's policy `name` match the primary's default version (region rewritten
+ * inside ARNs): created when missing, a new default version when the document differs (the
+ * oldest non-default versions pruned to stay within AWS's five-version limit). A policy missing
+ * in the primary is left alone here (`cleanupPolicy` handles deletion).
+ */
+export async function syncPolicy(ctx: ReplicationContext, name: string): Promise<Outcome> {
+  const source = await find(ctx, `GetPolicy ${name} (primary)`, () => ctx.primary.iot.send(new GetPolicyCommand({ policyName: name })));
+  if (!source?.policyDocument) return { kind: 'policy', name, action: 'skipped', detail: 'absent in the primary' };
+  const document = rewriteRegionInArns(source.policyDocument, ctx.primaryRegion, ctx.secondaryRegion);
+
+  const target = await find(ctx, `GetPolicy ${name}`, () => ctx.secondary.iot.send(new GetPolicyCommand({ policyName: name })));
+  if (!target) {
+    try {
+      await ctx.secondary.iot.send(new CreatePolicyCommand({ policyName: name, policyDocument: document }));
+      return { kind: 'policy', name, action: 'created' };
+    } catch (error) {
+      // A concurrent execution created it first: fall through to the comparison.
+      if (!isAlreadyExists(error)) return call(ctx, `CreatePolicy ${name}`, () => Promise.reject(error));
+    }
+    return syncPolicy(ctx, name);
+  }
+  if (jsonEqual(parsed(target.policyDocument), parsed(document))) return { kind: 'policy', name, action: 'unchanged' };
+
+  const versions = await call(ctx, `ListPolicyVersions ${name}`, () =>
+    ctx.secondary.iot.send(new ListPolicyVersionsCommand({ policyName: name })),
+  );
+  const prunable = (versions.policyVersions ?? [])
+    .filter((v) => !v.isDefaultVersion && v.versionId)
+    .sort((a, b) => Number(a.versionId) - Number(b.versionId));
+  let count = versions.policyVersions?.length ?? 0;
+  for (const version of prunable) {
+    if (count < MAX_POLICY_VERSIONS) break;
+    await find(ctx, `DeletePolicyVersion ${name} ${version.versionId}`, () =>
+      ctx.secondary.iot.send(new DeletePolicyVersionCommand({ policyName: name, policyVersionId: version.versionId })),
+    );
+    count--;
+  }
+  await call(ctx, `CreatePolicyVersion ${name}`, () =>
+    ctx.secondary.iot.send(new CreatePolicyVersionCommand({ policyName: name, policyDocument: document, setAsDefault: true })),
+  );
+  return { kind: 'policy', name, action: 'updated', detail: 'new default version' };
+}
+
+/**
+ * Deletes the secondary's policy `name` when nothing is attached to it there and the primary no
+ * longer uses it (absent, or without targets). Non-default versions go first: AWS refuses to
+ * delete a policy that still has them.
+ */
+export async function cleanupPolicy(ctx: ReplicationContext, name: string): Promise<Outcome> {
+  const targets = await findAll(ctx, `ListTargetsForPolicy ${name}`, async (marker) => {
+    const page = await ctx.secondary.iot.send(new ListTargetsForPolicyCommand({ policyName: name, marker, pageSize: 250 }));
+    return { items: page.targets, next: page.nextMarker };
+  });
+  if (targets === undefined) return { kind: 'policy', name, action: 'unchanged', detail: 'absent' };
+  if (targets.length > 0) return { kind: 'policy', name, action: 'unchanged', detail: `still attached to ${targets.length} target(s)` };
+
+  const inPrimary = await find(ctx, `GetPolicy ${name} (primary)`, () => ctx.primary.iot.send(new GetPolicyCommand({ policyName: name })));
+  if (inPrimary) {
+    const primaryTargets = await call(ctx, `ListTargetsForPolicy ${name} (primary)`, () =>
+      ctx.primary.iot.send(new ListTargetsForPolicyCommand({ policyName: name, pageSize: 1 })),
+    );
+    if ((primaryTargets.targets ?? []).length > 0) {
+      return { kind: 'policy', name, action: 'unchanged', detail: 'still used in the primary' };
+    }
+  }
+
+  const versions = await find(ctx, `ListPolicyVersions ${name}`, () => ctx.secondary.iot.send(new ListPolicyVersionsCommand({ policyName: name })));
+  for (const version of versions?.policyVersions ?? []) {
+    if (version.isDefaultVersion) continue;
+    await find(ctx, `DeletePolicyVersion ${name} ${version.versionId}`, () =>
+      ctx.secondary.iot.send(new DeletePolicyVersionCommand({ policyName: name, policyVersionId: version.versionId })),
+    );
+  }
+  const deleted = await find(ctx, `DeletePolicy ${name}`, () => ctx.secondary.iot.send(new DeletePolicyCommand({ policyName: name })));
+  return { kind: 'policy', name, action: deleted ? 'deleted' : 'unchanged', detail: deleted ? undefined : 'absent' };
+}

@@ -1,0 +1,115 @@
+import {
+  DeleteThingShadowCommand,
+  GetThingShadowCommand,
+  ListNamedShadowsForThingCommand,
+  UpdateThingShadowCommand,
+} from '@aws-sdk/client-iot-data-plane';
+import { RetryableError } from '../errors';
+import { call, find, findAll, jsonEqual } from './call';
+import type { Outcome, ReplicationContext } from './context';
+
+/** The part of a shadow document replication cares about. */
+export interface ShadowDocument {
+  readonly state?: { readonly desired?: unknown; readonly reported?: unknown };
+  readonly version?: number;
+  readonly timestamp?: number;
+}
+
+/** Options of `syncShadow`. */
+export interface SyncShadowOptions {
+  /**
+   * The primary's shadow version carried by the event. A primary read older than it (eventual
+   * consistency) throws `RetryableError` instead of applying stale state.
+   */
+  readonly eventVersion?: number;
+}
+
+const SECTIONS = ['desired', 'reported'] as const;
+const label = (thingName: string, shadowName: string) => (shadowName ? `${thingName}/${shadowName}` : `${thingName}/classic`);
+
+/** `iot-dr:<eventId>` (at most 64 characters, AWS's clientToken limit): marks the replicator's writes. */
+export function replicatorClientToken(eventId: string | undefined): string {
+  return `iot-dr:${eventId ?? 'sync'}`.slice(0, 64);
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * The shadow update that turns `current` into `target` under the shadow service's merge rules:
+ * objects merge key by key, `null` deletes a key, anything else replaces. `undefined` when equal.
+ */
+export function shadowPatch(current: unknown, target: unknown): unknown {
+  if (isObject(current) && isObject(target)) {
+    const patch: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(target)) {
+      const sub = shadowPatch(current[key], value);
+      if (sub !== undefined) patch[key] = sub;
+    }
+    for (const key of Object.keys(current)) if (!(key in target)) patch[key] = null;
+    return Object.keys(patch).length ? patch : undefined;
+  }
+  if (target === undefined || target === null) return current === undefined || current === null ? undefined : null;
+  return jsonEqual(current, target) ? undefined : target;
+}
+
+async function getShadow(ctx: ReplicationContext, side: 'primary' | 'secondary', thingName: string, shadowName: string): Promise<ShadowDocument | undefined> {
+  const result = await find(ctx, `GetThingShadow ${label(thingName, shadowName)} (${side})`, () =>
+    ctx[side].data.send(new GetThingShadowCommand({ thingName, shadowName: shadowName || undefined })),
+  );
+  if (!result?.payload) return undefined;
+  return JSON.parse(Buffer.from(result.payload).toString('utf8')) as ShadowDocument;
+}
+
+async function deleteShadow(ctx: ReplicationContext, thingName: string, shadowName: string): Promise<Outcome> {
+  const name = label(thingName, shadowName);
+  const deleted = await find(ctx, `DeleteThingShadow ${name}`, () =>
+    ctx.secondary.data.send(new DeleteThingShadowCommand({ thingName, shadowName: shadowName || undefined })),
+  );
+  return { kind: 'shadow', name, action: deleted ? 'deleted' : 'unchanged', detail: deleted ? undefined : 'absent' };
+}
+
+/**
+ * Makes the secondary's shadow (`shadowName` '' = classic) equal to the primary's CURRENT shadow:
+ * the difference is written as one update (keys missing in the primary set to null), or the shadow
+ * is deleted when the primary has none. Reading the primary instead of replaying the event makes
+ * the operation idempotent and order-proof: an old or duplicate event applied late writes the
+ * current state (usually: nothing), never the old one, and no version bookkeeping has to live in
+ * the secondary. Writes carry the clientToken `iot-dr:<eventId>`.
+ */
+export async function syncShadow(ctx: ReplicationContext, thingName: string, shadowName: string, options: SyncShadowOptions = {}): Promise<Outcome> {
+  const name = label(thingName, shadowName);
+  const source = await getShadow(ctx, 'primary', thingName, shadowName);
+  if (!source) return deleteShadow(ctx, thingName, shadowName);
+  if (options.eventVersion !== undefined && typeof source.version === 'number' && source.version < options.eventVersion) {
+    throw new RetryableError(`shadow ${name}: primary read returned version ${source.version}, older than the event's ${options.eventVersion}`, {
+      context: { thingName, eventId: ctx.eventId },
+    });
+  }
+  const target = await getShadow(ctx, 'secondary', thingName, shadowName);
+  const state: Record<string, unknown> = {};
+  for (const section of SECTIONS) {
+    const patch = shadowPatch(target?.state?.[section], source.state?.[section]);
+    if (patch !== undefined) state[section] = patch;
+  }
+  if (!Object.keys(state).length) {
+    return { kind: 'shadow', name, action: 'unchanged', detail: `primary version ${source.version}` };
+  }
+  const payload = JSON.stringify({ state, clientToken: replicatorClientToken(ctx.eventId) });
+  await call(ctx, `UpdateThingShadow ${name}`, () =>
+    ctx.secondary.data.send(new UpdateThingShadowCommand({ thingName, shadowName: shadowName || undefined, payload: Buffer.from(payload) })),
+  );
+  return { kind: 'shadow', name, action: target ? 'updated' : 'created', detail: `primary version ${source.version}` };
+}
+
+/** Deletes the classic and every named shadow of a thing in the secondary (all pages). */
+export async function deleteAllShadows(ctx: ReplicationContext, thingName: string): Promise<Outcome[]> {
+  const named =
+    (await findAll(ctx, `ListNamedShadowsForThing ${thingName}`, async (nextToken) => {
+      const page = await ctx.secondary.data.send(new ListNamedShadowsForThingCommand({ thingName, nextToken, pageSize: 100 }));
+      return { items: page.results, next: page.nextToken };
+    })) ?? [];
+  const outcomes: Outcome[] = [];
+  for (const shadowName of named) outcomes.push(await deleteShadow(ctx, thingName, shadowName));
+  outcomes.push(await deleteShadow(ctx, thingName, ''));
+  return outcomes;
+}

@@ -1,0 +1,153 @@
+import {
+  AttachThingPrincipalCommand,
+  CreateThingCommand,
+  DeleteThingCommand,
+  DescribeThingCommand,
+  DescribeThingTypeCommand,
+  DetachThingPrincipalCommand,
+  ListThingPrincipalsCommand,
+  UpdateThingCommand,
+  type DescribeThingCommandOutput,
+} from '@aws-sdk/client-iot';
+import { awsErrorName, isAlreadyExists } from '../aws';
+import { RetryableError } from '../errors';
+import { call, find, findAll, sameMap } from './call';
+import { certificateIdFromArn, releaseCertificate, syncCertificate } from './certificates';
+import type { Outcome, ReplicationContext } from './context';
+import { deleteAllShadows } from './shadow';
+import { syncThingType } from './thing-type';
+
+/** Options of `syncThing`. */
+export interface SyncThingOptions {
+  /**
+   * Epoch milliseconds of the registry event that triggered the sync. In complete mode, a thing
+   * without principals whose event is younger than `ctx.principalGraceMs` throws `RetryableError`
+   * (its certificate is usually attached moments after the thing is created).
+   */
+  readonly eventTimestampMs?: number;
+  /** Replicate the registry entry only (type, attributes), never principals. @default false */
+  readonly registryOnly?: boolean;
+}
+
+async function describeThing(ctx: ReplicationContext, side: 'primary' | 'secondary', thingName: string) {
+  return find(ctx, `DescribeThing ${thingName} (${side})`, () => ctx[side].iot.send(new DescribeThingCommand({ thingName })));
+}
+
+async function thingPrincipals(ctx: ReplicationContext, side: 'primary' | 'secondary', thingName: string): Promise<string[] | undefined> {
+  return findAll(ctx, `ListThingPrincipals ${thingName} (${side})`, async (nextToken) => {
+    const page = await ctx[side].iot.send(new ListThingPrincipalsCommand({ thingName, nextToken, maxResults: 250 }));
+    return { items: page.principals, next: page.nextToken };
+  });
+}
+
+/** Creates the thing type in the secondary when it is missing there (its properties come with it). */
+async function ensureThingType(ctx: ReplicationContext, name: string): Promise<Outcome[]> {
+  const exists = await find(ctx, `DescribeThingType ${name}`, () => ctx.secondary.iot.send(new DescribeThingTypeCommand({ thingTypeName: name })));
+  return exists ? [] : syncThingType(ctx, name);
+}
+
+async function upsertThing(ctx: ReplicationContext, source: DescribeThingCommandOutput): Promise<Outcome> {
+  const thingName = source.thingName as string;
+  const attributes = source.attributes ?? {};
+  const target = await describeThing(ctx, 'secondary', thingName);
+  if (!target) {
+    try {
+      await ctx.secondary.iot.send(
+        new CreateThingCommand({ thingName, thingTypeName: source.thingTypeName || undefined, attributePayload: { attributes } }),
+      );
+      return { kind: 'thing', name: thingName, action: 'created' };
+    } catch (error) {
+      if (!isAlreadyExists(error)) return call(ctx, `CreateThing ${thingName}`, () => Promise.reject(error));
+      return upsertThing(ctx, source); // created concurrently: compare and update
+    }
+  }
+  const typeChanged = (source.thingTypeName ?? '') !== (target.thingTypeName ?? '');
+  const attributesChanged = !sameMap(attributes, target.attributes);
+  if (!typeChanged && !attributesChanged) return { kind: 'thing', name: thingName, action: 'unchanged' };
+  await call(ctx, `UpdateThing ${thingName}`, () =>
+    ctx.secondary.iot.send(
+      new UpdateThingCommand({
+        thingName,
+        ...(typeChanged ? (source.thingTypeName ? { thingTypeName: source.thingTypeName } : { removeThingType: true }) : {}),
+        // merge=false replaces the whole set: attributes removed in the primary disappear too.
+        ...(attributesChanged ? { attributePayload: { attributes, merge: false } } : {}),
+      }),
+    ),
+  );
+  const changes = [typeChanged ? 'type' : '', attributesChanged ? 'attributes' : ''].filter(Boolean).join(', ');
+  return { kind: 'thing', name: thingName, action: 'updated', detail: changes };
+}
+
+async function syncPrincipals(ctx: ReplicationContext, thingName: string, options: SyncThingOptions): Promise<Outcome[]> {
+  const principals = (await thingPrincipals(ctx, 'primary', thingName)) ?? [];
+  if (principals.length === 0 && options.eventTimestampMs !== undefined && Date.now() - options.eventTimestampMs < ctx.principalGraceMs) {
+    throw new RetryableError(`thing ${thingName} has no principal in the primary yet (event ${Math.round((Date.now() - options.eventTimestampMs) / 1000)} s old)`, {
+      context: { thingName, eventId: ctx.eventId },
+    });
+  }
+  const outcomes: Outcome[] = [];
+  const wanted = new Set<string>();
+  for (const principal of principals) {
+    const id = certificateIdFromArn(principal);
+    if (!id) {
+      outcomes.push({ kind: 'certificate', name: principal, action: 'skipped', detail: 'not an X.509 certificate principal' });
+      continue;
+    }
+    const result = await syncCertificate(ctx, id);
+    outcomes.push(...result.outcomes);
+    if (!result.secondaryArn) continue;
+    wanted.add(result.secondaryArn);
+    await call(ctx, `AttachThingPrincipal ${thingName}`, () =>
+      ctx.secondary.iot.send(new AttachThingPrincipalCommand({ thingName, principal: result.secondaryArn })),
+    );
+  }
+  for (const principal of (await thingPrincipals(ctx, 'secondary', thingName)) ?? []) {
+    if (wanted.has(principal) || !certificateIdFromArn(principal)) continue;
+    await find(ctx, `DetachThingPrincipal ${thingName}`, () => ctx.secondary.iot.send(new DetachThingPrincipalCommand({ thingName, principal })));
+    outcomes.push(...(await releaseCertificate(ctx, principal, thingName)));
+  }
+  return outcomes;
+}
+
+/**
+ * Deletes a thing from the secondary: principals detached (each certificate deleted when no
+ * other thing uses it, each policy when nothing else is attached), classic and named shadows
+ * deleted, then the thing.
+ */
+export async function deleteThing(ctx: ReplicationContext, thingName: string): Promise<Outcome[]> {
+  const target = await describeThing(ctx, 'secondary', thingName);
+  if (!target) return [{ kind: 'thing', name: thingName, action: 'unchanged', detail: 'absent in both regions' }];
+  const outcomes: Outcome[] = [];
+  for (const principal of (await thingPrincipals(ctx, 'secondary', thingName)) ?? []) {
+    await find(ctx, `DetachThingPrincipal ${thingName}`, () => ctx.secondary.iot.send(new DetachThingPrincipalCommand({ thingName, principal })));
+    if (certificateIdFromArn(principal)) outcomes.push(...(await releaseCertificate(ctx, principal, thingName)));
+  }
+  outcomes.push(...(await deleteAllShadows(ctx, thingName)));
+  try {
+    await ctx.secondary.iot.send(new DeleteThingCommand({ thingName }));
+  } catch (error) {
+    // Detaching principals propagates asynchronously; AWS refuses the delete until it has.
+    if (awsErrorName(error) === 'InvalidRequestException') {
+      throw new RetryableError(`DeleteThing ${thingName}: principals still detaching`, { cause: error, context: { thingName } });
+    }
+    await find(ctx, `DeleteThing ${thingName}`, () => Promise.reject(error));
+  }
+  outcomes.push({ kind: 'thing', name: thingName, action: 'deleted' });
+  return outcomes;
+}
+
+/**
+ * Makes the secondary's thing match the primary's current one: created, updated (type and
+ * attributes, removals included) or deleted when the primary no longer has it. In complete
+ * mode also its certificates and policies. Idempotent and independent of event order.
+ */
+export async function syncThing(ctx: ReplicationContext, thingName: string, options: SyncThingOptions = {}): Promise<Outcome[]> {
+  const source = await describeThing(ctx, 'primary', thingName);
+  if (!source) return deleteThing(ctx, thingName);
+  const outcomes: Outcome[] = [];
+  if (source.thingTypeName) outcomes.push(...(await ensureThingType(ctx, source.thingTypeName)));
+  outcomes.push(await upsertThing(ctx, source));
+  if (ctx.mode === 'complete' && !options.registryOnly) outcomes.push(...(await syncPrincipals(ctx, thingName, options)));
+  return outcomes;
+}
+

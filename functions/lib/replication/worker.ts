@@ -1,0 +1,54 @@
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { InvalidEventError, RetryableError } from '../errors';
+import { applyEvent } from './apply';
+import type { Outcome, ReplicationContext } from './context';
+import type { EventType } from './events';
+
+/** A worker's input: the Step Functions state input built by the trigger. */
+export interface WorkerInput {
+  /** The table item's `uuid`. */
+  readonly eventId: string;
+  /** The unmarshalled table item (the registry/shadow event fields plus bookkeeping). */
+  readonly event: Record<string, unknown>;
+}
+
+/** A worker's output (the Step Functions task result). */
+export interface WorkerOutput {
+  readonly outcomes: Outcome[];
+}
+
+/**
+ * The body of every worker Lambda: validates the input, checks the event type belongs to this
+ * worker, applies it, counts it (`ReplicatedEvents` / `FailedEvents` / `RetryableFailures`,
+ * dimension `EventType`) and flushes the metrics. Errors propagate: their `name` is what the
+ * workflow retries or catches on.
+ */
+export async function runWorker(
+  ctx: ReplicationContext,
+  metrics: Metrics,
+  accepted: readonly EventType[],
+  input: unknown,
+): Promise<WorkerOutput> {
+  try {
+    if (typeof input !== 'object' || input === null) throw new InvalidEventError('input', 'must be an object { eventId, event }', { received: input });
+    const { eventId, event } = input as Partial<WorkerInput>;
+    if (typeof eventId !== 'string' || eventId === '') throw new InvalidEventError('eventId', 'must be a non-empty string', { received: eventId });
+    if (typeof event !== 'object' || event === null || Array.isArray(event)) {
+      throw new InvalidEventError('event', 'must be an object (the unmarshalled table item)', { received: event, context: { eventId } });
+    }
+    const type = event.eventType;
+    if (!accepted.includes(type as EventType)) {
+      throw new InvalidEventError('event.eventType', `must be one of ${accepted.join(', ')} for this worker`, { received: type, context: { eventId } });
+    }
+    metrics.addDimension('EventType', type as string);
+    const outcomes = await applyEvent(ctx, event, eventId);
+    metrics.addMetric('ReplicatedEvents', MetricUnit.Count, 1);
+    return { outcomes };
+  } catch (error) {
+    metrics.addMetric(error instanceof RetryableError ? 'RetryableFailures' : 'FailedEvents', MetricUnit.Count, 1);
+    if (error instanceof InvalidEventError) ctx.logger.error('invalid worker input', { error });
+    throw error;
+  } finally {
+    metrics.publishStoredMetrics();
+  }
+}
