@@ -8,6 +8,7 @@ import { resourceName } from './names';
 import { regionProvider } from './providers';
 import { RegistryCapture } from './registry-capture';
 import { ReplicationTable } from './replication-table';
+import { ReplicationWorkflow } from './replication-workflow';
 
 export interface IotDrStackProps {
   readonly config: IotDrConfig;
@@ -24,6 +25,7 @@ export class IotDrStack extends TerraformStack {
   public readonly secondary: AwsProvider;
   public readonly table: ReplicationTable;
   public readonly capture: RegistryCapture;
+  public readonly replication: ReplicationWorkflow;
 
   constructor(scope: Construct, id: string, props: IotDrStackProps) {
     super(scope, id);
@@ -65,7 +67,16 @@ export class IotDrStack extends TerraformStack {
       itemTtlHours: config.replication.itemTtlHours,
     });
 
+    this.replication = new ReplicationWorkflow(this, 'replication-workflow', {
+      secondary: this.secondary,
+      table: this.table,
+      config,
+    });
+
     new TerraformOutput(this, 'replication_table_name', { value: this.table.table.name });
     new TerraformOutput(this, 'capture_error_queue_url', { value: this.capture.errorQueue.url });
+    new TerraformOutput(this, 'replication_state_machine_arn', { value: this.replication.stateMachine.arn });
+    new TerraformOutput(this, 'replication_failure_table_name', { value: this.replication.failureTable.name });
+    new TerraformOutput(this, 'replication_dlq_url', { value: this.replication.dlq.url });
   }
 }

@@ -73,6 +73,9 @@ export function decodeRecord(record: DynamoDBRecord, secondaryRegion: string): D
   if (typeof id !== 'string' || id.length === 0) {
     return { kind: 'reject', eventId: keyId, reason: `NewImage.uuid must be a non-empty string (got ${JSON.stringify(id)})` };
   }
+  if (typeof item.originRegion !== 'string' || item.originRegion === '') {
+    return { kind: 'reject', eventId: id, reason: `NewImage.originRegion must be the region the event happened in (got ${JSON.stringify(item.originRegion)})` };
+  }
   if (item.originRegion === secondaryRegion) {
     return { kind: 'skip', eventId: id, reason: `originRegion is the secondary region ${secondaryRegion}` };
   }

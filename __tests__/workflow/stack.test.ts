@@ -1,0 +1,210 @@
+// Construct: ReplicationWorkflow, as synthesized into the stack's Terraform JSON.
+import aslValidator from 'asl-validator';
+import { resourcesOf, synthJson, type TerraformJson } from '../support/synth';
+import { STATE, WORKER_STATE } from '../../stacks/workflow-definition';
+
+const CONFIG = {
+  primaryRegion: 'eu-west-1',
+  secondaryRegion: 'eu-central-1',
+  replication: {
+    batchSize: 25,
+    maximumBatchingWindowSeconds: 5,
+    maximumRetryAttempts: 3,
+    maximumRecordAgeSeconds: 3600,
+    workflowRetryMaxAttempts: 4,
+    workflowRetryIntervalSeconds: 3,
+    workflowRetryMaxDelaySeconds: 45,
+    failureRetentionDays: 10,
+    workerTimeoutSeconds: 50,
+  },
+} as const;
+
+/** Resources created by the construct (logical ids carry its path). */
+const ours = (tf: TerraformJson, type: string) => resourcesOf(tf, type).filter(([id]) => id.startsWith('replication-workflow'));
+const one = (tf: TerraformJson, type: string, fragment = '') => {
+  const hits = ours(tf, type).filter(([id]) => id.includes(fragment));
+  if (hits.length !== 1) throw new Error(`expected one ${type} "${fragment}", got ${hits.map(([id]) => id).join(', ')}`);
+  return hits[0][1];
+};
+const ref = (type: string, body: Record<string, any>, attr: string, tf: TerraformJson) => {
+  const id = ours(tf, type).find(([, b]) => b === body)![0];
+  return `\${${type}.${id}.${attr}}`;
+};
+const policyOf = (tf: TerraformJson, fragment: string) =>
+  JSON.parse(one(tf, 'aws_iam_role_policy', fragment).policy) as { Statement: Array<{ Sid: string; Action: string[]; Resource: string[] }> };
+
+describe('Construct: ReplicationWorkflow', () => {
+  const tf = synthJson(CONFIG);
+
+  it('puts every resource it creates in the secondary region', () => {
+    const providers = Object.keys(tf.resource).flatMap((type) => ours(tf, type).map(([, body]) => body.provider));
+    expect(providers.length).toBeGreaterThan(20);
+    expect(new Set(providers)).toEqual(new Set(['aws.secondary']));
+    for (const type of Object.keys(tf.data ?? {})) {
+      for (const [id, body] of Object.entries(tf.data![type])) {
+        if (id.startsWith('replication-workflow')) expect(body.provider).toBe('aws.secondary');
+      }
+    }
+  });
+
+  it('maps the replica stream to the trigger with the configured batching, filter, retries and DLQ', () => {
+    const mapping = one(tf, 'aws_lambda_event_source_mapping');
+    const dlq = one(tf, 'aws_sqs_queue', 'dlq');
+    const trigger = one(tf, 'aws_lambda_function', 'trigger');
+    expect(mapping).toMatchObject({
+      event_source_arn: expect.stringMatching(/^\$\{tolist\(aws_dynamodb_table\.replication-table_[^.]+\.replica\)\.0\.stream_arn\}$/),
+      function_name: ref('aws_lambda_function', trigger, 'arn', tf),
+      starting_position: 'TRIM_HORIZON',
+      batch_size: 25,
+      maximum_batching_window_in_seconds: 5,
+      function_response_types: ['ReportBatchItemFailures'],
+      bisect_batch_on_function_error: true,
+      maximum_retry_attempts: 3,
+      maximum_record_age_in_seconds: 3600,
+      destination_config: { on_failure: { destination_arn: ref('aws_sqs_queue', dlq, 'arn', tf) } },
+    });
+    const patterns = mapping.filter_criteria.filter.map((f: { pattern: string }) => JSON.parse(f.pattern));
+    expect(patterns).toEqual([
+      { eventName: ['INSERT'], dynamodb: { NewImage: { originRegion: { S: [{ 'anything-but': ['eu-central-1'] }] } } } },
+      { eventName: ['INSERT'], dynamodb: { NewImage: { originRegion: [{ exists: false }] } } },
+    ]);
+  });
+
+  it('encrypts the DLQ and keeps messages 14 days, and alarms when it is not empty', () => {
+    const dlq = one(tf, 'aws_sqs_queue', 'dlq');
+    expect(dlq).toMatchObject({ name: 'iot-dr-replication-dlq', sqs_managed_sse_enabled: true, message_retention_seconds: 1209600 });
+    expect(one(tf, 'aws_cloudwatch_metric_alarm', 'dlq-alarm')).toMatchObject({
+      namespace: 'AWS/SQS',
+      metric_name: 'ApproximateNumberOfMessagesVisible',
+      dimensions: { QueueName: ref('aws_sqs_queue', dlq, 'name', tf) },
+      threshold: 0,
+      comparison_operator: 'GreaterThanThreshold',
+    });
+  });
+
+  it('creates the failure table of the contract: eventId key, on-demand, encrypted, PITR, TTL on expires', () => {
+    expect(one(tf, 'aws_dynamodb_table', 'failures')).toMatchObject({
+      name: 'iot-dr-failures',
+      hash_key: 'eventId',
+      attribute: [{ name: 'eventId', type: 'S' }],
+      billing_mode: 'PAY_PER_REQUEST',
+      server_side_encryption: { enabled: true },
+      point_in_time_recovery: { enabled: true },
+      ttl: { attribute_name: 'expires', enabled: true },
+    });
+  });
+
+  it('creates a Standard state machine whose definition is valid ASL with the configured retry policy', () => {
+    const machine = one(tf, 'aws_sfn_state_machine');
+    expect(machine.type).toBe('STANDARD');
+    // Terraform references stand for ARNs at apply time: give them ARN shapes to validate.
+    const resolved = (machine.definition as string)
+      .replace(/\$\{aws_lambda_function\.([^.}]+)\.arn\}/g, 'arn:aws:lambda:eu-central-1:123456789012:function:$1')
+      .replace(/\$\{aws_dynamodb_table\.[^.}]+\.name\}/g, 'iot-dr-failures');
+    const definition = JSON.parse(resolved);
+    const { isValid, errorsText } = aslValidator(definition);
+    expect(errorsText('\n')).toBe('');
+    expect(isValid).toBe(true);
+    const task = definition.States[WORKER_STATE.thing];
+    expect(task.Retry[0]).toMatchObject({ IntervalSeconds: 3, MaxAttempts: 4, MaxDelaySeconds: 45, BackoffRate: 2, JitterStrategy: 'FULL' });
+    expect(task.TimeoutSeconds).toBe(60);
+    const workers = ['worker-thing', 'worker-thingType', 'worker-thingGroup', 'worker-shadow'].map((w) =>
+      ref('aws_lambda_function', one(tf, 'aws_lambda_function', `${w}_`), 'arn', tf),
+    );
+    expect(Object.values(WORKER_STATE).map((s) => JSON.parse(machine.definition).States[s].Resource)).toEqual(workers);
+    expect(JSON.parse(machine.definition).States[STATE.recordFailure].Parameters.TableName).toBe(
+      ref('aws_dynamodb_table', one(tf, 'aws_dynamodb_table', 'failures'), 'name', tf),
+    );
+    expect(definition.States[STATE.recordFailure].Parameters.Item.expires['N.$']).toContain(String(10 * 86400));
+  });
+
+  it('logs the state machine to its own log group, errors only, without execution data', () => {
+    const machine = one(tf, 'aws_sfn_state_machine');
+    const logs = one(tf, 'aws_cloudwatch_log_group', 'workflow-logs');
+    expect(logs.name).toBe('/aws/vendedlogs/states/iot-dr-replication');
+    expect(machine.logging_configuration).toEqual({
+      level: 'ERROR',
+      include_execution_data: false,
+      log_destination: `${ref('aws_cloudwatch_log_group', logs, 'arn', tf)}:*`,
+    });
+  });
+
+  it('gives the workers their regions and mode', () => {
+    for (const w of ['worker-thing_', 'worker-thingType_', 'worker-thingGroup_', 'worker-shadow_']) {
+      expect(one(tf, 'aws_lambda_function', w)).toMatchObject({
+        runtime: 'nodejs22.x',
+        timeout: 50,
+        environment: { variables: { PRIMARY_REGION: 'eu-west-1', SECONDARY_REGION: 'eu-central-1', REPLICATION_MODE: 'complete' } },
+      });
+    }
+  });
+
+  describe('IAM', () => {
+    it('never grants a wildcard action, and `*` resources only where the API has no resource type', () => {
+      for (const [id, body] of ours(tf, 'aws_iam_role_policy')) {
+        for (const s of JSON.parse(body.policy).Statement) {
+          for (const a of s.Action) expect(`${id}: ${a}`).not.toMatch(/(^|:)\*$/);
+          if (s.Resource.includes('*')) expect([`${id}`, s.Sid]).toEqual([id, expect.stringMatching(/^(LogDelivery|IotRegistryList)$/)]);
+        }
+      }
+    });
+
+    it('lets the trigger read only the replica stream, start only the state machine and send only to the DLQ', () => {
+      const statements = policyOf(tf, 'trigger').Statement.filter((s) => s.Sid !== 'OwnLogs');
+      const stream = one(tf, 'aws_lambda_event_source_mapping').event_source_arn;
+      expect(statements).toEqual([
+        {
+          Sid: 'ReadReplicaStream',
+          Effect: 'Allow',
+          Action: ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator', 'dynamodb:ListStreams'],
+          Resource: [stream],
+        },
+        { Sid: 'StartExecutions', Effect: 'Allow', Action: ['states:StartExecution'], Resource: [ref('aws_sfn_state_machine', one(tf, 'aws_sfn_state_machine'), 'arn', tf)] },
+        { Sid: 'RejectRecords', Effect: 'Allow', Action: ['sqs:SendMessage'], Resource: [ref('aws_sqs_queue', one(tf, 'aws_sqs_queue', 'dlq'), 'arn', tf)] },
+      ]);
+    });
+
+    it('lets the state machine invoke only the four workers and write only the failure table', () => {
+      const statements = policyOf(tf, 'workflow-policy').Statement;
+      const invoke = statements.find((s) => s.Sid === 'InvokeWorkers')!;
+      expect(invoke.Action).toEqual(['lambda:InvokeFunction']);
+      expect(invoke.Resource).toHaveLength(4);
+      for (const r of invoke.Resource) expect(r).toMatch(/^\$\{aws_lambda_function\.replication-workflow_worker-[A-Za-z]+_function_[^.]+\.arn\}$/);
+      expect(statements.find((s) => s.Sid === 'RecordFailures')).toMatchObject({
+        Action: ['dynamodb:PutItem'],
+        Resource: [ref('aws_dynamodb_table', one(tf, 'aws_dynamodb_table', 'failures'), 'arn', tf)],
+      });
+      expect(statements.map((s) => s.Sid)).toEqual(['InvokeWorkers', 'RecordFailures', 'LogDelivery']);
+    });
+
+    it('lets the workers write only in the secondary region, on their own resource types', () => {
+      for (const w of ['worker-thing_', 'worker-thingType_', 'worker-thingGroup_', 'worker-shadow_']) {
+        const statements = policyOf(tf, w).Statement;
+        const writes = statements.filter((s) => s.Sid.startsWith('Write'));
+        expect(writes).toHaveLength(1);
+        for (const r of writes[0].Resource) expect(r).toMatch(/^arn:\$\{data\.aws_partition\.[^}]+\}:iot:eu-central-1:\$\{data\.aws_caller_identity\.[^}]+\}:(thing|thingtype|thinggroup|cert|policy)\/\*$/);
+        for (const s of statements.filter((x) => x.Sid.startsWith('Read'))) {
+          for (const r of s.Resource) expect(r).toMatch(/:iot:(eu-west-1|eu-central-1):/);
+          for (const a of s.Action) expect(a).toMatch(/^iot:(Describe|List|Get)/);
+        }
+      }
+      expect(policyOf(tf, 'worker-shadow_').Statement.find((s) => s.Sid === 'WriteSecondaryShadows')!.Action).toEqual([
+        'iot:UpdateThingShadow',
+        'iot:DeleteThingShadow',
+      ]);
+    });
+
+    it('grants no certificate or policy action to the thing worker in thing-only mode', () => {
+      const thingOnly = synthJson({ replication: { mode: 'thing-only' } });
+      const actions = policyOf(thingOnly, 'worker-thing_').Statement.flatMap((s) => s.Action);
+      expect(actions.filter((a) => /Certificate|Polic/.test(a))).toEqual([]);
+      expect(actions).toEqual(expect.arrayContaining(['iot:CreateThing', 'iot:DetachThingPrincipal']));
+    });
+  });
+
+  it('outputs the state machine, failure table and DLQ', () => {
+    expect(Object.keys(tf.output ?? {})).toEqual(
+      expect.arrayContaining(['replication_state_machine_arn', 'replication_failure_table_name', 'replication_dlq_url']),
+    );
+  });
+});

@@ -1,0 +1,398 @@
+import { CloudwatchLogGroup } from '@cdktf/provider-aws/lib/cloudwatch-log-group';
+import { CloudwatchMetricAlarm } from '@cdktf/provider-aws/lib/cloudwatch-metric-alarm';
+import { DataAwsCallerIdentity } from '@cdktf/provider-aws/lib/data-aws-caller-identity';
+import { DataAwsPartition } from '@cdktf/provider-aws/lib/data-aws-partition';
+import { DynamodbTable } from '@cdktf/provider-aws/lib/dynamodb-table';
+import { IamRole } from '@cdktf/provider-aws/lib/iam-role';
+import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
+import { LambdaEventSourceMapping } from '@cdktf/provider-aws/lib/lambda-event-source-mapping';
+import type { AwsProvider } from '@cdktf/provider-aws/lib/provider';
+import { SfnStateMachine } from '@cdktf/provider-aws/lib/sfn-state-machine';
+import { SqsQueue } from '@cdktf/provider-aws/lib/sqs-queue';
+import { Construct } from 'constructs';
+import type { IotDrConfig } from '../config/schema';
+import { resourceName } from './names';
+import { assumeRolePolicy, NodejsFunction, type PolicyStatement, policyDocument } from './nodejs-function';
+import { ITEM, type ReplicationTable } from './replication-table';
+import { type WorkerFamily, workflowDefinition } from './workflow-definition';
+
+export interface ReplicationWorkflowProps {
+  /** The secondary region's provider: everything here lives in the secondary. */
+  readonly secondary: AwsProvider;
+  /** The replication table; its replica's stream drives the workflow. */
+  readonly table: ReplicationTable;
+  /** The resolved configuration (regions, prefix, `replication` section, log retention). */
+  readonly config: IotDrConfig;
+}
+
+/** Function entry (folder under `functions/`) and physical-name purpose of each worker. */
+export const WORKER_ENTRIES: Readonly<Record<WorkerFamily, string>> = {
+  thing: 'worker-thing',
+  thingType: 'worker-thing-type',
+  thingGroup: 'worker-thing-group',
+  shadow: 'worker-shadow',
+};
+
+/**
+ * Lambda filter for the replica stream: new items only, and only events that did not originate
+ * in the secondary (loop prevention; the capture rule writes its region into `originRegion`).
+ * The second pattern lets an item WITHOUT `originRegion` through, so that the trigger sends it to
+ * the DLQ with a reason instead of the filter dropping it silently (`anything-but` never matches
+ * a missing field).
+ * https://docs.aws.amazon.com/lambda/latest/dg/with-ddb-filtering.html
+ */
+export function streamFilterPatterns(secondaryRegion: string): string[] {
+  return [
+    JSON.stringify({
+      eventName: ['INSERT'],
+      dynamodb: { NewImage: { [ITEM.originRegion]: { S: [{ 'anything-but': [secondaryRegion] }] } } },
+    }),
+    JSON.stringify({ eventName: ['INSERT'], dynamodb: { NewImage: { [ITEM.originRegion]: [{ exists: false }] } } }),
+  ];
+}
+
+/**
+ * The replication engine in the secondary region: the replica stream's event source mapping and
+ * trigger function, the Standard Step Functions workflow with its four worker functions, the
+ * failure table the workflow's Catch writes, and the encrypted DLQ of records that could not
+ * start a workflow, with alarms on both failure paths.
+ */
+export class ReplicationWorkflow extends Construct {
+  public readonly workers: Readonly<Record<WorkerFamily, NodejsFunction>>;
+  public readonly trigger: NodejsFunction;
+  public readonly stateMachine: SfnStateMachine;
+  public readonly stateMachineRole: IamRole;
+  public readonly stateMachineLogGroup: CloudwatchLogGroup;
+  /** Events the workflow could not apply (hash key `eventId`; see the contract in docs/workflow.md). */
+  public readonly failureTable: DynamodbTable;
+  /** Stream records that could not start a workflow: rejected by the trigger, or batches Lambda gave up on. */
+  public readonly dlq: SqsQueue;
+  public readonly eventSourceMapping: LambdaEventSourceMapping;
+  public readonly dlqAlarm: CloudwatchMetricAlarm;
+  public readonly failedExecutionsAlarm: CloudwatchMetricAlarm;
+
+  constructor(scope: Construct, id: string, props: ReplicationWorkflowProps) {
+    super(scope, id);
+    const { config } = props;
+    const provider = props.secondary;
+    const replication = config.replication;
+    const name = (purpose: string) => resourceName(config.namePrefix, purpose);
+
+    const account = new DataAwsCallerIdentity(this, 'account', { provider });
+    const partition = new DataAwsPartition(this, 'partition', { provider });
+    const iotArn = (region: string, type: string) =>
+      `arn:${partition.partition}:iot:${region}:${account.accountId}:${type}/*`;
+    const bothRegions = (...types: string[]) =>
+      [config.primaryRegion, config.secondaryRegion].flatMap((r) => types.map((t) => iotArn(r, t)));
+    const secondaryOnly = (...types: string[]) => types.map((t) => iotArn(config.secondaryRegion, t));
+
+    // --- Failure table and DLQ --------------------------------------------------------------
+    this.failureTable = new DynamodbTable(this, 'failures', {
+      provider,
+      name: name('failures'),
+      billingMode: 'PAY_PER_REQUEST',
+      hashKey: 'eventId',
+      attribute: [{ name: 'eventId', type: 'S' }],
+      ttl: { attributeName: 'expires', enabled: true },
+      pointInTimeRecovery: { enabled: true },
+      serverSideEncryption: { enabled: true },
+      deletionProtectionEnabled: replication.tableDeletionProtection,
+    });
+
+    this.dlq = new SqsQueue(this, 'dlq', {
+      provider,
+      name: name('replication-dlq'),
+      sqsManagedSseEnabled: true,
+      messageRetentionSeconds: 14 * 86400,
+    });
+
+    // --- Workers ------------------------------------------------------------------------------
+    const complete = replication.mode === 'complete';
+    const workerStatements: Record<WorkerFamily, PolicyStatement[]> = {
+      thing: [
+        {
+          sid: 'ReadRegistry',
+          actions: [
+            'iot:DescribeThing',
+            'iot:DescribeThingType',
+            'iot:ListThingPrincipals',
+            'iot:ListNamedShadowsForThing',
+            ...(complete
+              ? [
+                  'iot:DescribeCertificate',
+                  'iot:ListAttachedPolicies',
+                  'iot:ListPrincipalThings',
+                  'iot:GetPolicy',
+                  'iot:ListPolicyVersions',
+                  'iot:ListTargetsForPolicy',
+                ]
+              : []),
+          ],
+          resources: bothRegions('thing', 'thingtype', ...(complete ? ['cert', 'policy'] : [])),
+        },
+        {
+          sid: 'WriteSecondaryRegistry',
+          actions: [
+            'iot:CreateThing',
+            'iot:UpdateThing',
+            'iot:DeleteThing',
+            'iot:AttachThingPrincipal',
+            'iot:DetachThingPrincipal',
+            'iot:DeleteThingShadow',
+            ...(complete
+              ? [
+                  'iot:UpdateCertificate',
+                  'iot:DeleteCertificate',
+                  'iot:AttachPolicy',
+                  'iot:DetachPolicy',
+                  'iot:CreatePolicy',
+                  'iot:CreatePolicyVersion',
+                  'iot:DeletePolicy',
+                  'iot:DeletePolicyVersion',
+                ]
+              : []),
+          ],
+          resources: secondaryOnly('thing', 'thingtype', ...(complete ? ['cert', 'policy'] : [])),
+        },
+        ...(complete
+          ? [
+              {
+                // A certificate registered without a CA has no ARN before the call, and listing
+                // certificates is account-wide: neither action has a resource type in IAM.
+                sid: 'IotRegistryList',
+                actions: ['iot:RegisterCertificateWithoutCA', 'iot:ListCertificates'],
+                resources: ['*'],
+              },
+            ]
+          : []),
+      ],
+      thingType: [
+        { sid: 'ReadRegistry', actions: ['iot:DescribeThingType'], resources: bothRegions('thingtype') },
+        {
+          sid: 'WriteSecondaryRegistry',
+          actions: ['iot:CreateThingType', 'iot:UpdateThingType', 'iot:DeprecateThingType', 'iot:DeleteThingType'],
+          resources: secondaryOnly('thingtype'),
+        },
+      ],
+      thingGroup: [
+        {
+          sid: 'ReadRegistry',
+          actions: ['iot:DescribeThingGroup', 'iot:DescribeThing', 'iot:ListThingGroupsForThing'],
+          resources: bothRegions('thinggroup', 'thing'),
+        },
+        {
+          sid: 'WriteSecondaryRegistry',
+          actions: [
+            'iot:CreateThingGroup',
+            'iot:UpdateThingGroup',
+            'iot:DeleteThingGroup',
+            'iot:AddThingToThingGroup',
+            'iot:RemoveThingFromThingGroup',
+          ],
+          resources: secondaryOnly('thinggroup', 'thing'),
+        },
+        // ListThingGroups is account-wide (no resource type in IAM).
+        { sid: 'IotRegistryList', actions: ['iot:ListThingGroups'], resources: ['*'] },
+      ],
+      shadow: [
+        {
+          sid: 'ReadShadows',
+          actions: ['iot:GetThingShadow', 'iot:ListNamedShadowsForThing'],
+          resources: bothRegions('thing'),
+        },
+        {
+          sid: 'WriteSecondaryShadows',
+          actions: ['iot:UpdateThingShadow', 'iot:DeleteThingShadow'],
+          resources: secondaryOnly('thing'),
+        },
+      ],
+    };
+
+    const workerEnvironment = {
+      PRIMARY_REGION: config.primaryRegion,
+      SECONDARY_REGION: config.secondaryRegion,
+      REPLICATION_MODE: replication.mode,
+    };
+    const worker = (family: WorkerFamily) =>
+      new NodejsFunction(this, `worker-${family}`, {
+        provider,
+        functionName: name(WORKER_ENTRIES[family]),
+        entry: WORKER_ENTRIES[family],
+        description: `iot-dr: applies ${family} events in ${config.secondaryRegion}`,
+        environment: workerEnvironment,
+        statements: workerStatements[family],
+        timeoutSeconds: replication.workerTimeoutSeconds,
+        logRetentionDays: config.logRetentionDays,
+      });
+    this.workers = {
+      thing: worker('thing'),
+      thingType: worker('thingType'),
+      thingGroup: worker('thingGroup'),
+      shadow: worker('shadow'),
+    };
+
+    // --- State machine ------------------------------------------------------------------------
+    const machineName = name('replication');
+    // The /aws/vendedlogs/ prefix keeps the CloudWatch Logs resource policy small when many
+    // state machines log (AWS recommendation for vended logs).
+    this.stateMachineLogGroup = new CloudwatchLogGroup(this, 'workflow-logs', {
+      provider,
+      name: `/aws/vendedlogs/states/${machineName}`,
+      retentionInDays: config.logRetentionDays,
+    });
+    this.stateMachineRole = new IamRole(this, 'workflow-role', {
+      provider,
+      name: machineName,
+      assumeRolePolicy: assumeRolePolicy('states.amazonaws.com'),
+    });
+    const machinePolicy = new IamRolePolicy(this, 'workflow-policy', {
+      provider,
+      name: 'least-privilege',
+      role: this.stateMachineRole.name,
+      policy: policyDocument([
+        {
+          sid: 'InvokeWorkers',
+          actions: ['lambda:InvokeFunction'],
+          resources: Object.values(this.workers).map((w) => w.function.arn),
+        },
+        { sid: 'RecordFailures', actions: ['dynamodb:PutItem'], resources: [this.failureTable.arn] },
+        {
+          // Step Functions delivers logs through CloudWatch Logs vended-log delivery; these APIs
+          // have no resource-level permissions, so IAM accepts only "*" for them.
+          // https://docs.aws.amazon.com/step-functions/latest/dg/cw-logs.html#cloudwatch-iam-policy
+          sid: 'LogDelivery',
+          actions: [
+            'logs:CreateLogDelivery',
+            'logs:GetLogDelivery',
+            'logs:UpdateLogDelivery',
+            'logs:DeleteLogDelivery',
+            'logs:ListLogDeliveries',
+            'logs:PutResourcePolicy',
+            'logs:DescribeResourcePolicies',
+            'logs:DescribeLogGroups',
+          ],
+          resources: ['*'],
+        },
+      ]),
+    });
+
+    this.stateMachine = new SfnStateMachine(this, 'workflow', {
+      provider,
+      name: machineName,
+      // Standard: execution names are idempotency keys for 90 days, so a redelivered stream record
+      // never replicates twice; cost per event is 2 transitions (see docs/workflow.md).
+      type: 'STANDARD',
+      roleArn: this.stateMachineRole.arn,
+      definition: JSON.stringify(
+        workflowDefinition({
+          workers: {
+            thing: this.workers.thing.function.arn,
+            thingType: this.workers.thingType.function.arn,
+            thingGroup: this.workers.thingGroup.function.arn,
+            shadow: this.workers.shadow.function.arn,
+          },
+          failureTableName: this.failureTable.name,
+          failureRetentionDays: replication.failureRetentionDays,
+          retry: {
+            maxAttempts: replication.workflowRetryMaxAttempts,
+            intervalSeconds: replication.workflowRetryIntervalSeconds,
+            maxDelaySeconds: replication.workflowRetryMaxDelaySeconds,
+          },
+          // A little above the function timeout, so that Lambda's own timeout (Lambda.Unknown,
+          // retried) normally fires first.
+          taskTimeoutSeconds: replication.workerTimeoutSeconds + 10,
+        }),
+      ),
+      loggingConfiguration: {
+        logDestination: `${this.stateMachineLogGroup.arn}:*`,
+        level: 'ERROR',
+        // Events carry thing names, attributes and shadow state: keep them out of the logs.
+        includeExecutionData: false,
+      },
+      // Step Functions checks the role's log-delivery permissions when it creates the machine.
+      dependsOn: [this.stateMachineLogGroup, machinePolicy],
+    });
+
+    // --- Stream trigger ----------------------------------------------------------------------
+    const streamArn = props.table.replicaStreamArn;
+    this.trigger = new NodejsFunction(this, 'trigger', {
+      provider,
+      functionName: name('stream-trigger'),
+      entry: 'stream-trigger',
+      description: 'iot-dr: starts one replication workflow execution per replicated event',
+      environment: {
+        STATE_MACHINE_ARN: this.stateMachine.arn,
+        DLQ_URL: this.dlq.url,
+        SECONDARY_REGION: config.secondaryRegion,
+      },
+      statements: [
+        {
+          sid: 'ReadReplicaStream',
+          actions: [
+            'dynamodb:DescribeStream',
+            'dynamodb:GetRecords',
+            'dynamodb:GetShardIterator',
+            'dynamodb:ListStreams',
+          ],
+          resources: [streamArn],
+        },
+        { sid: 'StartExecutions', actions: ['states:StartExecution'], resources: [this.stateMachine.arn] },
+        // Rejected records (the function) and failed batches (the mapping's on-failure destination).
+        { sid: 'RejectRecords', actions: ['sqs:SendMessage'], resources: [this.dlq.arn] },
+      ],
+      timeoutSeconds: 60,
+      logRetentionDays: config.logRetentionDays,
+    });
+
+    this.eventSourceMapping = new LambdaEventSourceMapping(this, 'stream-mapping', {
+      provider,
+      functionName: this.trigger.function.arn,
+      eventSourceArn: streamArn,
+      // TRIM_HORIZON: on first deployment (and if the mapping is ever replaced) the records already
+      // in the stream (24 h) are processed too, so nothing captured before the mapping existed is
+      // lost; replays are harmless because execution names deduplicate for 90 days.
+      startingPosition: 'TRIM_HORIZON',
+      batchSize: replication.batchSize,
+      maximumBatchingWindowInSeconds: replication.maximumBatchingWindowSeconds,
+      functionResponseTypes: ['ReportBatchItemFailures'],
+      bisectBatchOnFunctionError: true,
+      maximumRetryAttempts: replication.maximumRetryAttempts,
+      maximumRecordAgeInSeconds: replication.maximumRecordAgeSeconds,
+      filterCriteria: { filter: streamFilterPatterns(config.secondaryRegion).map((pattern) => ({ pattern })) },
+      destinationConfig: { onFailure: { destinationArn: this.dlq.arn } },
+      metricsConfig: { metrics: ['EventCount'] },
+      // Lambda checks that the role can read the stream when it creates the mapping.
+      dependsOn: [this.trigger.node.findChild('policy') as IamRolePolicy, this.trigger.function],
+    });
+
+    // --- Alarms (no action here: the stack wires its alarm topic where it has one) ------------
+    this.dlqAlarm = new CloudwatchMetricAlarm(this, 'dlq-alarm', {
+      provider,
+      alarmName: name('replication-dlq-not-empty'),
+      alarmDescription: 'iot-dr: stream records could not start a replication workflow; see the DLQ messages',
+      namespace: 'AWS/SQS',
+      metricName: 'ApproximateNumberOfMessagesVisible',
+      dimensions: { QueueName: this.dlq.name },
+      statistic: 'Maximum',
+      period: 300,
+      evaluationPeriods: 1,
+      threshold: 0,
+      comparisonOperator: 'GreaterThanThreshold',
+      treatMissingData: 'notBreaching',
+    });
+    this.failedExecutionsAlarm = new CloudwatchMetricAlarm(this, 'failed-executions-alarm', {
+      provider,
+      alarmName: name('replication-failures'),
+      alarmDescription: 'iot-dr: replication executions failed; see the failure table',
+      namespace: 'AWS/States',
+      metricName: 'ExecutionsFailed',
+      dimensions: { StateMachineArn: this.stateMachine.arn },
+      statistic: 'Sum',
+      period: 300,
+      evaluationPeriods: 1,
+      threshold: 0,
+      comparisonOperator: 'GreaterThanThreshold',
+      treatMissingData: 'notBreaching',
+    });
+  }
+}
