@@ -103,13 +103,21 @@ async function startOnce(port: number, timeoutMs: number, env: Readonly<Record<s
   const exit = new Promise<void>((r) => child.once('exit', () => { exited = true; running.delete(child); r(); }));
   const endpoint = `http://127.0.0.1:${port}`;
 
+  // Resolves true when the process exited within `ms`; the timer never outlives the wait.
+  const exitedWithin = (ms: number) =>
+    new Promise<boolean>((res) => {
+      const timer = setTimeout(() => res(false), ms);
+      void exit.then(() => {
+        clearTimeout(timer);
+        res(true);
+      });
+    });
   const stop = async () => {
     if (exited) return;
     child.kill('SIGTERM');
-    const killed = await Promise.race([exit.then(() => true), sleep(5000).then(() => false)]);
-    if (!killed) {
+    if (!(await exitedWithin(5000))) {
       child.kill('SIGKILL');
-      await Promise.race([exit, sleep(5000)]);
+      await exitedWithin(5000);
     }
   };
 
