@@ -9,6 +9,9 @@ import { regionProvider } from './providers';
 import { RegistryCapture } from './registry-capture';
 import { ReplicationTable } from './replication-table';
 import { ReplicationWorkflow } from './replication-workflow';
+import { RandomProvider } from '@cdktf/provider-random/lib/provider';
+import { FailoverDns } from './failover-dns';
+import { HealthChecks } from './health-check';
 
 export interface IotDrStackProps {
   readonly config: IotDrConfig;
@@ -78,5 +81,29 @@ export class IotDrStack extends TerraformStack {
     new TerraformOutput(this, 'replication_state_machine_arn', { value: this.replication.stateMachine.arn });
     new TerraformOutput(this, 'replication_failure_table_name', { value: this.replication.failureTable.name });
     new TerraformOutput(this, 'replication_dlq_url', { value: this.replication.dlq.url });
+
+    // Failover (issue 4). Route 53 is global and publishes health-check metrics in us-east-1 only:
+    // its checks and alarms use a provider there (a third alias when neither region is us-east-1).
+    const globalProvider =
+      config.primaryRegion === 'us-east-1' ? this.primary
+      : config.secondaryRegion === 'us-east-1' ? this.secondary
+      : regionProvider(this, 'global', { alias: 'global', region: 'us-east-1', tags, testEndpoint: props.testEndpoint });
+    const random = new RandomProvider(this, 'random');
+    const health = new HealthChecks(this, 'health-check', {
+      primary: this.primary,
+      secondary: this.secondary,
+      globalProvider,
+      random,
+      config,
+    });
+    if (config.dns) {
+      new FailoverDns(this, 'failover-dns', {
+        route53Provider: globalProvider,
+        primary: { provider: this.primary, check: health.primary },
+        secondary: { provider: this.secondary, check: health.secondary },
+        dns: config.dns,
+        namePrefix: config.namePrefix,
+      });
+    }
   }
 }

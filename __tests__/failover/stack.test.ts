@@ -1,0 +1,284 @@
+/**
+ * Stack tests of the failover part: APIs, Route 53 health checks, alarms, failover records, the
+ * custom domain and the health-check function's IAM, for three configurations.
+ */
+import { resourcesOf, synthJson, type TerraformJson } from '../support/synth';
+
+const ZONE = 'Z0123456789ABCDEFGHIJ';
+
+/** The one resource of a type whose logical id contains every fragment. */
+function one(tf: TerraformJson, type: string, ...fragments: string[]): Record<string, any> {
+  const hits = resourcesOf(tf, type).filter(([id]) => fragments.every((f) => id.includes(f)));
+  if (hits.length !== 1) throw new Error(`expected one ${type} matching ${fragments.join('+')}, found ${hits.length}`);
+  return hits[0][1];
+}
+
+/** Terraform reference `${type.logicalId.attr}` of the one resource matching the fragments. */
+function ref(tf: TerraformJson, type: string, attr: string, ...fragments: string[]): string {
+  const hits = resourcesOf(tf, type).filter(([id]) => fragments.every((f) => id.includes(f)));
+  if (hits.length !== 1) throw new Error(`expected one ${type} matching ${fragments.join('+')}, found ${hits.length}`);
+  return `\${${type}.${hits[0][0]}.${attr}}`;
+}
+
+function dataRef(tf: TerraformJson, type: string, attr: string, ...fragments: string[]): string {
+  const hits = Object.keys(tf.data?.[type] ?? {}).filter((id) => fragments.every((f) => id.includes(f)));
+  if (hits.length !== 1) throw new Error(`expected one data.${type} matching ${fragments.join('+')}, found ${hits.length}`);
+  return `\${data.${type}.${hits[0]}.${attr}}`;
+}
+
+describe('Stack: failover with the default configuration (us-east-1 + us-west-2, no DNS)', () => {
+  const tf = synthJson({});
+
+  it.each([
+    ['primary', 'aws.primary', 'us-east-1'],
+    ['secondary', 'aws.secondary', 'us-west-2'],
+  ])('deploys the %s HTTP API with a throttled $default stage and a Lambda proxy route', (role, provider) => {
+    const api = one(tf, 'aws_apigatewayv2_api', `health-check_${role}_`);
+    expect(api).toMatchObject({ provider, protocol_type: 'HTTP', name: `iot-dr-health-check-${role}` });
+    expect(one(tf, 'aws_apigatewayv2_stage', `health-check_${role}_`)).toMatchObject({
+      provider,
+      name: '$default',
+      auto_deploy: true,
+      default_route_settings: { throttling_rate_limit: 10, throttling_burst_limit: 20 },
+    });
+    expect(one(tf, 'aws_apigatewayv2_integration', `health-check_${role}_`)).toMatchObject({
+      provider,
+      integration_type: 'AWS_PROXY',
+      payload_format_version: '2.0',
+      integration_uri: ref(tf, 'aws_lambda_function', 'arn', `health-check_${role}_`),
+    });
+    expect(one(tf, 'aws_apigatewayv2_route', `health-check_${role}_`)).toMatchObject({ provider, route_key: 'GET /health' });
+  });
+
+  it('keeps the query string (and so the secret) out of the API access log format', () => {
+    for (const role of ['primary', 'secondary']) {
+      const format = one(tf, 'aws_apigatewayv2_stage', `health-check_${role}_`).access_log_settings.format as string;
+      expect(JSON.parse(format)).toHaveProperty('status', '$context.status');
+      expect(format).not.toMatch(/querystring|\$context\.path|requestOverride/i);
+    }
+  });
+
+  it.each(['primary', 'secondary'])('lets only its own API invoke the %s function', (role) => {
+    expect(one(tf, 'aws_lambda_permission', `health-check_${role}_`)).toMatchObject({
+      action: 'lambda:InvokeFunction',
+      principal: 'apigateway.amazonaws.com',
+      function_name: ref(tf, 'aws_lambda_function', 'function_name', `health-check_${role}_`),
+      source_arn: `${ref(tf, 'aws_apigatewayv2_api', 'execution_arn', `health-check_${role}_`)}/*/GET/health`,
+    });
+  });
+
+  it.each([
+    ['primary', 'us-east-1'],
+    ['secondary', 'us-west-2'],
+  ])('checks the %s API over HTTPS with SNI, the configured interval, threshold and checker regions', (role, region) => {
+    const check = one(tf, 'aws_route53_health_check', `health-check_${role}_`);
+    expect(check).toMatchObject({
+      type: 'HTTPS',
+      port: 443,
+      enable_sni: true,
+      request_interval: 10,
+      failure_threshold: 3,
+      regions: ['us-east-1', 'us-west-2', 'eu-west-1'],
+      fqdn: `${ref(tf, 'aws_apigatewayv2_api', 'id', `health-check_${role}_`)}.execute-api.${region}.amazonaws.com`,
+      // us-east-1 is the primary region here: its provider serves Route 53 and the alarms.
+      provider: 'aws.primary',
+    });
+    expect(check.resource_path).toBe(`/health?key=${ref(tf, 'random_password', 'result', `health-check_${role}_`)}`);
+  });
+
+  it('generates one secret per region with the random provider and keeps it in SSM as a SecureString', () => {
+    expect(tf.provider.random).toBeDefined();
+    for (const [role, provider] of [['primary', 'aws.primary'], ['secondary', 'aws.secondary']]) {
+      expect(one(tf, 'random_password', `health-check_${role}_`)).toMatchObject({ provider: 'random', length: 40, special: false });
+      expect(one(tf, 'aws_ssm_parameter', `health-check_${role}_`)).toMatchObject({
+        provider,
+        type: 'SecureString',
+        key_id: 'alias/aws/ssm',
+        name: '/iot-dr/health-check/secret',
+        value: ref(tf, 'random_password', 'result', `health-check_${role}_`),
+      });
+    }
+  });
+
+  it('alarms on each HealthCheckStatus in us-east-1, without a topic when no e-mail is configured', () => {
+    for (const role of ['primary', 'secondary']) {
+      const alarm = one(tf, 'aws_cloudwatch_metric_alarm', `health-check_${role}_`);
+      expect(alarm).toMatchObject({
+        provider: 'aws.primary',
+        namespace: 'AWS/Route53',
+        metric_name: 'HealthCheckStatus',
+        dimensions: { HealthCheckId: ref(tf, 'aws_route53_health_check', 'id', `health-check_${role}_`) },
+        statistic: 'Minimum',
+        comparison_operator: 'LessThanThreshold',
+        threshold: 1,
+      });
+      expect(alarm.alarm_actions).toBeUndefined();
+    }
+    expect(tf.resource.aws_sns_topic).toBeUndefined();
+  });
+
+  it('creates no DNS records, certificates or domain configurations without DNS configuration', () => {
+    for (const type of ['aws_route53_record', 'aws_acm_certificate', 'aws_iot_domain_configuration']) {
+      expect(tf.resource[type]).toBeUndefined();
+    }
+  });
+
+  it('outputs API URLs, health check ids and parameter names, never the secret', () => {
+    const outputs = tf.output ?? {};
+    for (const role of ['primary', 'secondary']) {
+      expect(outputs[`health_check_${role}_url`].value).toBe(`${ref(tf, 'aws_apigatewayv2_api', 'api_endpoint', `health-check_${role}_`)}/health`);
+      expect(outputs[`health_check_${role}_id`].value).toBe(ref(tf, 'aws_route53_health_check', 'id', `health-check_${role}_`));
+      expect(outputs[`health_check_${role}_secret_parameter`].value).toBe(ref(tf, 'aws_ssm_parameter', 'name', `health-check_${role}_`));
+    }
+    expect(JSON.stringify(outputs)).not.toMatch(/random_password|resource_path|\.value\}/);
+  });
+
+  it('passes the IoT data endpoint (resolved at deploy time) and the settings to each function', () => {
+    for (const [role, provider] of [['primary', 'aws.primary'], ['secondary', 'aws.secondary']]) {
+      expect(Object.values(tf.data?.aws_iot_endpoint ?? {}).filter((d) => d.provider === provider)).toEqual([
+        expect.objectContaining({ endpoint_type: 'iot:Data-ATS' }),
+      ]);
+      const fn = one(tf, 'aws_lambda_function', `health-check_${role}_`);
+      expect(fn).toMatchObject({ provider, runtime: 'nodejs22.x' });
+      expect(fn.environment.variables).toMatchObject({
+        IOT_DR_HEALTH_ENDPOINT: dataRef(tf, 'aws_iot_endpoint', 'endpoint_address', `health-check_${role}_`),
+        IOT_DR_HEALTH_SECRET_PARAMETER: ref(tf, 'aws_ssm_parameter', 'name', `health-check_${role}_`),
+        IOT_DR_NAME_PREFIX: 'iot-dr',
+        IOT_DR_HEALTH_MESSAGE_COUNT: '2',
+        IOT_DR_HEALTH_DEADLINE_MILLISECONDS: '1500',
+      });
+      expect(JSON.stringify(fn.environment)).not.toMatch(/random_password/);
+    }
+  });
+
+  it.each([
+    ['primary', 'us-east-1'],
+    ['secondary', 'us-west-2'],
+  ])('grants the %s function exactly its MQTT client, topics, parameter and key', (role, region) => {
+    const policy = one(tf, 'aws_iam_role_policy', `health-check_${role}_function_policy`);
+    const statements = JSON.parse(policy.policy).Statement as Array<Record<string, any>>;
+    const account = dataRef(tf, 'aws_caller_identity', 'account_id', `health-check_${role}_`);
+    const iot = (r: string) => `arn:aws:iot:${region}:${account}:${r}`;
+    const parameterArn = ref(tf, 'aws_ssm_parameter', 'arn', `health-check_${role}_`);
+    expect(statements.map(({ Sid, Action, Resource, Condition }) => ({ Sid, Action, Resource, Condition }))).toEqual([
+      { Sid: 'OwnLogs', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: [expect.stringMatching(/:\*$/)], Condition: undefined },
+      { Sid: 'MqttConnect', Action: ['iot:Connect'], Resource: [iot('client/iot-dr-hc-*')], Condition: undefined },
+      { Sid: 'MqttPublishReceive', Action: ['iot:Publish', 'iot:Receive'], Resource: [iot('topic/iot-dr/health/*')], Condition: undefined },
+      { Sid: 'MqttSubscribe', Action: ['iot:Subscribe'], Resource: [iot('topicfilter/iot-dr/health/*')], Condition: undefined },
+      { Sid: 'ReadSecret', Action: ['ssm:GetParameter'], Resource: [parameterArn], Condition: undefined },
+      {
+        Sid: 'DecryptSecret',
+        Action: ['kms:Decrypt'],
+        Resource: [`arn:aws:kms:${region}:${account}:key/*`],
+        Condition: { StringEquals: { 'kms:ViaService': `ssm.${region}.amazonaws.com`, 'kms:EncryptionContext:PARAMETER_ARN': parameterArn } },
+      },
+    ]);
+  });
+});
+
+describe('Stack: failover with DNS, a custom domain and alarm e-mail (eu-west-1 + eu-central-1)', () => {
+  const tf = synthJson({
+    primaryRegion: 'eu-west-1',
+    secondaryRegion: 'eu-central-1',
+    dns: { hostedZoneId: ZONE, recordName: 'iot.example.com', ttlSeconds: 20, customDomain: true },
+    healthCheck: { alarmEmail: 'ops@example.com', intervalSeconds: 30, failureThreshold: 2, checkerRegions: ['us-east-1', 'eu-west-1', 'ap-southeast-1', 'sa-east-1'] },
+  });
+
+  it('adds a third provider in us-east-1 for Route 53 and the alarms', () => {
+    expect(tf.provider.aws.find((p) => p.alias === 'global')).toMatchObject({ region: 'us-east-1' });
+    for (const type of ['aws_route53_health_check', 'aws_cloudwatch_metric_alarm', 'aws_sns_topic', 'aws_route53_record']) {
+      const ours = resourcesOf(tf, type).filter(([id]) => id.startsWith('health-check') || id.startsWith('failover-dns'));
+      expect(ours.length).toBeGreaterThan(0);
+      for (const [id, body] of ours) expect([id, body.provider]).toEqual([id, 'aws.global']);
+    }
+  });
+
+  it('applies the configured interval, threshold and checker regions', () => {
+    for (const role of ['primary', 'secondary']) {
+      expect(one(tf, 'aws_route53_health_check', `health-check_${role}_`)).toMatchObject({
+        request_interval: 30,
+        failure_threshold: 2,
+        regions: ['us-east-1', 'eu-west-1', 'ap-southeast-1', 'sa-east-1'],
+      });
+    }
+  });
+
+  it('notifies an e-mail topic encrypted with a key CloudWatch may use', () => {
+    const topicArn = ref(tf, 'aws_sns_topic', 'arn', 'alarm-topic');
+    for (const role of ['primary', 'secondary']) {
+      expect(one(tf, 'aws_cloudwatch_metric_alarm', `health-check_${role}_`)).toMatchObject({ alarm_actions: [topicArn], ok_actions: [topicArn] });
+    }
+    expect(one(tf, 'aws_sns_topic', 'alarm-topic')).toMatchObject({ name: 'iot-dr-health-alarms', kms_master_key_id: ref(tf, 'aws_kms_key', 'arn', 'alarm-key') });
+    expect(one(tf, 'aws_sns_topic_subscription', 'alarm-email')).toMatchObject({ protocol: 'email', endpoint: 'ops@example.com', topic_arn: topicArn });
+    const key = one(tf, 'aws_kms_key', 'alarm-key');
+    expect(key).toMatchObject({ enable_key_rotation: true, provider: 'aws.global' });
+    expect(key.policy).toContain('cloudwatch.amazonaws.com');
+    expect(key.policy).not.toMatch(/"kms:\*"|\\"kms:\*\\"/);
+  });
+
+  it.each([
+    ['primary', 'PRIMARY'],
+    ['secondary', 'SECONDARY'],
+  ])('routes the hostname to the %s IoT endpoint with failover routing, its health check and the TTL', (role, failover) => {
+    expect(one(tf, 'aws_route53_record', `failover-dns_${role}-record`)).toMatchObject({
+      zone_id: ZONE,
+      name: 'iot.example.com',
+      type: 'CNAME',
+      ttl: 20,
+      records: [dataRef(tf, 'aws_iot_endpoint', 'endpoint_address', `health-check_${role}_`)],
+      set_identifier: `iot-dr-${role}`,
+      failover_routing_policy: { type: failover },
+      health_check_id: ref(tf, 'aws_route53_health_check', 'id', `health-check_${role}_`),
+    });
+  });
+
+  it.each([
+    ['primary', 'aws.primary'],
+    ['secondary', 'aws.secondary'],
+  ])('serves the hostname from an IoT domain configuration in the %s region with a DNS-validated ACM certificate', (role, provider) => {
+    const cert = one(tf, 'aws_acm_certificate', `${role}-certificate`);
+    expect(cert).toMatchObject({ provider, domain_name: 'iot.example.com', validation_method: 'DNS' });
+    const validationRecord = one(tf, 'aws_route53_record', `${role}-validation-record`);
+    expect(validationRecord).toMatchObject({ zone_id: ZONE, provider: 'aws.global', allow_overwrite: true });
+    expect(validationRecord.name).toContain(`aws_acm_certificate.${resourcesOf(tf, 'aws_acm_certificate').find(([id]) => id.includes(`${role}-certificate`))?.[0]}.domain_validation_options`);
+    expect(one(tf, 'aws_acm_certificate_validation', `${role}-certificate-validation`)).toMatchObject({
+      provider,
+      certificate_arn: ref(tf, 'aws_acm_certificate', 'arn', `${role}-certificate`),
+      validation_record_fqdns: [ref(tf, 'aws_route53_record', 'fqdn', `${role}-validation-record`)],
+    });
+    expect(one(tf, 'aws_iot_domain_configuration', `${role}-domain`)).toMatchObject({
+      provider,
+      name: 'iot-dr-devices',
+      domain_name: 'iot.example.com',
+      service_type: 'DATA',
+      server_certificate_arns: [ref(tf, 'aws_acm_certificate_validation', 'certificate_arn', `${role}-certificate-validation`)],
+    });
+  });
+
+  it('outputs the device hostname', () => {
+    expect(tf.output?.device_hostname.value).toBe('iot.example.com');
+  });
+});
+
+describe('Stack: failover with DNS but no custom domain, secondary in us-east-1', () => {
+  const tf = synthJson({
+    primaryRegion: 'us-west-2',
+    secondaryRegion: 'us-east-1',
+    dns: { hostedZoneId: ZONE, recordName: 'iot.example.com' },
+  });
+
+  it('uses the secondary provider (us-east-1) for Route 53 and alarms, with no third provider', () => {
+    expect(tf.provider.aws.map((p) => p.alias).sort()).toEqual(['primary', 'secondary']);
+    for (const role of ['primary', 'secondary']) {
+      expect(one(tf, 'aws_route53_health_check', `health-check_${role}_`).provider).toBe('aws.secondary');
+      expect(one(tf, 'aws_cloudwatch_metric_alarm', `health-check_${role}_`).provider).toBe('aws.secondary');
+      expect(one(tf, 'aws_route53_record', `failover-dns_${role}-record`)).toMatchObject({ provider: 'aws.secondary', ttl: 30 });
+    }
+  });
+
+  it('creates the failover records without certificates or domain configurations', () => {
+    expect(resourcesOf(tf, 'aws_route53_record')).toHaveLength(2);
+    expect(tf.resource.aws_acm_certificate).toBeUndefined();
+    expect(tf.resource.aws_iot_domain_configuration).toBeUndefined();
+  });
+});
