@@ -1,0 +1,271 @@
+// End to end on moto, two regions: stream records -> the real trigger handler -> StartExecution
+// (moto Step Functions) -> the execution's input run through the real ASL (aws-local-stepfunctions)
+// with every worker Task resolved to the real worker handler -> the secondary region checked.
+import { DescribeExecutionCommand, CreateStateMachineCommand, ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { CreateQueueCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { DescribeCertificateCommand, ListAttachedPoliciesCommand, ListThingPrincipalsCommand, ListThingsInThingGroupCommand } from '@aws-sdk/client-iot';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
+import { motoClient, startMoto, type Moto } from '../support/moto';
+import {
+  addToGroup,
+  attachCertificate,
+  createCertificate,
+  createDevice,
+  createGroup,
+  createPolicy,
+  createThing,
+  createThingType,
+  describeGroup,
+  describeThing,
+  describeType,
+  hierarchyEvent,
+  membershipEvent,
+  readShadow,
+  shadowEvent,
+  thingEvent,
+  thingGroupEvent,
+  thingTypeEvent,
+  twoRegions,
+  updateShadow,
+} from '../support/fleet';
+import { certificateIdFromPem } from '../../functions/lib/replication';
+import { STATE, WORKER_STATE } from '../../stacks/workflow-definition';
+import {
+  ACCOUNT,
+  FAILURE_TABLE,
+  PRIMARY,
+  SECONDARY,
+  TEST_RETRY,
+  createFailureTable,
+  dynamodbPutItem,
+  runWorkflow,
+  streamEvent,
+  streamRecord,
+  testDefinition,
+  type LocalHandler,
+  type RunResult,
+} from './harness';
+
+type Handler = (input: unknown) => Promise<unknown>;
+
+let moto: Moto;
+let env: ReturnType<typeof twoRegions>;
+let sfn: SFNClient;
+let sqs: SQSClient;
+let ddb: DynamoDBClient;
+let stateMachineArn: string;
+let dlqUrl: string;
+let trigger: (event: DynamoDBStreamEvent) => Promise<DynamoDBBatchResponse>;
+const workers: Record<string, Handler> = {};
+const saved = { ...process.env };
+const definition = testDefinition();
+
+beforeAll(async () => {
+  moto = await startMoto();
+  env = twoRegions(moto.endpoint);
+  sfn = motoClient(SFNClient, moto.endpoint, SECONDARY);
+  sqs = motoClient(SQSClient, moto.endpoint, SECONDARY);
+  ddb = motoClient(DynamoDBClient, moto.endpoint, SECONDARY);
+  stateMachineArn = (
+    await sfn.send(
+      new CreateStateMachineCommand({
+        name: 'iot-dr-replication',
+        definition: JSON.stringify(definition),
+        roleArn: `arn:aws:iam::${ACCOUNT}:role/iot-dr-replication`,
+        type: 'STANDARD',
+      }),
+    )
+  ).stateMachineArn!;
+  dlqUrl = (await sqs.send(new CreateQueueCommand({ QueueName: 'iot-dr-replication-dlq' }))).QueueUrl!;
+  await createFailureTable(ddb);
+
+  // The real Lambda modules, configured through their environment as in the stack.
+  Object.assign(process.env, {
+    PRIMARY_REGION: PRIMARY,
+    SECONDARY_REGION: SECONDARY,
+    REPLICATION_MODE: 'complete',
+    STATE_MACHINE_ARN: stateMachineArn,
+    DLQ_URL: dlqUrl,
+    IOT_DR_AWS_ENDPOINT: moto.endpoint,
+    AWS_ACCESS_KEY_ID: 'testing',
+    AWS_SECRET_ACCESS_KEY: 'testing',
+    POWERTOOLS_LOG_LEVEL: 'SILENT',
+    POWERTOOLS_METRICS_DISABLED: 'true',
+  });
+  jest.isolateModules(() => {
+    /* eslint-disable @typescript-eslint/no-require-imports */
+    trigger = require('../../functions/stream-trigger/handler').handler;
+    workers[WORKER_STATE.thing] = require('../../functions/worker-thing/handler').handler;
+    workers[WORKER_STATE.thingType] = require('../../functions/worker-thing-type/handler').handler;
+    workers[WORKER_STATE.thingGroup] = require('../../functions/worker-thing-group/handler').handler;
+    workers[WORKER_STATE.shadow] = require('../../functions/worker-shadow/handler').handler;
+    /* eslint-enable @typescript-eslint/no-require-imports */
+  });
+});
+
+afterAll(async () => {
+  process.env = saved;
+  for (const c of [sfn, sqs, ddb]) c?.destroy();
+  await moto?.stop();
+});
+
+/** Every Task resolved to its real handler; `wrap` can decorate one (fault injection around it). */
+const handlers = (wrap: Partial<Record<string, (real: Handler) => LocalHandler>> = {}): Record<string, LocalHandler> => ({
+  ...Object.fromEntries(Object.entries(workers).map(([state, real]) => [state, wrap[state]?.(real) ?? ((input: unknown) => real(input))])),
+  [STATE.recordFailure]: dynamodbPutItem(ddb),
+});
+
+/**
+ * Delivers items as one stream batch to the trigger, then runs each started execution (its input
+ * as stored by moto Step Functions) through the ASL with the real workers, in batch order.
+ */
+async function replicate(items: Array<Record<string, unknown>>, wrap: Parameters<typeof handlers>[0] = {}) {
+  const response = await trigger(streamEvent(items.map((i) => streamRecord(i))));
+  const runs: RunResult[] = [];
+  const list = await sfn.send(new ListExecutionsCommand({ stateMachineArn, maxResults: 1000 }));
+  for (const i of items) {
+    const execution = (list.executions ?? []).find((e) => e.name === i.uuid);
+    if (!execution) continue;
+    const { input } = await sfn.send(new DescribeExecutionCommand({ executionArn: execution.executionArn }));
+    runs.push(await runWorkflow(definition, JSON.parse(input!), handlers(wrap)));
+  }
+  return { response, runs };
+}
+
+const failureOf = async (eventId: string) => {
+  const got = await ddb.send(new GetItemCommand({ TableName: FAILURE_TABLE, Key: { eventId: { S: eventId } }, ConsistentRead: true }));
+  return got.Item ? unmarshall(got.Item) : undefined;
+};
+
+describe('Replication pipeline: trigger -> Step Functions -> workers (moto, two regions)', () => {
+  it('replicates a device (thing with type, attributes, certificate, policy) from a THING_EVENT', async () => {
+    // Given a device in the primary
+    const { primary, secondary } = env;
+    await createThingType(primary, 'sensor');
+    await createPolicy(primary, 'device-policy');
+    const cert = await createDevice(primary, 'dev-1', { type: 'sensor', attributes: { site: 'lyon' }, policy: 'device-policy' });
+    const type = thingTypeEvent(PRIMARY, 'CREATED', { name: 'sensor' });
+    const created = thingEvent(PRIMARY, 'CREATED', { name: 'dev-1', type: 'sensor', attributes: { site: 'lyon' } });
+    // When the type and thing events flow through the pipeline
+    const { response, runs } = await replicate([type, created]);
+    // Then both executions succeeded in two transitions each
+    expect(response.batchItemFailures).toEqual([]);
+    expect(runs.map((r) => [r.status, r.states.length])).toEqual([
+      ['SUCCEEDED', 2],
+      ['SUCCEEDED', 2],
+    ]);
+    // ...and the secondary has the thing, its type, attributes, certificate and policy
+    const thing = await describeThing(secondary, 'dev-1');
+    expect(thing).toMatchObject({ thingTypeName: 'sensor', attributes: { site: 'lyon' } });
+    const principals = (await secondary.iot.send(new ListThingPrincipalsCommand({ thingName: 'dev-1' }))).principals ?? [];
+    expect(principals).toHaveLength(1);
+    const certId = certificateIdFromPem(cert.pem);
+    const described = await secondary.iot.send(new DescribeCertificateCommand({ certificateId: certId }));
+    expect(described.certificateDescription?.status).toBe('ACTIVE');
+    const policies = await secondary.iot.send(new ListAttachedPoliciesCommand({ target: principals[0] }));
+    expect(policies.policies?.map((p) => p.policyName)).toEqual(['device-policy']);
+  });
+
+  it('replicates thing groups, their hierarchy and memberships', async () => {
+    const { primary, secondary } = env;
+    await createGroup(primary, 'plant', { description: 'Lyon plant' });
+    await createGroup(primary, 'line-1', { parent: 'plant', attributes: { floor: '2' } });
+    await createThing(primary, 'robot-1');
+    await createThing(secondary, 'robot-1'); // the thing itself is replicated by its own event
+    await addToGroup(primary, 'line-1', 'robot-1');
+    const events = [
+      thingGroupEvent(PRIMARY, 'CREATED', { name: 'plant', description: 'Lyon plant' }),
+      thingGroupEvent(PRIMARY, 'CREATED', { name: 'line-1', parent: 'plant', rootToParent: ['plant'], attributes: { floor: '2' } }),
+      hierarchyEvent(PRIMARY, 'ADDED', 'plant', 'line-1'),
+      membershipEvent(PRIMARY, 'ADDED', 'line-1', 'robot-1'),
+    ];
+    const { runs } = await replicate(events);
+    expect(runs.map((r) => r.status)).toEqual(['SUCCEEDED', 'SUCCEEDED', 'SUCCEEDED', 'SUCCEEDED']);
+    expect(await describeGroup(secondary, 'line-1')).toMatchObject({
+      thingGroupProperties: { attributePayload: { attributes: { floor: '2' } } },
+      thingGroupMetadata: { parentGroupName: 'plant' },
+    });
+    const members = await secondary.iot.send(new ListThingsInThingGroupCommand({ thingGroupName: 'line-1' }));
+    expect(members.things).toEqual(['robot-1']);
+  });
+
+  it('replicates a classic shadow update and a named shadow delete', async () => {
+    const { primary, secondary } = env;
+    await createThing(primary, 'meter-1');
+    await createThing(secondary, 'meter-1');
+    const accepted = await updateShadow(primary, 'meter-1', '', { reported: { kwh: 42 } });
+    await updateShadow(secondary, 'meter-1', 'config', { desired: { rate: 5 } });
+    const update = shadowEvent(PRIMARY, 'update', 'meter-1', '', { state: { reported: { kwh: 42 } }, version: accepted.version, timestamp: accepted.timestamp });
+    const del = shadowEvent(PRIMARY, 'delete', 'meter-1', 'config', { version: 9 });
+    const { runs } = await replicate([update, del]);
+    expect(runs.map((r) => r.status)).toEqual(['SUCCEEDED', 'SUCCEEDED']);
+    expect((await readShadow(secondary, 'meter-1'))?.state).toMatchObject({ reported: { kwh: 42 } });
+    expect(await readShadow(secondary, 'meter-1', 'config')).toBeUndefined();
+  });
+
+  it('retries a worker that throws RetryableError (certificate attached after the event) until it converges', async () => {
+    // Given a thing whose certificate is attached only after its event was captured
+    const { primary, secondary } = env;
+    await createThing(primary, 'late-1');
+    const cert = await createCertificate(primary);
+    const event = thingEvent(PRIMARY, 'CREATED', { name: 'late-1' });
+    let attempts = 0;
+    // When the real worker runs; the certificate is attached in the primary after its first attempt
+    const { runs } = await replicate([event], {
+      [WORKER_STATE.thing]: (real) => async (input) => {
+        attempts += 1;
+        try {
+          return await real(input);
+        } finally {
+          if (attempts === 1) await attachCertificate(primary, 'late-1', cert.arn);
+        }
+      },
+    });
+    // Then the first attempt failed with RetryableError, the retry converged
+    expect(runs[0].status).toBe('SUCCEEDED');
+    expect(attempts).toBe(2);
+    expect(runs[0].retries[WORKER_STATE.thing]).toBe(1);
+    expect((await secondary.iot.send(new ListThingPrincipalsCommand({ thingName: 'late-1' }))).principals).toHaveLength(1);
+  });
+
+  it('records a thing that never gets its certificate in the failure table after the bounded retries', async () => {
+    const { primary } = env;
+    await createThing(primary, 'orphan-1');
+    const event = thingEvent(PRIMARY, 'CREATED', { name: 'orphan-1' });
+    const { runs } = await replicate([event]);
+    expect(runs[0].status).toBe('FAILED');
+    expect(runs[0].error).toBe('RetryableError');
+    const failure = await failureOf(event.uuid);
+    expect(failure).toMatchObject({ eventId: event.uuid, error: 'RetryableError', attempts: TEST_RETRY.maxAttempts + 1 });
+    expect(failure!.cause).toContain('orphan-1');
+    expect(JSON.parse(failure!.event)).toMatchObject({ eventType: 'THING_EVENT', thingName: 'orphan-1' });
+  });
+
+  it('records a permanently invalid event after one attempt, and sends an unknown event type to the DLQ', async () => {
+    // Given a membership event whose ARNs name no group, and an event type no worker knows
+    const broken = { ...membershipEvent(PRIMARY, 'ADDED', 'g', 't'), groupArn: 'not-an-arn' };
+    const unknown = { ...thingTypeEvent(PRIMARY, 'CREATED', { name: 'x' }), eventType: 'JOB_EVENT' };
+    // When both flow through the pipeline
+    const { response, runs } = await replicate([broken, unknown]);
+    // Then the broken one ran once and is in the failure table; the unknown one never started
+    expect(response.batchItemFailures).toEqual([]);
+    expect(runs).toHaveLength(1);
+    expect(runs[0]).toMatchObject({ status: 'FAILED', error: 'InvalidEventError' });
+    expect(runs[0].retries).toEqual({});
+    expect(await failureOf(broken.uuid)).toMatchObject({ error: 'InvalidEventError', attempts: 1 });
+    const dlq = await sqs.send(new ReceiveMessageCommand({ QueueUrl: dlqUrl, MaxNumberOfMessages: 10, MessageAttributeNames: ['All'] }));
+    expect(dlq.Messages?.map((m) => m.MessageAttributes?.eventId?.StringValue)).toEqual([unknown.uuid]);
+  });
+
+  it('replicates a thing type from a THING_TYPE_EVENT with its properties', async () => {
+    const { primary, secondary } = env;
+    await createThingType(primary, 'gateway', { description: 'edge gateways', searchableAttributes: ['site'] });
+    const { runs } = await replicate([thingTypeEvent(PRIMARY, 'CREATED', { name: 'gateway', description: 'edge gateways', searchableAttributes: ['site'] })]);
+    expect(runs[0].status).toBe('SUCCEEDED');
+    expect(await describeType(secondary, 'gateway')).toMatchObject({
+      thingTypeProperties: { thingTypeDescription: 'edge gateways', searchableAttributes: ['site'] },
+    });
+  });
+});
