@@ -1,0 +1,62 @@
+#!/usr/bin/env node
+// The `iot-dr` executable. Runs on a fresh clone after `npm ci` with no build step: the first run
+// (and any run after a source file changed) bundles cli/main.ts with esbuild into
+// .build/cli/iot-dr.cjs, later runs load the bundle directly. Packages stay external (loaded
+// from node_modules), and commands load their modules only when they run, so `--help` is fast.
+const fs = require('node:fs');
+const path = require('node:path');
+
+const root = path.resolve(__dirname, '..');
+const out = path.join(root, '.build', 'cli', 'iot-dr.cjs');
+const SOURCE_DIRS = ['cli', 'config', 'functions', 'stacks'].map((d) => path.join(root, d));
+
+function newestSource(dir, since) {
+  let entries;
+  try {
+    entries = fs.readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return false;
+  }
+  for (const e of entries) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) {
+      if (newestSource(p, since)) return true;
+    } else if (e.name.endsWith('.ts') && fs.statSync(p).mtimeMs > since) {
+      return true;
+    }
+  }
+  return false;
+}
+
+function stale() {
+  let built;
+  try {
+    built = fs.statSync(out).mtimeMs;
+  } catch {
+    return true;
+  }
+  return (
+    SOURCE_DIRS.some((d) => newestSource(d, built)) || fs.statSync(path.join(root, 'package-lock.json')).mtimeMs > built
+  );
+}
+
+if (stale()) {
+  const esbuild = require('esbuild');
+  fs.mkdirSync(path.dirname(out), { recursive: true });
+  // Built next to the target and renamed: concurrent first runs never load half a file.
+  const tmp = `${out}.${process.pid}.tmp`;
+  esbuild.buildSync({
+    entryPoints: [path.join(root, 'cli', 'main.ts')],
+    outfile: tmp,
+    bundle: true,
+    platform: 'node',
+    target: 'node22',
+    format: 'cjs',
+    packages: 'external',
+    sourcemap: 'inline',
+    logLevel: 'error',
+  });
+  fs.renameSync(tmp, out);
+}
+
+require(out).main();

@@ -1,0 +1,346 @@
+/**
+ * `iot-dr copy`: copies an existing fleet from the primary to the secondary through the
+ * replication library (the one implementation of every copy rule), with bounded concurrency,
+ * per-API rate limits, a resumable checkpoint, a dry run and a summary.
+ */
+import { resolve } from 'node:path';
+import { paginateListCertificates, paginateListPolicies, paginateListThingTypes } from '@aws-sdk/client-iot';
+import {
+  countOutcomes,
+  diffSnapshots,
+  groupLevels,
+  listThings,
+  mapLimit,
+  readThingGroups,
+  repairThing,
+  snapshotRegion,
+  type ThingFilter,
+} from '../../functions/lib/fleet';
+import {
+  syncCertificate,
+  syncPolicy,
+  syncThingGroup,
+  syncThingType,
+  type Outcome,
+} from '../../functions/lib/replication';
+import { Checkpoint } from '../checkpoint';
+import { runContext, type GlobalOptions, type RunContext } from '../context';
+import { EXIT } from '../errors';
+import { writeLine, type CliIo } from '../io';
+import { progressFor, type Progress } from '../progress';
+
+export interface CopyOptions extends GlobalOptions {
+  readonly concurrency: number;
+  readonly checkpoint: string;
+  readonly dryRun: boolean;
+  readonly prefix?: string;
+  readonly query?: string;
+  readonly json: boolean;
+  readonly quiet: boolean;
+  /** Copy at most this many things in this run; the checkpoint keeps the rest for the next run. */
+  readonly limit?: number;
+}
+
+/** One item that could not be copied. */
+export interface CopyFailure {
+  readonly resource: 'thingType' | 'thingGroup' | 'thing' | 'certificate' | 'policy';
+  readonly name: string;
+  readonly error: string;
+}
+
+/** What `copy --json` prints. */
+export interface CopySummary {
+  readonly primaryRegion: string;
+  readonly secondaryRegion: string;
+  readonly mode: string;
+  readonly dryRun: false;
+  readonly resumed: boolean;
+  readonly skippedFromCheckpoint: number;
+  readonly things: number;
+  readonly thingsCopied: number;
+  /** Things left for a later run (`--limit`, interruption, failures). */
+  readonly thingsRemaining: number;
+  readonly seconds: number;
+  readonly thingsPerSecond: number;
+  /** Outcome counts: kind → action → count. */
+  readonly outcomes: Record<string, Record<string, number>>;
+  readonly failures: readonly CopyFailure[];
+  /** Items the library skipped on purpose, with its reason (e.g. a thing group whose parent differs). */
+  readonly skipped: readonly Outcome[];
+  readonly interrupted: boolean;
+  /** API calls by operation (both regions). */
+  readonly apiCalls: Record<string, number>;
+}
+
+const asArray = (o: Outcome | Outcome[] | undefined): Outcome[] => (o === undefined ? [] : Array.isArray(o) ? o : [o]);
+
+function errorText(err: unknown): string {
+  if (err instanceof Error) return `${err.name}: ${err.message}`;
+  return String(err);
+}
+
+export async function copyCommand(options: CopyOptions, io: CliIo): Promise<number> {
+  const run = runContext(options, io);
+  try {
+    return options.dryRun ? await dryRun(run, options, io) : await copy(run, options, io);
+  } finally {
+    await run.limiter.stop();
+  }
+}
+
+async function dryRun(run: RunContext, options: CopyOptions, io: CliIo): Promise<number> {
+  const filter: ThingFilter = { prefix: options.prefix, query: options.query };
+  const snapshot = { filter, concurrency: options.concurrency };
+  const [p, s] = await Promise.all([snapshotRegion(run.primary, snapshot), snapshotRegion(run.secondary, snapshot)]);
+  const differences = diffSnapshots(p, s);
+  const plan = differences.map((d) => ({
+    ...d,
+    action:
+      d.kind === 'extra'
+        ? 'left alone (copy does not delete what exists only in the secondary)'
+        : d.kind === 'missing'
+          ? 'create'
+          : 'update',
+  }));
+  if (options.json) {
+    writeLine(
+      io.stdout,
+      JSON.stringify(
+        { dryRun: true, primaryRegion: p.region, secondaryRegion: s.region, things: p.things.size, changes: plan },
+        null,
+        2,
+      ),
+    );
+  } else {
+    writeLine(
+      io.stdout,
+      `Dry run: nothing was written. ${p.things.size} thing(s) in ${p.region}; ${plan.length} change(s) a copy would make in ${s.region}:`,
+    );
+    for (const c of plan)
+      writeLine(io.stdout, `  ${c.action.split(' ')[0].padEnd(7)} ${c.resource} ${c.name}: ${c.detail}`);
+  }
+  return EXIT.OK;
+}
+
+async function copy(run: RunContext, options: CopyOptions, io: CliIo): Promise<number> {
+  const started = Date.now();
+  const checkpointFile = resolve(io.cwd, options.checkpoint);
+  const checkpoint = Checkpoint.open(checkpointFile, {
+    primaryRegion: run.config.primaryRegion,
+    secondaryRegion: run.config.secondaryRegion,
+    mode: run.config.replication.mode,
+    prefix: options.prefix ?? null,
+    query: options.query ?? null,
+  });
+  const progress: Progress = progressFor(io.stderr, options.quiet || options.json);
+  const outcomes: Record<string, Record<string, number>> = {};
+  const failures: CopyFailure[] = [];
+  // Certificates and policies the things brought along: not synced again in phases 4 and 5.
+  const seen = { certificate: new Set<string>(), policy: new Set<string>() };
+  const skipped: Outcome[] = [];
+  const count = (list: Outcome[]) => {
+    countOutcomes(list, outcomes);
+    for (const o of list) if (o.action === 'skipped' && o.detail && skipped.length < 1000) skipped.push(o);
+    for (const o of list) if (o.kind === 'certificate' || o.kind === 'policy') seen[o.kind].add(o.name);
+  };
+  const aborted = () => io.signal?.aborted === true;
+  const note = (line: string) => {
+    if (!options.quiet && !options.json) writeLine(io.stderr, line);
+  };
+  if (checkpoint.resumed) note(`Resuming from ${checkpointFile}: ${checkpoint.done.size} thing(s) already copied.`);
+
+  // 1. Thing types (things reference them).
+  if (!checkpoint.phases.thingTypes) {
+    const types: string[] = [];
+    for await (const page of paginateListThingTypes({ client: run.primary.iot }, {})) {
+      for (const t of page.thingTypes ?? []) if (t.thingTypeName) types.push(t.thingTypeName);
+    }
+    progress.start(types.length, 'thing types');
+    await mapLimit(types, options.concurrency, async (name) => {
+      if (aborted()) return;
+      try {
+        count(asArray(await syncThingType(run.ctx, name)));
+      } catch (err) {
+        failures.push({ resource: 'thingType', name, error: errorText(err) });
+      }
+      progress.tick();
+    });
+    progress.stop();
+    if (!aborted() && !failures.length) checkpoint.markPhase('thingTypes');
+  }
+
+  // 2. Thing groups, parents first (hierarchy).
+  if (!checkpoint.phases.thingGroups && !aborted()) {
+    const groups = await readThingGroups(run.primary, options.concurrency);
+    const before = failures.length;
+    progress.start(groups.size, 'thing groups');
+    for (const level of groupLevels(groups)) {
+      await mapLimit(level, options.concurrency, async (name) => {
+        if (aborted()) return;
+        try {
+          count(asArray(await syncThingGroup(run.ctx, name)));
+        } catch (err) {
+          failures.push({ resource: 'thingGroup', name, error: errorText(err) });
+        }
+        progress.tick();
+      });
+    }
+    progress.stop();
+    if (!aborted() && failures.length === before) checkpoint.markPhase('thingGroups');
+  }
+
+  // 3. Policies first, in a whole-fleet copy in complete mode: many things share one policy, and
+  // syncing it once here keeps concurrent things from racing to create its versions.
+  if (
+    run.config.replication.mode === 'complete' &&
+    !options.prefix &&
+    !options.query &&
+    !checkpoint.phases.policies &&
+    !aborted()
+  ) {
+    const before = failures.length;
+    const policies: string[] = [];
+    for await (const page of paginateListPolicies({ client: run.primary.iot, pageSize: 250 }, {})) {
+      for (const p of page.policies ?? []) if (p.policyName) policies.push(p.policyName);
+    }
+    progress.start(policies.length, 'policies');
+    await mapLimit(policies, options.concurrency, async (name) => {
+      if (aborted()) return;
+      try {
+        count([await syncPolicy(run.ctx, name)]);
+      } catch (err) {
+        failures.push({ resource: 'policy', name, error: errorText(err) });
+      }
+      progress.tick();
+    });
+    progress.stop();
+    if (!aborted() && failures.length === before) checkpoint.markPhase('policies');
+  }
+
+  // 4. Things, with certificates, policies, attachments, memberships and shadows.
+  const names: string[] = [];
+  for await (const t of listThings(run.primary, { prefix: options.prefix, query: options.query })) names.push(t.name);
+  const pending = names.filter((n) => !checkpoint.done.has(n));
+  const todo = options.limit === undefined ? pending : pending.slice(0, options.limit);
+  let copied = 0;
+  let lastSave = Date.now();
+  progress.start(todo.length, 'things');
+  await mapLimit(todo, options.concurrency, async (name) => {
+    if (aborted()) return;
+    try {
+      count(await repairThing(run.ctx, name));
+      checkpoint.markDone(name);
+      copied++;
+    } catch (err) {
+      failures.push({ resource: 'thing', name, error: errorText(err) });
+    }
+    progress.tick();
+    if (Date.now() - lastSave > 1000) {
+      lastSave = Date.now();
+      checkpoint.save();
+    }
+  });
+  progress.stop();
+
+  // Things that failed get one more, sequential, try: concurrent things share certificates and
+  // policies, and a conflict between two of them is usually gone a moment later.
+  const retry = failures.filter((f) => f.resource === 'thing').map((f) => f.name);
+  if (retry.length && !aborted()) {
+    for (const f of failures.filter((x) => x.resource === 'thing')) failures.splice(failures.indexOf(f), 1);
+    for (const name of retry) {
+      try {
+        count(await repairThing(run.ctx, name));
+        checkpoint.markDone(name);
+        copied++;
+      } catch (err) {
+        failures.push({ resource: 'thing', name, error: errorText(err) });
+      }
+    }
+  }
+
+  // 5. Certificates no thing uses (a whole-fleet copy in complete mode only: a
+  // filtered copy brings exactly the certificates and policies of the things it selects).
+  const allThingsDone = names.every((n) => checkpoint.done.has(n));
+  if (run.config.replication.mode === 'complete' && !options.prefix && !options.query && !aborted() && allThingsDone) {
+    const certificates: string[] = [];
+    for await (const page of paginateListCertificates({ client: run.primary.iot, pageSize: 250 }, {})) {
+      for (const c of page.certificates ?? [])
+        if (c.certificateId && !seen.certificate.has(c.certificateId)) certificates.push(c.certificateId);
+    }
+    progress.start(certificates.length, 'certificates');
+    await mapLimit(certificates, options.concurrency, async (id) => {
+      if (aborted()) return;
+      try {
+        count((await syncCertificate(run.ctx, id)).outcomes);
+      } catch (err) {
+        failures.push({ resource: 'certificate', name: id, error: errorText(err) });
+      }
+      progress.tick();
+    });
+    progress.stop();
+  }
+
+  const interrupted = aborted();
+  const remaining = names.filter((n) => !checkpoint.done.has(n)).length;
+  if (interrupted || failures.length || remaining) checkpoint.save(true);
+  else checkpoint.remove();
+
+  const seconds = (Date.now() - started) / 1000;
+  const summary: CopySummary = {
+    primaryRegion: run.config.primaryRegion,
+    secondaryRegion: run.config.secondaryRegion,
+    mode: run.config.replication.mode,
+    dryRun: false,
+    resumed: checkpoint.resumed,
+    skippedFromCheckpoint: names.length - todo.length,
+    things: names.length,
+    thingsCopied: copied,
+    thingsRemaining: remaining,
+    seconds: Math.round(seconds * 100) / 100,
+    thingsPerSecond: seconds > 0 ? Math.round((copied / seconds) * 10) / 10 : 0,
+    outcomes,
+    failures: failures.sort((a, b) => a.resource.localeCompare(b.resource) || a.name.localeCompare(b.name)),
+    skipped,
+    interrupted,
+    apiCalls: Object.fromEntries([...run.limiter.calls.entries()].sort()),
+  };
+  if (options.json) writeLine(io.stdout, JSON.stringify(summary, null, 2));
+  else printSummary(summary, checkpointFile, io);
+  if (interrupted) return EXIT.INTERRUPTED;
+  return failures.length ? EXIT.DIFFERENCES : EXIT.OK;
+}
+
+function printSummary(s: CopySummary, checkpointFile: string, io: CliIo): void {
+  const out = io.stdout;
+  writeLine(
+    out,
+    `Copied ${s.thingsCopied} of ${s.things} thing(s) from ${s.primaryRegion} to ${s.secondaryRegion} (${s.mode}) in ${s.seconds}s (${s.thingsPerSecond} things/s).`,
+  );
+  if (s.skippedFromCheckpoint)
+    writeLine(out, `Skipped ${s.skippedFromCheckpoint} thing(s) already copied according to the checkpoint.`);
+  for (const kind of Object.keys(s.outcomes).sort()) {
+    const actions = Object.entries(s.outcomes[kind])
+      .sort()
+      .map(([a, n]) => `${a} ${n}`)
+      .join(', ');
+    writeLine(out, `  ${kind.padEnd(12)} ${actions}`);
+  }
+  if (s.skipped.length) {
+    writeLine(out, `${s.skipped.length} item(s) skipped by the replication library (left for you to decide):`);
+    for (const o of s.skipped) writeLine(out, `  ${o.kind} ${o.name}: ${o.detail}`);
+  }
+  if (s.thingsRemaining && !s.interrupted)
+    writeLine(
+      out,
+      `${s.thingsRemaining} thing(s) remain; run the same command again to continue from ${checkpointFile}.`,
+    );
+  if (s.failures.length) {
+    writeLine(
+      out,
+      `${s.failures.length} item(s) failed (run copy again to retry them; the checkpoint ${checkpointFile} skips what is done):`,
+    );
+    for (const f of s.failures) writeLine(out, `  ${f.resource} ${f.name}: ${f.error}`);
+  }
+  if (s.interrupted)
+    writeLine(out, `Interrupted: progress saved in ${checkpointFile}; run the same command again to resume.`);
+}

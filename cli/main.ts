@@ -1,0 +1,188 @@
+/**
+ * `iot-dr`: copy an existing fleet to the secondary, verify both regions match, run a local DR
+ * drill. `run(argv, io)` is the whole CLI and returns the exit code (tests call it in-process);
+ * `main()` is what `bin/iot-dr.js` calls.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { EXIT, ExternalError, isAwsError, UsageError } from './errors';
+import { processIo, writeLine, type CliIo } from './io';
+import { intOption, prefixOption, urlOption } from './options';
+
+const EXIT_CODES_HELP = `
+Exit codes:
+  0    success (verify: the regions match)
+  1    internal error (a bug: please report it with the output)
+  2    usage: a bad argument, option or configuration (the message names it)
+  3    external: AWS (or the emulator) failed or refused a call
+  4    differences found (verify, drill) or some items failed (copy; they are listed)
+  130  interrupted (copy: the checkpoint was saved; run the same command to resume)`;
+
+function globalOptions(cmd: Command): Command {
+  return cmd
+    .option('-c, --config <file>', 'configuration file (the same one the stack reads)', undefined)
+    .addOption(
+      new Option(
+        '--endpoint <url>',
+        'send every AWS call to this endpoint (an emulator such as moto server)',
+      ).argParser(urlOption),
+    )
+    .addOption(
+      new Option(
+        '--rate-limit <percent>',
+        'share of each AWS IoT API quota to use per second, 0 disables the client-side limit',
+      )
+        .argParser(intOption(0, 100))
+        .default(80),
+    );
+}
+
+function filterOptions(cmd: Command): Command {
+  return cmd
+    .addOption(
+      new Option('--prefix <name>', 'only things whose name starts with <name>')
+        .argParser(prefixOption)
+        .conflicts('query'),
+    )
+    .option(
+      '--query <fleet-index-query>',
+      "only things a fleet indexing query finds (SearchIndex), e.g. 'thingName:sensor-* AND attributes.site:paris'",
+    );
+}
+
+/** Builds the command tree; actions set `result.code`. */
+export function buildProgram(io: CliIo, result: { code: number }): Command {
+  const program = new Command('iot-dr')
+    .description(
+      'Disaster recovery for AWS IoT Core: copy an existing fleet to the secondary region, verify both regions match, run a local DR drill.',
+    )
+    .showHelpAfterError('(add --help for usage)')
+    .addHelpText('after', EXIT_CODES_HELP)
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => io.stdout.write(s),
+      writeErr: (s) => io.stderr.write(s),
+    });
+
+  const copy = program
+    .command('copy')
+    .description(
+      'Copy the fleet from the primary to the secondary region: thing types, thing groups (hierarchy, memberships), things (type, attributes), certificates (registered without a CA, same status), policies (region rewritten in ARNs) and their attachments, classic and named shadows.',
+    )
+    .addOption(
+      new Option('--concurrency <n>', 'things copied at the same time').argParser(intOption(1, 256)).default(16),
+    )
+    .option(
+      '--checkpoint <file>',
+      'progress file: an interrupted copy resumes from it; removed after a copy without failures',
+      '.iot-dr-checkpoint.json',
+    )
+    .addOption(
+      new Option(
+        '--limit <n>',
+        'copy at most <n> things in this run (a migration in batches); the next run continues from the checkpoint',
+      ).argParser(intOption(1, 100_000_000)),
+    )
+    .option('--dry-run', 'write nothing: compare both regions and report what a copy would change', false)
+    .option('--json', 'print the summary as JSON (for machines)', false)
+    .option('-q, --quiet', 'no progress output', false);
+  globalOptions(filterOptions(copy)).action(async (opts) => {
+    const { copyCommand } = await import('./commands/copy');
+    result.code = await copyCommand(opts, io);
+  });
+
+  const verify = program
+    .command('verify')
+    .description(
+      'Compare both regions and report each difference by kind (missing, extra, attributes, type, group, hierarchy, certificate, policy, attachment, shadow). Exit 0 only when they match.',
+    )
+    .addOption(new Option('--concurrency <n>', 'reads in flight per region').argParser(intOption(1, 256)).default(16))
+    .option('--no-shadows', 'do not compare shadows (faster)')
+    .option('--json', 'print the report as JSON (for machines)', false);
+  globalOptions(filterOptions(verify)).action(async (opts) => {
+    const { verifyCommand } = await import('./commands/verify');
+    result.code = await verifyCommand(opts, io);
+  });
+
+  program
+    .command('drill')
+    .description(
+      'Run a DR drill on this machine, without an AWS account: start moto server (the AWS emulator) and local MQTT brokers, seed a fleet in the primary, replicate it through the real replication path, verify, then take the primary broker down and show both health verdicts and the failover decision, with timings.',
+    )
+    .addOption(new Option('--things <n>', 'things to seed in the primary').argParser(intOption(1, 10000)).default(20))
+    .addOption(
+      new Option('--timeout <seconds>', 'overall time limit; everything started is cleaned up when it expires')
+        .argParser(intOption(10, 3600))
+        .default(120),
+    )
+    .option('-c, --config <file>', 'configuration file (regions, health check interval and failure threshold)')
+    .option('--json', 'print the drill report as JSON', false)
+    .action(async (opts) => {
+      const { drillCommand } = await import('./commands/drill');
+      result.code = await drillCommand(opts, io);
+    });
+
+  return program;
+}
+
+/** Runs the CLI with `argv` (the arguments after the program name); resolves to the exit code. */
+export async function run(argv: readonly string[], io: CliIo = processIo()): Promise<number> {
+  const result = { code: EXIT.OK as number };
+  const program = buildProgram(io, result);
+  try {
+    if (argv.length === 0) {
+      program.outputHelp();
+      return EXIT.USAGE;
+    }
+    await program.parseAsync([...argv], { from: 'user' });
+    return result.code;
+  } catch (err) {
+    return report(err, io);
+  }
+}
+
+/** Sorts an error into usage / external / internal, prints it, returns the exit code. */
+export function report(err: unknown, io: CliIo): number {
+  if (err instanceof CommanderError) {
+    // Commander already printed its message (and the help hint).
+    return err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version'
+      ? EXIT.OK
+      : EXIT.USAGE;
+  }
+  if (err instanceof UsageError) {
+    writeLine(io.stderr, `iot-dr: error: ${err.message}`);
+    return EXIT.USAGE;
+  }
+  if (err instanceof ExternalError || isAwsError(err) || isAwsError((err as { cause?: unknown } | null)?.cause)) {
+    const e = err as Error & { $metadata?: { httpStatusCode?: number } };
+    const status = e.$metadata?.httpStatusCode ? ` (HTTP ${e.$metadata.httpStatusCode})` : '';
+    writeLine(io.stderr, `iot-dr: external error: ${e.name}: ${e.message}${status}`);
+    if (e.cause && !(e instanceof ExternalError))
+      writeLine(io.stderr, `  cause: ${String((e.cause as Error).message ?? e.cause)}`);
+    return EXIT.EXTERNAL;
+  }
+  const e = err as Error;
+  writeLine(io.stderr, `iot-dr: internal error: ${e?.stack ?? String(err)}`);
+  return EXIT.INTERNAL;
+}
+
+/** Entry point of the executable: SIGINT aborts gracefully once, then exits. */
+export function main(): void {
+  const controller = new AbortController();
+  let interrupts = 0;
+  process.on('SIGINT', () => {
+    interrupts++;
+    if (interrupts > 1) process.exit(EXIT.INTERRUPTED);
+    process.stderr.write(
+      '\niot-dr: interrupted; finishing the items in flight and saving progress (Ctrl-C again to quit now)\n',
+    );
+    controller.abort();
+  });
+  run(process.argv.slice(2), processIo(controller.signal)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err) => {
+      process.exitCode = report(err, processIo());
+    },
+  );
+}

@@ -1,0 +1,255 @@
+/**
+ * The scheduled drift repair. Each run verifies a bounded slice of the fleet (resuming after the
+ * slice the previous run checked), repairs what differs through the replication library, and
+ * re-applies the events the replication workflow recorded as failed.
+ */
+import { DeleteItemCommand, ScanCommand, UpdateItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { ListThingsCommand, type ListThingsCommandOutput } from '@aws-sdk/client-iot';
+import { GetParameterCommand, PutParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
+import { applyEvent, syncThingGroup, syncThingType, type Outcome, type ReplicationContext } from '../replication';
+import { diffThing } from './diff';
+import type { Difference } from './model';
+import { mapLimit } from './pool';
+import { changed, countOutcomes, repairThing } from './repair';
+import { isNotFound, readThing, readThingGroups, readThingTypes } from './snapshot';
+
+/** Where the previous run stopped: a ListThings token per region (`null` = start over). */
+export interface ReconcileCursor {
+  readonly primary: string | null;
+  readonly secondary: string | null;
+  /** Completed passes over the whole fleet. */
+  readonly passes: number;
+}
+
+export const EMPTY_CURSOR: ReconcileCursor = { primary: null, secondary: null, passes: 0 };
+
+export interface ReconcileOptions {
+  readonly ctx: ReplicationContext;
+  readonly ssm: SSMClient;
+  /** SSM parameter holding the cursor (JSON). */
+  readonly cursorParameter: string;
+  /** Things verified per run (per region listing). */
+  readonly thingsPerRun: number;
+  /** The workflow's failure table, when deployed. */
+  readonly failures?: { readonly client: DynamoDBClient; readonly tableName: string };
+  /** Recorded failures re-applied per run. @default 100 */
+  readonly failuresPerRun?: number;
+  /** Things checked at the same time. @default 4 */
+  readonly concurrency?: number;
+}
+
+export interface ReconcileResult {
+  readonly thingsChecked: number;
+  readonly thingsDrifted: number;
+  readonly thingsRepaired: number;
+  readonly registryRepaired: number;
+  readonly differences: readonly Difference[];
+  readonly outcomes: Record<string, Record<string, number>>;
+  readonly repairErrors: readonly { readonly name: string; readonly error: string }[];
+  readonly failuresRetried: number;
+  readonly failuresRepaired: number;
+  readonly failuresRemaining: number;
+  readonly cursor: ReconcileCursor;
+}
+
+/** Reads the cursor; a missing or unreadable parameter starts a new pass. */
+export async function readCursor(ssm: SSMClient, name: string): Promise<ReconcileCursor> {
+  try {
+    const res = await ssm.send(new GetParameterCommand({ Name: name, WithDecryption: true }));
+    const value = JSON.parse(res.Parameter?.Value ?? '{}') as Partial<ReconcileCursor>;
+    return { primary: value.primary ?? null, secondary: value.secondary ?? null, passes: value.passes ?? 0 };
+  } catch (err) {
+    if ((err as { name?: string }).name === 'ParameterNotFound' || err instanceof SyntaxError) return EMPTY_CURSOR;
+    throw err;
+  }
+}
+
+export async function writeCursor(ssm: SSMClient, name: string, cursor: ReconcileCursor): Promise<void> {
+  await ssm.send(
+    new PutParameterCommand({ Name: name, Value: JSON.stringify(cursor), Type: 'SecureString', Overwrite: true }),
+  );
+}
+
+/**
+ * Up to `limit` thing names from `token` on; the page size is trimmed so the returned token
+ * points exactly after the last name returned (ListThings cannot start after a name).
+ */
+async function slice(
+  ctx: ReplicationContext,
+  side: 'primary' | 'secondary',
+  token: string | null,
+  limit: number,
+): Promise<{ names: string[]; next: string | null }> {
+  const names: string[] = [];
+  let next: string | undefined = token ?? undefined;
+  do {
+    let page: ListThingsCommandOutput;
+    try {
+      page = await ctx[side].iot.send(
+        new ListThingsCommand({ nextToken: next, maxResults: Math.min(250, limit - names.length) }),
+      );
+    } catch (err) {
+      // A token from an older listing can expire: start the pass over rather than stall forever.
+      if ((err as { name?: string }).name === 'InvalidRequestException' && next) {
+        next = undefined;
+        continue;
+      }
+      throw err;
+    }
+    for (const t of page.things ?? []) if (t.thingName) names.push(t.thingName);
+    next = page.nextToken || undefined;
+  } while (next && names.length < limit);
+  return { names, next: next ?? null };
+}
+
+const errorText = (err: unknown) => (err instanceof Error ? `${err.name}: ${err.message}` : String(err));
+
+/** One reconciliation run. */
+export async function reconcile(options: ReconcileOptions): Promise<ReconcileResult> {
+  const { ctx } = options;
+  const concurrency = options.concurrency ?? 4;
+  const outcomes: Record<string, Record<string, number>> = {};
+  const differences: Difference[] = [];
+  const repairErrors: { name: string; error: string }[] = [];
+  const primary = { region: ctx.primaryRegion, ...ctx.primary };
+  const secondary = { region: ctx.secondaryRegion, ...ctx.secondary };
+
+  // 1. Thing types and groups: few, listed whole each run.
+  let registryRepaired = 0;
+  const [pTypes, sTypes, pGroups, sGroups] = await Promise.all([
+    readThingTypes(primary),
+    readThingTypes(secondary),
+    readThingGroups(primary, concurrency),
+    readThingGroups(secondary, concurrency),
+  ]);
+  const typeDrift = [...new Set([...pTypes.keys(), ...sTypes.keys()])].filter(
+    (n) => JSON.stringify(pTypes.get(n)) !== JSON.stringify(sTypes.get(n)),
+  );
+  const groupDrift = [...new Set([...pGroups.keys(), ...sGroups.keys()])].filter(
+    (n) => JSON.stringify(pGroups.get(n)) !== JSON.stringify(sGroups.get(n)),
+  );
+  for (const name of typeDrift.sort()) {
+    try {
+      const list = await syncThingType(ctx, name);
+      countOutcomes(list, outcomes);
+      registryRepaired += changed(list).length ? 1 : 0;
+    } catch (err) {
+      repairErrors.push({ name: `thingType/${name}`, error: errorText(err) });
+    }
+  }
+  for (const name of groupDrift.sort()) {
+    try {
+      const list = await syncThingGroup(ctx, name);
+      countOutcomes(list, outcomes);
+      registryRepaired += changed(list).length ? 1 : 0;
+    } catch (err) {
+      repairErrors.push({ name: `thingGroup/${name}`, error: errorText(err) });
+    }
+  }
+
+  // 2. A slice of the things of each region (the secondary's, to find things the primary lost).
+  const cursor = await readCursor(options.ssm, options.cursorParameter);
+  const [pSlice, sSlice] = await Promise.all([
+    slice(ctx, 'primary', cursor.primary, options.thingsPerRun),
+    slice(ctx, 'secondary', cursor.secondary, options.thingsPerRun),
+  ]);
+  const names = [...new Set([...pSlice.names, ...sSlice.names])].sort();
+  let thingsDrifted = 0;
+  let thingsRepaired = 0;
+  await mapLimit(names, concurrency, async (name) => {
+    try {
+      const [p, s] = await Promise.all([readThing(primary, name), readThing(secondary, name)]);
+      const drift = diffThing(name, p, s);
+      if (!drift.length) return;
+      thingsDrifted++;
+      differences.push(...drift);
+      const list: Outcome[] = await repairThing(ctx, name);
+      countOutcomes(list, outcomes);
+      if (changed(list).length) thingsRepaired++;
+    } catch (err) {
+      repairErrors.push({ name: `thing/${name}`, error: errorText(err) });
+    }
+  });
+  const wrapped = pSlice.next === null;
+  const nextCursor: ReconcileCursor = {
+    primary: pSlice.next,
+    secondary: sSlice.next,
+    passes: cursor.passes + (wrapped ? 1 : 0),
+  };
+  await writeCursor(options.ssm, options.cursorParameter, nextCursor);
+
+  // 3. Failures the workflow recorded: re-applied through the library, deleted once they succeed.
+  let failuresRetried = 0;
+  let failuresRepaired = 0;
+  let failuresRemaining = 0;
+  if (options.failures) {
+    const { client, tableName } = options.failures;
+    const limit = options.failuresPerRun ?? 100;
+    let startKey: Record<string, never> | undefined;
+    try {
+      do {
+        const page = await client.send(
+          new ScanCommand({
+            TableName: tableName,
+            Limit: Math.min(100, limit - failuresRetried),
+            ExclusiveStartKey: startKey,
+            ConsistentRead: true,
+          }),
+        );
+        for (const item of page.Items ?? []) {
+          const eventId = item.eventId?.S;
+          if (!eventId) continue;
+          failuresRetried++;
+          try {
+            const event = JSON.parse(item.event?.S ?? 'null') as unknown;
+            const list = await applyEvent(ctx, event, eventId);
+            countOutcomes(list, outcomes);
+            await client.send(new DeleteItemCommand({ TableName: tableName, Key: { eventId: { S: eventId } } }));
+            failuresRepaired++;
+          } catch (err) {
+            failuresRemaining++;
+            await client
+              .send(
+                new UpdateItemCommand({
+                  TableName: tableName,
+                  Key: { eventId: { S: eventId } },
+                  UpdateExpression:
+                    'SET attempts = if_not_exists(attempts, :zero) + :one, #error = :error, #cause = :cause, lastReconciledAt = :now',
+                  ConditionExpression: 'attribute_exists(eventId)',
+                  ExpressionAttributeNames: { '#error': 'error', '#cause': 'cause' },
+                  ExpressionAttributeValues: {
+                    ':zero': { N: '0' },
+                    ':one': { N: '1' },
+                    ':error': { S: (err as Error)?.name ?? 'Error' },
+                    ':cause': { S: errorText(err).slice(0, 4000) },
+                    ':now': { S: new Date().toISOString() },
+                  },
+                }),
+              )
+              .catch((updateErr: unknown) => {
+                if ((updateErr as { name?: string }).name !== 'ConditionalCheckFailedException') throw updateErr;
+              });
+          }
+        }
+        startKey = page.LastEvaluatedKey as Record<string, never> | undefined;
+      } while (startKey && failuresRetried < limit);
+    } catch (err) {
+      // The workflow (and its table) may not be deployed: nothing recorded, nothing to retry.
+      if (!isNotFound(err)) throw err;
+    }
+  }
+
+  return {
+    thingsChecked: names.length,
+    thingsDrifted,
+    thingsRepaired,
+    registryRepaired,
+    differences,
+    outcomes,
+    repairErrors,
+    failuresRetried,
+    failuresRepaired,
+    failuresRemaining,
+    cursor: nextCursor,
+  };
+}

@@ -1,0 +1,83 @@
+/**
+ * Scheduled reconciliation (EventBridge rule in the secondary): verifies a slice of the fleet,
+ * repairs drift and re-applies recorded failures through the replication library. The logic is
+ * `functions/lib/fleet/reconcile.ts`; this handler wires clients, logs and metrics.
+ */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SSMClient } from '@aws-sdk/client-ssm';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { clientConfig } from '../lib/aws';
+import { ConfigurationError, requiredEnv } from '../lib/errors';
+import { reconcile } from '../lib/fleet/reconcile';
+import { createContext, type ReplicationMode } from '../lib/replication';
+
+const PRIMARY_REGION = requiredEnv('PRIMARY_REGION');
+const SECONDARY_REGION = requiredEnv('SECONDARY_REGION');
+const REPLICATION_MODE = requiredEnv('REPLICATION_MODE', ['complete', 'thing-only']) as ReplicationMode;
+const CURSOR_PARAMETER = requiredEnv('CURSOR_PARAMETER');
+const THINGS_PER_RUN = Number(requiredEnv('THINGS_PER_RUN'));
+if (!Number.isInteger(THINGS_PER_RUN) || THINGS_PER_RUN < 1) {
+  throw new ConfigurationError(
+    `environment variable THINGS_PER_RUN must be a whole number >= 1 (got "${process.env.THINGS_PER_RUN}")`,
+  );
+}
+/** Empty when the replication workflow (and its failure table) is not deployed. */
+const FAILURE_TABLE = process.env.FAILURE_TABLE ?? '';
+
+const logger = new Logger({ serviceName: 'iot-dr-reconcile' });
+const metrics = new Metrics({ namespace: 'IotDr', serviceName: 'reconcile' });
+const ctx = createContext({
+  primaryRegion: PRIMARY_REGION,
+  secondaryRegion: SECONDARY_REGION,
+  mode: REPLICATION_MODE,
+  logger,
+});
+const ssm = new SSMClient(clientConfig({ region: SECONDARY_REGION }));
+const dynamodb = new DynamoDBClient(clientConfig({ region: SECONDARY_REGION }));
+
+export const handler = async (): Promise<{
+  thingsChecked: number;
+  thingsRepaired: number;
+  failuresRepaired: number;
+  failuresRemaining: number;
+}> => {
+  try {
+    const result = await reconcile({
+      ctx,
+      ssm,
+      cursorParameter: CURSOR_PARAMETER,
+      thingsPerRun: THINGS_PER_RUN,
+      ...(FAILURE_TABLE ? { failures: { client: dynamodb, tableName: FAILURE_TABLE } } : {}),
+    });
+    metrics.addMetric('ThingsChecked', MetricUnit.Count, result.thingsChecked);
+    metrics.addMetric('ThingsDrifted', MetricUnit.Count, result.thingsDrifted);
+    metrics.addMetric('ThingsRepaired', MetricUnit.Count, result.thingsRepaired);
+    metrics.addMetric('RegistryRepaired', MetricUnit.Count, result.registryRepaired);
+    metrics.addMetric('RepairErrors', MetricUnit.Count, result.repairErrors.length);
+    metrics.addMetric('FailuresRetried', MetricUnit.Count, result.failuresRetried);
+    metrics.addMetric('FailuresRepaired', MetricUnit.Count, result.failuresRepaired);
+    metrics.addMetric('FailuresRemaining', MetricUnit.Count, result.failuresRemaining);
+    logger.info('reconciliation run', {
+      thingsChecked: result.thingsChecked,
+      thingsDrifted: result.thingsDrifted,
+      thingsRepaired: result.thingsRepaired,
+      registryRepaired: result.registryRepaired,
+      differences: result.differences.slice(0, 100),
+      outcomes: result.outcomes,
+      repairErrors: result.repairErrors.slice(0, 100),
+      failuresRetried: result.failuresRetried,
+      failuresRepaired: result.failuresRepaired,
+      failuresRemaining: result.failuresRemaining,
+      cursor: { passes: result.cursor.passes, atStart: result.cursor.primary === null },
+    });
+    return {
+      thingsChecked: result.thingsChecked,
+      thingsRepaired: result.thingsRepaired,
+      failuresRepaired: result.failuresRepaired,
+      failuresRemaining: result.failuresRemaining,
+    };
+  } finally {
+    metrics.publishStoredMetrics();
+  }
+};
