@@ -22,6 +22,7 @@ import {
   twoRegions,
   updateShadow,
   workerInput,
+  type TableItem,
 } from '../support/fleet';
 import { FAKE_CREDENTIALS, startMoto, type Moto } from '../support/moto';
 
@@ -100,7 +101,7 @@ describe('Worker handlers', () => {
 
   it('replicate a fleet through each worker; a shuffled replay with duplicates ends in the same state', async () => {
     // Given a primary fleet built step by step, with the event of each step
-    const events: { worker: keyof typeof workers; item: ReturnType<typeof thingEvent> | Record<string, unknown> & { uuid: string } }[] = [];
+    const events: { worker: keyof typeof workers; item: TableItem }[] = [];
     await createThingType(env.primary, 'bulb', { description: 'Bulbs' });
     events.push({ worker: 'thingType', item: thingTypeEvent(PRIMARY, 'CREATED', { name: 'bulb' }) });
     await createGroup(env.primary, 'home');

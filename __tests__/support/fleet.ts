@@ -277,8 +277,11 @@ export function shadowEvent(
   });
 }
 
+/** Any table item. */
+export type TableItem = { readonly uuid: string } & Record<string, unknown>;
+
 /** The Step Functions state input a worker receives for a table item. */
-export function workerInput(tableItem: { uuid: string } & Record<string, unknown>) {
+export function workerInput(tableItem: TableItem) {
   return { eventId: tableItem.uuid, event: tableItem };
 }
 
