@@ -149,12 +149,12 @@ export async function createDevice(side: Side, name: string, props: { type?: str
 // ---------------------------------------------------------------------------------------------
 // Table items: the event's own JSON fields + uuid/expires/originRegion/topic (stacks/registry-capture.ts).
 
-interface Bookkeeping {
+type Bookkeeping = {
   readonly uuid: string;
   readonly expires: number;
   readonly originRegion: string;
   readonly topic: string;
-}
+};
 
 function item<T extends Record<string, unknown>>(topic: string, region: string, fields: T): T & Bookkeeping {
   return { ...fields, uuid: randomUUID(), expires: Math.floor(Date.now() / 1000) + 48 * 3600, originRegion: region, topic };
