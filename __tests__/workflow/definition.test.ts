@@ -17,7 +17,17 @@ import {
   type WorkerFamily,
 } from '../../stacks/workflow-definition';
 import { KNOWN_EVENT_TYPES } from '../../functions/lib/trigger/records';
-import { FAILURE_TABLE, SECONDARY, TEST_RETRY, createFailureTable, dynamodbPutItem, item, runWorkflow, testDefinition, type LocalHandler } from './harness';
+import {
+  FAILURE_TABLE,
+  SECONDARY,
+  TEST_RETRY,
+  createFailureTable,
+  dynamodbPutItem,
+  item,
+  runWorkflow,
+  testDefinition,
+  type LocalHandler,
+} from './harness';
 
 const named = (name: string, message: string) => Object.assign(new Error(message), { name });
 
@@ -87,7 +97,9 @@ describe('Workflow definition: executed (aws-local-stepfunctions, failure table 
   });
 
   const failureRecord = async (eventId: string) => {
-    const got = await ddb.send(new GetItemCommand({ TableName: FAILURE_TABLE, Key: { eventId: { S: eventId } }, ConsistentRead: true }));
+    const got = await ddb.send(
+      new GetItemCommand({ TableName: FAILURE_TABLE, Key: { eventId: { S: eventId } }, ConsistentRead: true }),
+    );
     return got.Item ? unmarshall(got.Item) : undefined;
   };
 
@@ -126,7 +138,14 @@ describe('Workflow definition: executed (aws-local-stepfunctions, failure table 
     ['delete', 'config'],
   ])('routes a shadow %s (shadowName "%s") to the shadow worker', async (operation, shadowName) => {
     const { calls, handlers } = recordingWorkers();
-    const event = item({ eventType: 'SHADOW_EVENT', operation, thingName: 't1', shadowName, state: { reported: { a: 1 } }, version: 3 });
+    const event = item({
+      eventType: 'SHADOW_EVENT',
+      operation,
+      thingName: 't1',
+      shadowName,
+      state: { reported: { a: 1 } },
+      version: 3,
+    });
     const run = await runWorkflow(testDefinition(), { eventId: event.uuid, event }, handlers);
     expect(run.status).toBe('SUCCEEDED');
     expect(calls.map((c) => c.family)).toEqual(['shadow']);
@@ -190,7 +209,11 @@ describe('Workflow definition: executed (aws-local-stepfunctions, failure table 
     expect(run.error).toBe('RetryableError');
     expect(run.states.slice(-3)).toEqual([STATE.retriesExhausted, STATE.recordFailure, STATE.failed]);
     const record = await failureRecord(event.uuid as string);
-    expect(record).toMatchObject({ error: 'RetryableError', cause: 'ThrottlingException: Rate exceeded', attempts: TEST_RETRY.maxAttempts + 1 });
+    expect(record).toMatchObject({
+      error: 'RetryableError',
+      cause: 'ThrottlingException: Rate exceeded',
+      attempts: TEST_RETRY.maxAttempts + 1,
+    });
     // The failure outlives the event item by the retention (14 days), and says when it failed.
     expect(record!.expires).toBe((event.expires as number) + 14 * 86400);
     expect(Date.parse(record!.failedAt)).toBeGreaterThan(Date.now() - 60_000);

@@ -1,10 +1,21 @@
 // Helpers for the workflow tests (not a test file: jest only runs *.test.ts).
 import { randomUUID } from 'node:crypto';
-import { CreateTableCommand, DynamoDBClient, PutItemCommand, type PutItemCommandInput } from '@aws-sdk/client-dynamodb';
+import {
+  CreateTableCommand,
+  type DynamoDBClient,
+  PutItemCommand,
+  type PutItemCommandInput,
+} from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { StateMachine } from 'aws-local-stepfunctions';
-import { STATE, WORKER_STATE, workflowDefinition, type AslDefinition, type WorkflowDefinitionProps } from '../../stacks/workflow-definition';
+import {
+  STATE,
+  WORKER_STATE,
+  workflowDefinition,
+  type AslDefinition,
+  type WorkflowDefinitionProps,
+} from '../../stacks/workflow-definition';
 
 export const PRIMARY = 'us-east-1';
 export const SECONDARY = 'us-west-2';
@@ -34,7 +45,10 @@ export function testDefinition(overrides: Partial<WorkflowDefinitionProps> = {})
 }
 
 /** A replication-table item as the capture rules write it (event fields + bookkeeping). */
-export function item(fields: Record<string, unknown>, overrides: { uuid?: string; originRegion?: string } = {}): Record<string, unknown> {
+export function item(
+  fields: Record<string, unknown>,
+  overrides: { uuid?: string; originRegion?: string } = {},
+): Record<string, unknown> {
   return {
     uuid: overrides.uuid ?? randomUUID(),
     expires: Math.floor(Date.now() / 1000) + 48 * 3600,
@@ -47,9 +61,12 @@ export function item(fields: Record<string, unknown>, overrides: { uuid?: string
 let sequence = 1000;
 
 /** One replica-stream record for an item, in the shape Lambda delivers (images marshalled). */
-export function streamRecord(image: Record<string, unknown> | undefined, eventName: 'INSERT' | 'MODIFY' | 'REMOVE' = 'INSERT'): DynamoDBRecord {
+export function streamRecord(
+  image: object | undefined,
+  eventName: 'INSERT' | 'MODIFY' | 'REMOVE' = 'INSERT',
+): DynamoDBRecord {
   sequence += 1;
-  const uuid = image?.uuid;
+  const uuid = (image as { uuid?: unknown } | undefined)?.uuid;
   return {
     eventID: `stream-${sequence}`,
     eventName,
@@ -59,7 +76,13 @@ export function streamRecord(image: Record<string, unknown> | undefined, eventNa
     dynamodb: {
       ApproximateCreationDateTime: Math.floor(Date.now() / 1000),
       ...(typeof uuid === 'string' ? { Keys: { uuid: { S: uuid } } } : {}),
-      ...(image ? { NewImage: marshall(image, { removeUndefinedValues: true }) as NonNullable<DynamoDBRecord['dynamodb']>['NewImage'] } : {}),
+      ...(image
+        ? {
+            NewImage: marshall(image, { removeUndefinedValues: true }) as NonNullable<
+              DynamoDBRecord['dynamodb']
+            >['NewImage'],
+          }
+        : {}),
       SequenceNumber: String(sequence).padStart(21, '0'),
       SizeBytes: 100,
       StreamViewType: 'NEW_AND_OLD_IMAGES',

@@ -1,10 +1,20 @@
 // End to end on moto, two regions: stream records -> the real trigger handler -> StartExecution
 // (moto Step Functions) -> the execution's input run through the real ASL (aws-local-stepfunctions)
 // with every worker Task resolved to the real worker handler -> the secondary region checked.
-import { DescribeExecutionCommand, CreateStateMachineCommand, ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
+import {
+  DescribeExecutionCommand,
+  CreateStateMachineCommand,
+  ListExecutionsCommand,
+  SFNClient,
+} from '@aws-sdk/client-sfn';
 import { CreateQueueCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
-import { DescribeCertificateCommand, ListAttachedPoliciesCommand, ListThingPrincipalsCommand, ListThingsInThingGroupCommand } from '@aws-sdk/client-iot';
+import {
+  DescribeCertificateCommand,
+  ListAttachedPoliciesCommand,
+  ListThingPrincipalsCommand,
+  ListThingsInThingGroupCommand,
+} from '@aws-sdk/client-iot';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
 import { motoClient, startMoto, type Moto } from '../support/moto';
@@ -112,8 +122,12 @@ afterAll(async () => {
 });
 
 /** Every Task resolved to its real handler; `wrap` can decorate one (fault injection around it). */
-const handlers = (wrap: Partial<Record<string, (real: Handler) => LocalHandler>> = {}): Record<string, LocalHandler> => ({
-  ...Object.fromEntries(Object.entries(workers).map(([state, real]) => [state, wrap[state]?.(real) ?? ((input: unknown) => real(input))])),
+const handlers = (
+  wrap: Partial<Record<string, (real: Handler) => LocalHandler>> = {},
+): Record<string, LocalHandler> => ({
+  ...Object.fromEntries(
+    Object.entries(workers).map(([state, real]) => [state, wrap[state]?.(real) ?? ((input: unknown) => real(input))]),
+  ),
   [STATE.recordFailure]: dynamodbPutItem(ddb),
 });
 
@@ -121,7 +135,7 @@ const handlers = (wrap: Partial<Record<string, (real: Handler) => LocalHandler>>
  * Delivers items as one stream batch to the trigger, then runs each started execution (its input
  * as stored by moto Step Functions) through the ASL with the real workers, in batch order.
  */
-async function replicate(items: Array<Record<string, unknown>>, wrap: Parameters<typeof handlers>[0] = {}) {
+async function replicate(items: ReadonlyArray<{ uuid: string }>, wrap: Parameters<typeof handlers>[0] = {}) {
   const response = await trigger(streamEvent(items.map((i) => streamRecord(i))));
   const runs: RunResult[] = [];
   const list = await sfn.send(new ListExecutionsCommand({ stateMachineArn, maxResults: 1000 }));
@@ -135,7 +149,9 @@ async function replicate(items: Array<Record<string, unknown>>, wrap: Parameters
 }
 
 const failureOf = async (eventId: string) => {
-  const got = await ddb.send(new GetItemCommand({ TableName: FAILURE_TABLE, Key: { eventId: { S: eventId } }, ConsistentRead: true }));
+  const got = await ddb.send(
+    new GetItemCommand({ TableName: FAILURE_TABLE, Key: { eventId: { S: eventId } }, ConsistentRead: true }),
+  );
   return got.Item ? unmarshall(got.Item) : undefined;
 };
 
@@ -145,7 +161,11 @@ describe('Replication pipeline: trigger -> Step Functions -> workers (moto, two 
     const { primary, secondary } = env;
     await createThingType(primary, 'sensor');
     await createPolicy(primary, 'device-policy');
-    const cert = await createDevice(primary, 'dev-1', { type: 'sensor', attributes: { site: 'lyon' }, policy: 'device-policy' });
+    const cert = await createDevice(primary, 'dev-1', {
+      type: 'sensor',
+      attributes: { site: 'lyon' },
+      policy: 'device-policy',
+    });
     const type = thingTypeEvent(PRIMARY, 'CREATED', { name: 'sensor' });
     const created = thingEvent(PRIMARY, 'CREATED', { name: 'dev-1', type: 'sensor', attributes: { site: 'lyon' } });
     // When the type and thing events flow through the pipeline
@@ -159,7 +179,8 @@ describe('Replication pipeline: trigger -> Step Functions -> workers (moto, two 
     // ...and the secondary has the thing, its type, attributes, certificate and policy
     const thing = await describeThing(secondary, 'dev-1');
     expect(thing).toMatchObject({ thingTypeName: 'sensor', attributes: { site: 'lyon' } });
-    const principals = (await secondary.iot.send(new ListThingPrincipalsCommand({ thingName: 'dev-1' }))).principals ?? [];
+    const principals =
+      (await secondary.iot.send(new ListThingPrincipalsCommand({ thingName: 'dev-1' }))).principals ?? [];
     expect(principals).toHaveLength(1);
     const certId = certificateIdFromPem(cert.pem);
     const described = await secondary.iot.send(new DescribeCertificateCommand({ certificateId: certId }));
@@ -177,7 +198,12 @@ describe('Replication pipeline: trigger -> Step Functions -> workers (moto, two 
     await addToGroup(primary, 'line-1', 'robot-1');
     const events = [
       thingGroupEvent(PRIMARY, 'CREATED', { name: 'plant', description: 'Lyon plant' }),
-      thingGroupEvent(PRIMARY, 'CREATED', { name: 'line-1', parent: 'plant', rootToParent: ['plant'], attributes: { floor: '2' } }),
+      thingGroupEvent(PRIMARY, 'CREATED', {
+        name: 'line-1',
+        parent: 'plant',
+        rootToParent: ['plant'],
+        attributes: { floor: '2' },
+      }),
       hierarchyEvent(PRIMARY, 'ADDED', 'plant', 'line-1'),
       membershipEvent(PRIMARY, 'ADDED', 'line-1', 'robot-1'),
     ];
@@ -197,7 +223,11 @@ describe('Replication pipeline: trigger -> Step Functions -> workers (moto, two 
     await createThing(secondary, 'meter-1');
     const accepted = await updateShadow(primary, 'meter-1', '', { reported: { kwh: 42 } });
     await updateShadow(secondary, 'meter-1', 'config', { desired: { rate: 5 } });
-    const update = shadowEvent(PRIMARY, 'update', 'meter-1', '', { state: { reported: { kwh: 42 } }, version: accepted.version, timestamp: accepted.timestamp });
+    const update = shadowEvent(PRIMARY, 'update', 'meter-1', '', {
+      state: { reported: { kwh: 42 } },
+      version: accepted.version,
+      timestamp: accepted.timestamp,
+    });
     const del = shadowEvent(PRIMARY, 'delete', 'meter-1', 'config', { version: 9 });
     const { runs } = await replicate([update, del]);
     expect(runs.map((r) => r.status)).toEqual(['SUCCEEDED', 'SUCCEEDED']);
@@ -227,7 +257,9 @@ describe('Replication pipeline: trigger -> Step Functions -> workers (moto, two 
     expect(runs[0].status).toBe('SUCCEEDED');
     expect(attempts).toBe(2);
     expect(runs[0].retries[WORKER_STATE.thing]).toBe(1);
-    expect((await secondary.iot.send(new ListThingPrincipalsCommand({ thingName: 'late-1' }))).principals).toHaveLength(1);
+    expect((await secondary.iot.send(new ListThingPrincipalsCommand({ thingName: 'late-1' }))).principals).toHaveLength(
+      1,
+    );
   });
 
   it('records a thing that never gets its certificate in the failure table after the bounded retries', async () => {
@@ -238,7 +270,11 @@ describe('Replication pipeline: trigger -> Step Functions -> workers (moto, two 
     expect(runs[0].status).toBe('FAILED');
     expect(runs[0].error).toBe('RetryableError');
     const failure = await failureOf(event.uuid);
-    expect(failure).toMatchObject({ eventId: event.uuid, error: 'RetryableError', attempts: TEST_RETRY.maxAttempts + 1 });
+    expect(failure).toMatchObject({
+      eventId: event.uuid,
+      error: 'RetryableError',
+      attempts: TEST_RETRY.maxAttempts + 1,
+    });
     expect(failure!.cause).toContain('orphan-1');
     expect(JSON.parse(failure!.event)).toMatchObject({ eventType: 'THING_EVENT', thingName: 'orphan-1' });
   });
@@ -255,14 +291,22 @@ describe('Replication pipeline: trigger -> Step Functions -> workers (moto, two 
     expect(runs[0]).toMatchObject({ status: 'FAILED', error: 'InvalidEventError' });
     expect(runs[0].retries).toEqual({});
     expect(await failureOf(broken.uuid)).toMatchObject({ error: 'InvalidEventError', attempts: 1 });
-    const dlq = await sqs.send(new ReceiveMessageCommand({ QueueUrl: dlqUrl, MaxNumberOfMessages: 10, MessageAttributeNames: ['All'] }));
+    const dlq = await sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: dlqUrl, MaxNumberOfMessages: 10, MessageAttributeNames: ['All'] }),
+    );
     expect(dlq.Messages?.map((m) => m.MessageAttributes?.eventId?.StringValue)).toEqual([unknown.uuid]);
   });
 
   it('replicates a thing type from a THING_TYPE_EVENT with its properties', async () => {
     const { primary, secondary } = env;
     await createThingType(primary, 'gateway', { description: 'edge gateways', searchableAttributes: ['site'] });
-    const { runs } = await replicate([thingTypeEvent(PRIMARY, 'CREATED', { name: 'gateway', description: 'edge gateways', searchableAttributes: ['site'] })]);
+    const { runs } = await replicate([
+      thingTypeEvent(PRIMARY, 'CREATED', {
+        name: 'gateway',
+        description: 'edge gateways',
+        searchableAttributes: ['site'],
+      }),
+    ]);
     expect(runs[0].status).toBe('SUCCEEDED');
     expect(await describeType(secondary, 'gateway')).toMatchObject({
       thingTypeProperties: { thingTypeDescription: 'edge gateways', searchableAttributes: ['site'] },

@@ -20,10 +20,12 @@ const CONFIG = {
 } as const;
 
 /** Resources created by the construct (logical ids carry its path). */
-const ours = (tf: TerraformJson, type: string) => resourcesOf(tf, type).filter(([id]) => id.startsWith('replication-workflow'));
+const ours = (tf: TerraformJson, type: string) =>
+  resourcesOf(tf, type).filter(([id]) => id.startsWith('replication-workflow'));
 const one = (tf: TerraformJson, type: string, fragment = '') => {
   const hits = ours(tf, type).filter(([id]) => id.includes(fragment));
-  if (hits.length !== 1) throw new Error(`expected one ${type} "${fragment}", got ${hits.map(([id]) => id).join(', ')}`);
+  if (hits.length !== 1)
+    throw new Error(`expected one ${type} "${fragment}", got ${hits.map(([id]) => id).join(', ')}`);
   return hits[0][1];
 };
 const ref = (type: string, body: Record<string, any>, attr: string, tf: TerraformJson) => {
@@ -31,7 +33,9 @@ const ref = (type: string, body: Record<string, any>, attr: string, tf: Terrafor
   return `\${${type}.${id}.${attr}}`;
 };
 const policyOf = (tf: TerraformJson, fragment: string) =>
-  JSON.parse(one(tf, 'aws_iam_role_policy', fragment).policy) as { Statement: Array<{ Sid: string; Action: string[]; Resource: string[] }> };
+  JSON.parse(one(tf, 'aws_iam_role_policy', fragment).policy) as {
+    Statement: Array<{ Sid: string; Action: string[]; Resource: string[] }>;
+  };
 
 describe('Construct: ReplicationWorkflow', () => {
   const tf = synthJson(CONFIG);
@@ -52,7 +56,9 @@ describe('Construct: ReplicationWorkflow', () => {
     const dlq = one(tf, 'aws_sqs_queue', 'dlq');
     const trigger = one(tf, 'aws_lambda_function', 'trigger');
     expect(mapping).toMatchObject({
-      event_source_arn: expect.stringMatching(/^\$\{tolist\(aws_dynamodb_table\.replication-table_[^.]+\.replica\)\.0\.stream_arn\}$/),
+      event_source_arn: expect.stringMatching(
+        /^\$\{tolist\(aws_dynamodb_table\.replication-table_[^.]+\.replica\)\.0\.stream_arn\}$/,
+      ),
       function_name: ref('aws_lambda_function', trigger, 'arn', tf),
       starting_position: 'TRIM_HORIZON',
       batch_size: 25,
@@ -65,14 +71,21 @@ describe('Construct: ReplicationWorkflow', () => {
     });
     const patterns = mapping.filter_criteria.filter.map((f: { pattern: string }) => JSON.parse(f.pattern));
     expect(patterns).toEqual([
-      { eventName: ['INSERT'], dynamodb: { NewImage: { originRegion: { S: [{ 'anything-but': ['eu-central-1'] }] } } } },
+      {
+        eventName: ['INSERT'],
+        dynamodb: { NewImage: { originRegion: { S: [{ 'anything-but': ['eu-central-1'] }] } } },
+      },
       { eventName: ['INSERT'], dynamodb: { NewImage: { originRegion: [{ exists: false }] } } },
     ]);
   });
 
   it('encrypts the DLQ and keeps messages 14 days, and alarms when it is not empty', () => {
     const dlq = one(tf, 'aws_sqs_queue', 'dlq');
-    expect(dlq).toMatchObject({ name: 'iot-dr-replication-dlq', sqs_managed_sse_enabled: true, message_retention_seconds: 1209600 });
+    expect(dlq).toMatchObject({
+      name: 'iot-dr-replication-dlq',
+      sqs_managed_sse_enabled: true,
+      message_retention_seconds: 1209600,
+    });
     expect(one(tf, 'aws_cloudwatch_metric_alarm', 'dlq-alarm')).toMatchObject({
       namespace: 'AWS/SQS',
       metric_name: 'ApproximateNumberOfMessagesVisible',
@@ -106,7 +119,13 @@ describe('Construct: ReplicationWorkflow', () => {
     expect(errorsText('\n')).toBe('');
     expect(isValid).toBe(true);
     const task = definition.States[WORKER_STATE.thing];
-    expect(task.Retry[0]).toMatchObject({ IntervalSeconds: 3, MaxAttempts: 4, MaxDelaySeconds: 45, BackoffRate: 2, JitterStrategy: 'FULL' });
+    expect(task.Retry[0]).toMatchObject({
+      IntervalSeconds: 3,
+      MaxAttempts: 4,
+      MaxDelaySeconds: 45,
+      BackoffRate: 2,
+      JitterStrategy: 'FULL',
+    });
     expect(task.TimeoutSeconds).toBe(60);
     const workers = ['worker-thing', 'worker-thingType', 'worker-thingGroup', 'worker-shadow'].map((w) =>
       ref('aws_lambda_function', one(tf, 'aws_lambda_function', `${w}_`), 'arn', tf),
@@ -134,7 +153,9 @@ describe('Construct: ReplicationWorkflow', () => {
       expect(one(tf, 'aws_lambda_function', w)).toMatchObject({
         runtime: 'nodejs22.x',
         timeout: 50,
-        environment: { variables: { PRIMARY_REGION: 'eu-west-1', SECONDARY_REGION: 'eu-central-1', REPLICATION_MODE: 'complete' } },
+        environment: {
+          variables: { PRIMARY_REGION: 'eu-west-1', SECONDARY_REGION: 'eu-central-1', REPLICATION_MODE: 'complete' },
+        },
       });
     }
   });
@@ -144,7 +165,8 @@ describe('Construct: ReplicationWorkflow', () => {
       for (const [id, body] of ours(tf, 'aws_iam_role_policy')) {
         for (const s of JSON.parse(body.policy).Statement) {
           for (const a of s.Action) expect(`${id}: ${a}`).not.toMatch(/(^|:)\*$/);
-          if (s.Resource.includes('*')) expect([`${id}`, s.Sid]).toEqual([id, expect.stringMatching(/^(LogDelivery|IotRegistryList)$/)]);
+          if (s.Resource.includes('*'))
+            expect([`${id}`, s.Sid]).toEqual([id, expect.stringMatching(/^(LogDelivery|IotRegistryList)$/)]);
         }
       }
     });
@@ -156,11 +178,26 @@ describe('Construct: ReplicationWorkflow', () => {
         {
           Sid: 'ReadReplicaStream',
           Effect: 'Allow',
-          Action: ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator', 'dynamodb:ListStreams'],
+          Action: [
+            'dynamodb:DescribeStream',
+            'dynamodb:GetRecords',
+            'dynamodb:GetShardIterator',
+            'dynamodb:ListStreams',
+          ],
           Resource: [stream],
         },
-        { Sid: 'StartExecutions', Effect: 'Allow', Action: ['states:StartExecution'], Resource: [ref('aws_sfn_state_machine', one(tf, 'aws_sfn_state_machine'), 'arn', tf)] },
-        { Sid: 'RejectRecords', Effect: 'Allow', Action: ['sqs:SendMessage'], Resource: [ref('aws_sqs_queue', one(tf, 'aws_sqs_queue', 'dlq'), 'arn', tf)] },
+        {
+          Sid: 'StartExecutions',
+          Effect: 'Allow',
+          Action: ['states:StartExecution'],
+          Resource: [ref('aws_sfn_state_machine', one(tf, 'aws_sfn_state_machine'), 'arn', tf)],
+        },
+        {
+          Sid: 'RejectRecords',
+          Effect: 'Allow',
+          Action: ['sqs:SendMessage'],
+          Resource: [ref('aws_sqs_queue', one(tf, 'aws_sqs_queue', 'dlq'), 'arn', tf)],
+        },
       ]);
     });
 
@@ -169,7 +206,8 @@ describe('Construct: ReplicationWorkflow', () => {
       const invoke = statements.find((s) => s.Sid === 'InvokeWorkers')!;
       expect(invoke.Action).toEqual(['lambda:InvokeFunction']);
       expect(invoke.Resource).toHaveLength(4);
-      for (const r of invoke.Resource) expect(r).toMatch(/^\$\{aws_lambda_function\.replication-workflow_worker-[A-Za-z]+_function_[^.]+\.arn\}$/);
+      for (const r of invoke.Resource)
+        expect(r).toMatch(/^\$\{aws_lambda_function\.replication-workflow_worker-[A-Za-z]+_function_[^.]+\.arn\}$/);
       expect(statements.find((s) => s.Sid === 'RecordFailures')).toMatchObject({
         Action: ['dynamodb:PutItem'],
         Resource: [ref('aws_dynamodb_table', one(tf, 'aws_dynamodb_table', 'failures'), 'arn', tf)],
@@ -182,7 +220,10 @@ describe('Construct: ReplicationWorkflow', () => {
         const statements = policyOf(tf, w).Statement;
         const writes = statements.filter((s) => s.Sid.startsWith('Write'));
         expect(writes).toHaveLength(1);
-        for (const r of writes[0].Resource) expect(r).toMatch(/^arn:\$\{data\.aws_partition\.[^}]+\}:iot:eu-central-1:\$\{data\.aws_caller_identity\.[^}]+\}:(thing|thingtype|thinggroup|cert|policy)\/\*$/);
+        for (const r of writes[0].Resource)
+          expect(r).toMatch(
+            /^arn:\$\{data\.aws_partition\.[^}]+\}:iot:eu-central-1:\$\{data\.aws_caller_identity\.[^}]+\}:(thing|thingtype|thinggroup|cert|policy)\/\*$/,
+          );
         for (const s of statements.filter((x) => x.Sid.startsWith('Read'))) {
           for (const r of s.Resource) expect(r).toMatch(/:iot:(eu-west-1|eu-central-1):/);
           for (const a of s.Action) expect(a).toMatch(/^iot:(Describe|List|Get)/);
@@ -204,7 +245,11 @@ describe('Construct: ReplicationWorkflow', () => {
 
   it('outputs the state machine, failure table and DLQ', () => {
     expect(Object.keys(tf.output ?? {})).toEqual(
-      expect.arrayContaining(['replication_state_machine_arn', 'replication_failure_table_name', 'replication_dlq_url']),
+      expect.arrayContaining([
+        'replication_state_machine_arn',
+        'replication_failure_table_name',
+        'replication_dlq_url',
+      ]),
     );
   });
 });

@@ -44,11 +44,16 @@ describe('Stream trigger: record decoding', () => {
   it('rejects an item without expires, naming the field', () => {
     const image = item({ eventType: 'THING_EVENT' });
     delete image.expires;
-    expect(decodeRecord(streamRecord(image), SECONDARY)).toMatchObject({ kind: 'reject', reason: expect.stringContaining('NewImage.expires') });
+    expect(decodeRecord(streamRecord(image), SECONDARY)).toMatchObject({
+      kind: 'reject',
+      reason: expect.stringContaining('NewImage.expires'),
+    });
   });
 
   it('throws a named error when the environment is incomplete', () => {
-    expect(() => triggerConfig({ STATE_MACHINE_ARN: 'arn', SECONDARY_REGION: SECONDARY })).toThrow('environment variable DLQ_URL is required');
+    expect(() => triggerConfig({ STATE_MACHINE_ARN: 'arn', SECONDARY_REGION: SECONDARY })).toThrow(
+      'environment variable DLQ_URL is required',
+    );
   });
 });
 
@@ -109,7 +114,12 @@ describe('Stream trigger: handler against moto', () => {
     const messages: Message[] = [];
     for (let i = 0; i < 10; i++) {
       const got = await sqs.send(
-        new ReceiveMessageCommand({ QueueUrl: dlqUrl, MaxNumberOfMessages: 10, MessageAttributeNames: ['All'], WaitTimeSeconds: 0 }),
+        new ReceiveMessageCommand({
+          QueueUrl: dlqUrl,
+          MaxNumberOfMessages: 10,
+          MessageAttributeNames: ['All'],
+          WaitTimeSeconds: 0,
+        }),
       );
       if (!got.Messages?.length) break;
       messages.push(...got.Messages);
@@ -121,8 +131,18 @@ describe('Stream trigger: handler against moto', () => {
     // Given a batch of three events
     const events = [
       item({ eventType: 'THING_EVENT', operation: 'CREATED', thingName: 'a' }),
-      item({ eventType: 'THING_GROUP_MEMBERSHIP_EVENT', operation: 'ADDED', groupArn: 'arn:aws:iot:us-east-1:1:thinggroup/g' }),
-      item({ eventType: 'SHADOW_EVENT', operation: 'update', thingName: 'a', shadowName: '', state: { reported: { t: 21.5 } } }),
+      item({
+        eventType: 'THING_GROUP_MEMBERSHIP_EVENT',
+        operation: 'ADDED',
+        groupArn: 'arn:aws:iot:us-east-1:1:thinggroup/g',
+      }),
+      item({
+        eventType: 'SHADOW_EVENT',
+        operation: 'update',
+        thingName: 'a',
+        shadowName: '',
+        state: { reported: { t: 21.5 } },
+      }),
     ];
     // When the handler receives them
     const response = await handler(streamEvent(events.map((e) => streamRecord(e))));
@@ -190,7 +210,10 @@ describe('Stream trigger: handler against moto', () => {
       ]),
     );
     const unknown = messages.find((m) => m.MessageAttributes?.eventId?.StringValue === unknownType.uuid)!;
-    expect(JSON.parse(unknown.Body!)).toMatchObject({ reason: expect.stringContaining('"JOB_EVENT"'), record: { eventName: 'INSERT' } });
+    expect(JSON.parse(unknown.Body!)).toMatchObject({
+      reason: expect.stringContaining('"JOB_EVENT"'),
+      record: { eventName: 'INSERT' },
+    });
   });
 
   it('returns only the throttled record in batchItemFailures (aws-sdk-client-mock: moto cannot throttle)', async () => {
@@ -202,7 +225,12 @@ describe('Stream trigger: handler against moto', () => {
     const mock = mockClient(throttled);
     mock.on(StartExecutionCommand).callsFake(async (input) => {
       if (input.name === victim) {
-        throw new SFNServiceException({ name: 'ThrottlingException', $fault: 'client', $metadata: { httpStatusCode: 400 }, message: 'Rate exceeded' });
+        throw new SFNServiceException({
+          name: 'ThrottlingException',
+          $fault: 'client',
+          $metadata: { httpStatusCode: 400 },
+          message: 'Rate exceeded',
+        });
       }
       return real.send(new StartExecutionCommand(input));
     });
@@ -222,7 +250,11 @@ describe('Stream trigger: handler against moto', () => {
       dlqUrl,
       secondaryRegion: SECONDARY,
       logger,
-      metrics: { addMetric: (name, _unit, value) => void (counted[name] = (counted[name] ?? 0) + value) },
+      metrics: {
+        addMetric: (name, _unit, value) => {
+          counted[name] = (counted[name] ?? 0) + value;
+        },
+      },
     });
     mock.restore();
     real.destroy();
@@ -239,7 +271,12 @@ describe('Stream trigger: handler against moto', () => {
   });
 
   it('returns a record for retry rather than dropping it when the DLQ itself is unreachable', async () => {
-    const brokenSqs = new SQSClient({ region: SECONDARY, endpoint: 'http://127.0.0.1:9', credentials: { accessKeyId: 'x', secretAccessKey: 'x' }, maxAttempts: 1 });
+    const brokenSqs = new SQSClient({
+      region: SECONDARY,
+      endpoint: 'http://127.0.0.1:9',
+      credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
+      maxAttempts: 1,
+    });
     const bad = streamRecord(item({ eventType: 'NOPE' }));
     const good = streamRecord(item({ eventType: 'THING_EVENT', operation: 'CREATED', thingName: 'z' }));
     const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
@@ -257,7 +294,10 @@ describe('Stream trigger: handler against moto', () => {
   });
 
   it('ignores events that originated in the secondary region (loop prevention)', async () => {
-    const own = item({ eventType: 'THING_EVENT', operation: 'CREATED', thingName: 'local' }, { originRegion: SECONDARY });
+    const own = item(
+      { eventType: 'THING_EVENT', operation: 'CREATED', thingName: 'local' },
+      { originRegion: SECONDARY },
+    );
     const response = await handler(streamEvent([streamRecord(own)]));
     expect(response.batchItemFailures).toEqual([]);
     expect(await executionsNamed(own.uuid as string)).toHaveLength(0);

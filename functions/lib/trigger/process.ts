@@ -5,16 +5,16 @@
  * `batchItemFailures` (Lambda then retries from the first of them; starts are idempotent).
  * https://docs.aws.amazon.com/lambda/latest/dg/services-ddb-batchfailurereporting.html
  */
-import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { type SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBBatchResponse, DynamoDBRecord } from 'aws-lambda';
 import { decodeRecord } from './records';
 
 /** What the batch processor logs through (Powertools Logger fits). */
 export interface TriggerLogger {
-  info(message: string, extra?: Record<string, unknown>): void;
-  warn(message: string, extra?: Record<string, unknown>): void;
-  error(message: string, extra?: Record<string, unknown>): void;
+  info(message: string, ...extra: Array<Record<string, unknown>>): void;
+  warn(message: string, ...extra: Array<Record<string, unknown>>): void;
+  error(message: string, ...extra: Array<Record<string, unknown>>): void;
 }
 
 /** What the batch processor counts (Powertools Metrics fits). */
@@ -55,7 +55,10 @@ const MAX_DLQ_BODY_CHARS = 200_000;
 type Outcome = 'started' | 'duplicate' | 'rejected' | 'skipped' | 'retry';
 
 /** Processes one batch of replica-stream records; never throws for a single bad record. */
-export async function processBatch(records: readonly DynamoDBRecord[], deps: TriggerDependencies): Promise<DynamoDBBatchResponse> {
+export async function processBatch(
+  records: readonly DynamoDBRecord[],
+  deps: TriggerDependencies,
+): Promise<DynamoDBBatchResponse> {
   const concurrency = Math.max(1, deps.concurrency ?? 10);
   const outcomes: Outcome[] = new Array(records.length);
   let next = 0;
@@ -92,10 +95,19 @@ async function processRecord(record: DynamoDBRecord, deps: TriggerDependencies):
     return sendToDlq(record, decision.reason, decision.eventId, deps);
   }
 
-  const log = { eventId: decision.eventId, streamEventId, executionName: decision.executionName, thingName: decision.thingName };
+  const log = {
+    eventId: decision.eventId,
+    streamEventId,
+    executionName: decision.executionName,
+    thingName: decision.thingName,
+  };
   try {
     const started = await deps.sfn.send(
-      new StartExecutionCommand({ stateMachineArn: deps.stateMachineArn, name: decision.executionName, input: decision.input }),
+      new StartExecutionCommand({
+        stateMachineArn: deps.stateMachineArn,
+        name: decision.executionName,
+        input: decision.input,
+      }),
     );
     deps.logger.info('execution started', { ...log, executionArn: started.executionArn });
     return 'started';
@@ -107,7 +119,12 @@ async function processRecord(record: DynamoDBRecord, deps: TriggerDependencies):
       return 'duplicate';
     }
     if (PERMANENT_START_ERRORS.has(name)) {
-      return sendToDlq(record, `StartExecution rejected the record: ${name}: ${(error as Error).message}`, decision.eventId, deps);
+      return sendToDlq(
+        record,
+        `StartExecution rejected the record: ${name}: ${(error as Error).message}`,
+        decision.eventId,
+        deps,
+      );
     }
     deps.logger.warn('StartExecution failed; the record is returned to Lambda for retry', {
       ...log,
@@ -118,7 +135,12 @@ async function processRecord(record: DynamoDBRecord, deps: TriggerDependencies):
   }
 }
 
-async function sendToDlq(record: DynamoDBRecord, reason: string, eventId: string | undefined, deps: TriggerDependencies): Promise<Outcome> {
+async function sendToDlq(
+  record: DynamoDBRecord,
+  reason: string,
+  eventId: string | undefined,
+  deps: TriggerDependencies,
+): Promise<Outcome> {
   const streamEventId = record.eventID;
   deps.logger.error('record rejected: sent to the DLQ', { eventId, streamEventId, reason });
   let body = JSON.stringify({ reason, record });

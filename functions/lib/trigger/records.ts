@@ -28,7 +28,13 @@ export const MAX_EXECUTION_INPUT_BYTES = 256 * 1024;
 /** What to do with one stream record. */
 export type Decision =
   /** Start the workflow with this name and input. */
-  | { readonly kind: 'start'; readonly eventId: string; readonly executionName: string; readonly input: string; readonly thingName?: string }
+  | {
+      readonly kind: 'start';
+      readonly eventId: string;
+      readonly executionName: string;
+      readonly input: string;
+      readonly thingName?: string;
+    }
   /** The record is an event of the secondary region itself: not replicated back. */
   | { readonly kind: 'skip'; readonly eventId?: string; readonly reason: string }
   /** The record cannot be replicated: send it to the DLQ with the reason. */
@@ -56,25 +62,45 @@ export function executionNameFor(id: string): string {
 export function decodeRecord(record: DynamoDBRecord, secondaryRegion: string): Decision {
   const keyId = record.dynamodb?.Keys?.uuid?.S;
   if (record.eventName !== 'INSERT') {
-    return { kind: 'reject', eventId: keyId, reason: `eventName must be INSERT (got ${JSON.stringify(record.eventName)})` };
+    return {
+      kind: 'reject',
+      eventId: keyId,
+      reason: `eventName must be INSERT (got ${JSON.stringify(record.eventName)})`,
+    };
   }
   const image = record.dynamodb?.NewImage;
   if (!image) {
-    return { kind: 'reject', eventId: keyId, reason: 'dynamodb.NewImage is missing (the stream must use NEW_IMAGE or NEW_AND_OLD_IMAGES)' };
+    return {
+      kind: 'reject',
+      eventId: keyId,
+      reason: 'dynamodb.NewImage is missing (the stream must use NEW_IMAGE or NEW_AND_OLD_IMAGES)',
+    };
   }
   let item: Record<string, unknown>;
   try {
     item = unmarshall(image as Record<string, AttributeValue>);
   } catch (error) {
-    return { kind: 'reject', eventId: keyId, reason: `dynamodb.NewImage cannot be decoded: ${(error as Error).message}` };
+    return {
+      kind: 'reject',
+      eventId: keyId,
+      reason: `dynamodb.NewImage cannot be decoded: ${(error as Error).message}`,
+    };
   }
 
   const id = item.uuid;
   if (typeof id !== 'string' || id.length === 0) {
-    return { kind: 'reject', eventId: keyId, reason: `NewImage.uuid must be a non-empty string (got ${JSON.stringify(id)})` };
+    return {
+      kind: 'reject',
+      eventId: keyId,
+      reason: `NewImage.uuid must be a non-empty string (got ${JSON.stringify(id)})`,
+    };
   }
   if (typeof item.originRegion !== 'string' || item.originRegion === '') {
-    return { kind: 'reject', eventId: id, reason: `NewImage.originRegion must be the region the event happened in (got ${JSON.stringify(item.originRegion)})` };
+    return {
+      kind: 'reject',
+      eventId: id,
+      reason: `NewImage.originRegion must be the region the event happened in (got ${JSON.stringify(item.originRegion)})`,
+    };
   }
   if (item.originRegion === secondaryRegion) {
     return { kind: 'skip', eventId: id, reason: `originRegion is the secondary region ${secondaryRegion}` };
@@ -89,14 +115,28 @@ export function decodeRecord(record: DynamoDBRecord, secondaryRegion: string): D
   }
   if (typeof item.expires !== 'number' || !Number.isInteger(item.expires)) {
     // The failure record's TTL is derived from it inside the workflow.
-    return { kind: 'reject', eventId: id, reason: `NewImage.expires must be whole epoch seconds (got ${JSON.stringify(item.expires)})` };
+    return {
+      kind: 'reject',
+      eventId: id,
+      reason: `NewImage.expires must be whole epoch seconds (got ${JSON.stringify(item.expires)})`,
+    };
   }
 
   const input = JSON.stringify({ eventId: id, event: item });
   const bytes = Buffer.byteLength(input, 'utf8');
   if (bytes > MAX_EXECUTION_INPUT_BYTES) {
-    return { kind: 'reject', eventId: id, reason: `execution input is ${bytes} bytes; Step Functions accepts at most ${MAX_EXECUTION_INPUT_BYTES}` };
+    return {
+      kind: 'reject',
+      eventId: id,
+      reason: `execution input is ${bytes} bytes; Step Functions accepts at most ${MAX_EXECUTION_INPUT_BYTES}`,
+    };
   }
   const thingName = typeof item.thingName === 'string' ? item.thingName : undefined;
-  return { kind: 'start', eventId: id, executionName: executionNameFor(id), input, ...(thingName ? { thingName } : {}) };
+  return {
+    kind: 'start',
+    eventId: id,
+    executionName: executionNameFor(id),
+    input,
+    ...(thingName ? { thingName } : {}),
+  };
 }
