@@ -88,7 +88,8 @@ async function main(): Promise<void> {
   const bundle = bundleFunction('health-check');
   const zipBytes = statSync(bundle.zipPath).size;
   const dir = mkdtempSync(join(tmpdir(), 'iot-dr-bench-hc-'));
-  for (const [name, data] of Object.entries(unzipSync(readFileSync(bundle.zipPath)))) writeFileSync(join(dir, name), data);
+  for (const [name, data] of Object.entries(unzipSync(readFileSync(bundle.zipPath))))
+    writeFileSync(join(dir, name), data);
 
   const tls = opensslAvailable();
   const [broker, moto] = await Promise.all([startBroker({ tls }), startMoto()]);
@@ -126,12 +127,24 @@ async function main(): Promise<void> {
     const failures = [...cold.map((c) => c.status), ...warm.map((w) => w.status)].filter((s) => s !== 200).length;
     const coldTotals = cold.map((c) => c.loadMs + c.invokeMs);
 
-    console.log(`health-check bench: broker ${tls ? 'wss' : 'ws'}://127.0.0.1 (aedes), SSM on moto, ${settings.messageCount} messages, deadline ${settings.deadlineMilliseconds} ms`);
-    console.log(`bundle: index.js ${(bundle.codeBytes / 1024).toFixed(0)} KiB, zip ${(zipBytes / 1024).toFixed(0)} KiB (${bundle.zipPath})`);
-    console.log(`cold (${COLD_RUNS} fresh processes): load+first invoke median ${fmt(median(coldTotals))}, worst ${fmt(Math.max(...coldTotals))}`);
-    console.log(`  module load median ${fmt(median(cold.map((c) => c.loadMs)))}, worst ${fmt(Math.max(...cold.map((c) => c.loadMs)))}`);
-    console.log(`  first invoke (SSM read + round trip) median ${fmt(median(cold.map((c) => c.invokeMs)))}, worst ${fmt(Math.max(...cold.map((c) => c.invokeMs)))}`);
-    console.log(`warm (${WARM_RUNS} invocations in one process): median ${fmt(median(warm.map((w) => w.ms)))}, worst ${fmt(Math.max(...warm.map((w) => w.ms)))}`);
+    console.log(
+      `health-check bench: broker ${tls ? 'wss' : 'ws'}://127.0.0.1 (aedes), SSM on moto, ${settings.messageCount} messages, deadline ${settings.deadlineMilliseconds} ms`,
+    );
+    console.log(
+      `bundle: index.js ${(bundle.codeBytes / 1024).toFixed(0)} KiB, zip ${(zipBytes / 1024).toFixed(0)} KiB (${bundle.zipPath})`,
+    );
+    console.log(
+      `cold (${COLD_RUNS} fresh processes): load+first invoke median ${fmt(median(coldTotals))}, worst ${fmt(Math.max(...coldTotals))}`,
+    );
+    console.log(
+      `  module load median ${fmt(median(cold.map((c) => c.loadMs)))}, worst ${fmt(Math.max(...cold.map((c) => c.loadMs)))}`,
+    );
+    console.log(
+      `  first invoke (SSM read + round trip) median ${fmt(median(cold.map((c) => c.invokeMs)))}, worst ${fmt(Math.max(...cold.map((c) => c.invokeMs)))}`,
+    );
+    console.log(
+      `warm (${WARM_RUNS} invocations in one process): median ${fmt(median(warm.map((w) => w.ms)))}, worst ${fmt(Math.max(...warm.map((w) => w.ms)))}`,
+    );
     console.log(`non-200 answers: ${failures}`);
     if (failures > 0) process.exitCode = 1;
   } finally {

@@ -81,7 +81,12 @@ export class FailoverDns extends Construct {
   }
 
   /** ACM certificate (DNS-validated in the zone) and IoT domain configuration in one region. */
-  private customDomain(role: RegionRole, target: FailoverTarget, props: FailoverDnsProps, recordName: string): IotDomainConfiguration {
+  private customDomain(
+    role: RegionRole,
+    target: FailoverTarget,
+    props: FailoverDnsProps,
+    recordName: string,
+  ): IotDomainConfiguration {
     const certificate = new AcmCertificate(this, `${role}-certificate`, {
       provider: target.provider,
       domainName: recordName,

@@ -93,7 +93,11 @@ export class RegionHealthCheck extends Construct {
     const arn = (resource: string) => `arn:aws:iot:${region}:${account}:${resource}`;
     const statements: PolicyStatement[] = [
       { sid: 'MqttConnect', actions: ['iot:Connect'], resources: [arn(`client/${namePrefix}-hc-*`)] },
-      { sid: 'MqttPublishReceive', actions: ['iot:Publish', 'iot:Receive'], resources: [arn(`topic/${namePrefix}/health/*`)] },
+      {
+        sid: 'MqttPublishReceive',
+        actions: ['iot:Publish', 'iot:Receive'],
+        resources: [arn(`topic/${namePrefix}/health/*`)],
+      },
       { sid: 'MqttSubscribe', actions: ['iot:Subscribe'], resources: [arn(`topicfilter/${namePrefix}/health/*`)] },
       { sid: 'ReadSecret', actions: ['ssm:GetParameter'], resources: [this.parameter.arn] },
       {
@@ -271,7 +275,10 @@ export class HealthChecks extends Construct {
       role: 'secondary',
     });
 
-    for (const [role, check] of [['primary', this.primary], ['secondary', this.secondary]] as const) {
+    for (const [role, check] of [
+      ['primary', this.primary],
+      ['secondary', this.secondary],
+    ] as const) {
       new TerraformOutput(this, `${role}-api-url`, {
         value: check.url,
         description: `Health-check URL in the ${role} region; append ?key=<value of the SSM parameter> to call it`,
@@ -308,10 +315,25 @@ export class HealthChecks extends Construct {
             Effect: 'Allow',
             Principal: { AWS: `arn:aws:iam::${account}:root` },
             Action: [
-              'kms:Create*', 'kms:Describe*', 'kms:Enable*', 'kms:List*', 'kms:Put*', 'kms:Update*', 'kms:Revoke*',
-              'kms:Disable*', 'kms:Get*', 'kms:Delete*', 'kms:TagResource', 'kms:UntagResource',
-              'kms:ScheduleKeyDeletion', 'kms:CancelKeyDeletion', 'kms:RotateKeyOnDemand',
-              'kms:Encrypt', 'kms:Decrypt', 'kms:GenerateDataKey*', 'kms:ReEncrypt*',
+              'kms:Create*',
+              'kms:Describe*',
+              'kms:Enable*',
+              'kms:List*',
+              'kms:Put*',
+              'kms:Update*',
+              'kms:Revoke*',
+              'kms:Disable*',
+              'kms:Get*',
+              'kms:Delete*',
+              'kms:TagResource',
+              'kms:UntagResource',
+              'kms:ScheduleKeyDeletion',
+              'kms:CancelKeyDeletion',
+              'kms:RotateKeyOnDemand',
+              'kms:Encrypt',
+              'kms:Decrypt',
+              'kms:GenerateDataKey*',
+              'kms:ReEncrypt*',
             ],
             // In a key policy "*" means this key.
             Resource: '*',

@@ -27,8 +27,8 @@ describe('Guard: cachedSecret', () => {
     const load = jest.fn().mockResolvedValue('s');
     const secret = cachedSecret(load);
 
-    const values = await Promise.all([secret(), secret(), secret()]);
-    await secret();
+    const values = await Promise.all([secret.get(), secret.get(), secret.get()]);
+    await secret.get();
 
     expect(values).toEqual(['s', 's', 's']);
     expect(load).toHaveBeenCalledTimes(1);
@@ -38,8 +38,34 @@ describe('Guard: cachedSecret', () => {
     const load = jest.fn().mockRejectedValueOnce(new Error('throttled')).mockResolvedValue('s');
     const secret = cachedSecret(load);
 
-    await expect(secret()).rejects.toThrow('throttled');
-    await expect(secret()).resolves.toBe('s');
+    await expect(secret.get()).rejects.toThrow('throttled');
+    await expect(secret.get()).resolves.toBe('s');
     expect(load).toHaveBeenCalledTimes(2);
+  });
+
+  it('re-reads a rotated secret after a mismatch, at most once per refresh interval', async () => {
+    // Given a secret read at t=0 and rotated afterwards
+    let clock = 0;
+    const load = jest.fn().mockResolvedValueOnce('old').mockResolvedValue('new');
+    const secret = cachedSecret(load, { minRefreshIntervalMs: 60000, now: () => clock });
+    await expect(secret.get()).resolves.toBe('old');
+
+    // When a mismatch asks for a refresh too early, nothing is read
+    clock = 59999;
+    await expect(secret.refresh()).resolves.toBeUndefined();
+    expect(load).toHaveBeenCalledTimes(1);
+
+    // Then once the interval has passed, one re-read returns the new secret and is cached
+    clock = 60000;
+    await expect(secret.refresh()).resolves.toBe('new');
+    await expect(secret.get()).resolves.toBe('new');
+    await expect(secret.refresh()).resolves.toBeUndefined();
+    expect(load).toHaveBeenCalledTimes(2);
+  });
+
+  it('does not refresh before the first successful load', async () => {
+    const load = jest.fn().mockResolvedValue('s');
+    await expect(cachedSecret(load).refresh()).resolves.toBeUndefined();
+    expect(load).not.toHaveBeenCalled();
   });
 });

@@ -7,7 +7,9 @@ import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { opensslAvailable, startBroker, type TestBroker } from '../support/broker';
 import { FAKE_CREDENTIALS, motoClient, startMoto, type Moto } from '../support/moto';
 
-type Handler = (event: { queryStringParameters?: Record<string, string> }) => Promise<APIGatewayProxyStructuredResultV2>;
+type Handler = (event: {
+  queryStringParameters?: Record<string, string>;
+}) => Promise<APIGatewayProxyStructuredResultV2>;
 
 const REGION = 'us-east-1';
 const HOST = 'abcdefgh12345-ats.iot.us-east-1.amazonaws.com';
@@ -122,7 +124,9 @@ describe('Function: health-check', () => {
     expect(keys.at(-1)).toBe('X-Amz-Security-Token');
     expect(url.searchParams.get('X-Amz-Security-Token')).toBe('session/token+with=chars');
     expect(url.searchParams.get('X-Amz-Algorithm')).toBe('AWS4-HMAC-SHA256');
-    expect(url.searchParams.get('X-Amz-Credential')).toMatch(/^testing\/\d{8}\/us-east-1\/iotdevicegateway\/aws4_request$/);
+    expect(url.searchParams.get('X-Amz-Credential')).toMatch(
+      /^testing\/\d{8}\/us-east-1\/iotdevicegateway\/aws4_request$/,
+    );
     expect(url.searchParams.get('X-Amz-SignedHeaders')).toBe('host');
     expect(url.searchParams.get('X-Amz-Signature')).toMatch(/^[0-9a-f]{64}$/);
   });
@@ -232,7 +236,9 @@ describe('Function: health-check', () => {
       // Then the warm module still knows it
       expect((await invoke(SECRET)).status).toBe(200);
     } finally {
-      await ssm.send(new PutParameterCommand({ Name: PARAMETER, Type: 'SecureString', Value: SECRET, Overwrite: true }));
+      await ssm.send(
+        new PutParameterCommand({ Name: PARAMETER, Type: 'SecureString', Value: SECRET, Overwrite: true }),
+      );
     }
   });
 

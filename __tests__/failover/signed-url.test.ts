@@ -17,7 +17,8 @@ const CREDENTIALS = {
   sessionToken: 'IQoJb3JpZ2luX2VjE+token/with=specials',
 };
 
-const rfc3986 = (s: string) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+const rfc3986 = (s: string) =>
+  encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 const hmac = (key: Buffer | string, data: string) => createHmac('sha256', key).update(data, 'utf8').digest();
 
 /** SigV4 query signing from the specification, written without the SDK. */
@@ -27,9 +28,22 @@ function independentSignature(params: URLSearchParams): string {
     .map(([k, v]) => `${rfc3986(k)}=${rfc3986(v)}`)
     .sort()
     .join('&');
-  const canonicalRequest = ['GET', '/mqtt', canonicalQuery, `host:${HOST}`, '', 'host', createHash('sha256').update('').digest('hex')].join('\n');
+  const canonicalRequest = [
+    'GET',
+    '/mqtt',
+    canonicalQuery,
+    `host:${HOST}`,
+    '',
+    'host',
+    createHash('sha256').update('').digest('hex'),
+  ].join('\n');
   const scope = `20260102/${REGION}/iotdevicegateway/aws4_request`;
-  const toSign = ['AWS4-HMAC-SHA256', '20260102T030405Z', scope, createHash('sha256').update(canonicalRequest).digest('hex')].join('\n');
+  const toSign = [
+    'AWS4-HMAC-SHA256',
+    '20260102T030405Z',
+    scope,
+    createHash('sha256').update(canonicalRequest).digest('hex'),
+  ].join('\n');
   let key = hmac(`AWS4${CREDENTIALS.secretAccessKey}`, '20260102');
   for (const part of [REGION, 'iotdevicegateway', 'aws4_request']) key = hmac(key, part);
   return createHmac('sha256', key).update(toSign).digest('hex');
@@ -37,14 +51,18 @@ function independentSignature(params: URLSearchParams): string {
 
 describe('presignMqttUrl', () => {
   it('builds wss://<endpoint>/mqtt with the SigV4 query parameters for iotdevicegateway', async () => {
-    const url = new URL(await presignMqttUrl({ host: HOST, region: REGION, credentials: CREDENTIALS, signingDate: DATE }));
+    const url = new URL(
+      await presignMqttUrl({ host: HOST, region: REGION, credentials: CREDENTIALS, signingDate: DATE }),
+    );
 
     expect(url.protocol).toBe('wss:');
     expect(url.host).toBe(HOST);
     expect(url.pathname).toBe('/mqtt');
     const q = url.searchParams;
     expect(q.get('X-Amz-Algorithm')).toBe('AWS4-HMAC-SHA256');
-    expect(q.get('X-Amz-Credential')).toBe(`${CREDENTIALS.accessKeyId}/20260102/${REGION}/iotdevicegateway/aws4_request`);
+    expect(q.get('X-Amz-Credential')).toBe(
+      `${CREDENTIALS.accessKeyId}/20260102/${REGION}/iotdevicegateway/aws4_request`,
+    );
     expect(q.get('X-Amz-Date')).toBe('20260102T030405Z');
     expect(q.get('X-Amz-SignedHeaders')).toBe('host');
     expect(q.get('X-Amz-Expires')).toBe('60');
@@ -60,7 +78,9 @@ describe('presignMqttUrl', () => {
   });
 
   it("signs exactly as the SDK's SigV4 signer does for the same request without the token", async () => {
-    const url = new URL(await presignMqttUrl({ host: HOST, region: REGION, credentials: CREDENTIALS, signingDate: DATE }));
+    const url = new URL(
+      await presignMqttUrl({ host: HOST, region: REGION, credentials: CREDENTIALS, signingDate: DATE }),
+    );
     const sdk = new SignatureV4({
       service: 'iotdevicegateway',
       region: REGION,
@@ -78,14 +98,23 @@ describe('presignMqttUrl', () => {
   });
 
   it('matches an independent SigV4 computation that leaves the token out of the canonical request', async () => {
-    const url = new URL(await presignMqttUrl({ host: HOST, region: REGION, credentials: CREDENTIALS, signingDate: DATE }));
+    const url = new URL(
+      await presignMqttUrl({ host: HOST, region: REGION, credentials: CREDENTIALS, signingDate: DATE }),
+    );
 
     expect(url.searchParams.get('X-Amz-Signature')).toBe(independentSignature(url.searchParams));
   });
 
   it('differs from the signature a token-in-the-canonical-request signer would make (the IoT quirk matters)', async () => {
-    const url = new URL(await presignMqttUrl({ host: HOST, region: REGION, credentials: CREDENTIALS, signingDate: DATE }));
-    const withToken = await new SignatureV4({ service: 'iotdevicegateway', region: REGION, credentials: CREDENTIALS, sha256: Sha256 }).presign(
+    const url = new URL(
+      await presignMqttUrl({ host: HOST, region: REGION, credentials: CREDENTIALS, signingDate: DATE }),
+    );
+    const withToken = await new SignatureV4({
+      service: 'iotdevicegateway',
+      region: REGION,
+      credentials: CREDENTIALS,
+      sha256: Sha256,
+    }).presign(
       { method: 'GET', protocol: 'wss:', hostname: HOST, path: '/mqtt', headers: { host: HOST }, query: {} },
       { signingDate: DATE, expiresIn: 60 },
     );

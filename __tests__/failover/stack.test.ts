@@ -22,7 +22,8 @@ function ref(tf: TerraformJson, type: string, attr: string, ...fragments: string
 
 function dataRef(tf: TerraformJson, type: string, attr: string, ...fragments: string[]): string {
   const hits = Object.keys(tf.data?.[type] ?? {}).filter((id) => fragments.every((f) => id.includes(f)));
-  if (hits.length !== 1) throw new Error(`expected one data.${type} matching ${fragments.join('+')}, found ${hits.length}`);
+  if (hits.length !== 1)
+    throw new Error(`expected one data.${type} matching ${fragments.join('+')}, found ${hits.length}`);
   return `\${data.${type}.${hits[0]}.${attr}}`;
 }
 
@@ -47,7 +48,10 @@ describe('Stack: failover with the default configuration (us-east-1 + us-west-2,
       payload_format_version: '2.0',
       integration_uri: ref(tf, 'aws_lambda_function', 'arn', `health-check_${role}_`),
     });
-    expect(one(tf, 'aws_apigatewayv2_route', `health-check_${role}_`)).toMatchObject({ provider, route_key: 'GET /health' });
+    expect(one(tf, 'aws_apigatewayv2_route', `health-check_${role}_`)).toMatchObject({
+      provider,
+      route_key: 'GET /health',
+    });
   });
 
   it('keeps the query string (and so the secret) out of the API access log format', () => {
@@ -70,26 +74,36 @@ describe('Stack: failover with the default configuration (us-east-1 + us-west-2,
   it.each([
     ['primary', 'us-east-1'],
     ['secondary', 'us-west-2'],
-  ])('checks the %s API over HTTPS with SNI, the configured interval, threshold and checker regions', (role, region) => {
-    const check = one(tf, 'aws_route53_health_check', `health-check_${role}_`);
-    expect(check).toMatchObject({
-      type: 'HTTPS',
-      port: 443,
-      enable_sni: true,
-      request_interval: 10,
-      failure_threshold: 3,
-      regions: ['us-east-1', 'us-west-2', 'eu-west-1'],
-      fqdn: `${ref(tf, 'aws_apigatewayv2_api', 'id', `health-check_${role}_`)}.execute-api.${region}.amazonaws.com`,
-      // us-east-1 is the primary region here: its provider serves Route 53 and the alarms.
-      provider: 'aws.primary',
-    });
-    expect(check.resource_path).toBe(`/health?key=${ref(tf, 'random_password', 'result', `health-check_${role}_`)}`);
-  });
+  ])(
+    'checks the %s API over HTTPS with SNI, the configured interval, threshold and checker regions',
+    (role, region) => {
+      const check = one(tf, 'aws_route53_health_check', `health-check_${role}_`);
+      expect(check).toMatchObject({
+        type: 'HTTPS',
+        port: 443,
+        enable_sni: true,
+        request_interval: 10,
+        failure_threshold: 3,
+        regions: ['us-east-1', 'us-west-2', 'eu-west-1'],
+        fqdn: `${ref(tf, 'aws_apigatewayv2_api', 'id', `health-check_${role}_`)}.execute-api.${region}.amazonaws.com`,
+        // us-east-1 is the primary region here: its provider serves Route 53 and the alarms.
+        provider: 'aws.primary',
+      });
+      expect(check.resource_path).toBe(`/health?key=${ref(tf, 'random_password', 'result', `health-check_${role}_`)}`);
+    },
+  );
 
   it('generates one secret per region with the random provider and keeps it in SSM as a SecureString', () => {
     expect(tf.provider.random).toBeDefined();
-    for (const [role, provider] of [['primary', 'aws.primary'], ['secondary', 'aws.secondary']]) {
-      expect(one(tf, 'random_password', `health-check_${role}_`)).toMatchObject({ provider: 'random', length: 40, special: false });
+    for (const [role, provider] of [
+      ['primary', 'aws.primary'],
+      ['secondary', 'aws.secondary'],
+    ]) {
+      expect(one(tf, 'random_password', `health-check_${role}_`)).toMatchObject({
+        provider: 'random',
+        length: 40,
+        special: false,
+      });
       expect(one(tf, 'aws_ssm_parameter', `health-check_${role}_`)).toMatchObject({
         provider,
         type: 'SecureString',
@@ -126,15 +140,24 @@ describe('Stack: failover with the default configuration (us-east-1 + us-west-2,
   it('outputs API URLs, health check ids and parameter names, never the secret', () => {
     const outputs = tf.output ?? {};
     for (const role of ['primary', 'secondary']) {
-      expect(outputs[`health_check_${role}_url`].value).toBe(`${ref(tf, 'aws_apigatewayv2_api', 'api_endpoint', `health-check_${role}_`)}/health`);
-      expect(outputs[`health_check_${role}_id`].value).toBe(ref(tf, 'aws_route53_health_check', 'id', `health-check_${role}_`));
-      expect(outputs[`health_check_${role}_secret_parameter`].value).toBe(ref(tf, 'aws_ssm_parameter', 'name', `health-check_${role}_`));
+      expect(outputs[`health_check_${role}_url`].value).toBe(
+        `${ref(tf, 'aws_apigatewayv2_api', 'api_endpoint', `health-check_${role}_`)}/health`,
+      );
+      expect(outputs[`health_check_${role}_id`].value).toBe(
+        ref(tf, 'aws_route53_health_check', 'id', `health-check_${role}_`),
+      );
+      expect(outputs[`health_check_${role}_secret_parameter`].value).toBe(
+        ref(tf, 'aws_ssm_parameter', 'name', `health-check_${role}_`),
+      );
     }
     expect(JSON.stringify(outputs)).not.toMatch(/random_password|resource_path|\.value\}/);
   });
 
   it('passes the IoT data endpoint (resolved at deploy time) and the settings to each function', () => {
-    for (const [role, provider] of [['primary', 'aws.primary'], ['secondary', 'aws.secondary']]) {
+    for (const [role, provider] of [
+      ['primary', 'aws.primary'],
+      ['secondary', 'aws.secondary'],
+    ]) {
       expect(Object.values(tf.data?.aws_iot_endpoint ?? {}).filter((d) => d.provider === provider)).toEqual([
         expect.objectContaining({ endpoint_type: 'iot:Data-ATS' }),
       ]);
@@ -161,16 +184,36 @@ describe('Stack: failover with the default configuration (us-east-1 + us-west-2,
     const iot = (r: string) => `arn:aws:iot:${region}:${account}:${r}`;
     const parameterArn = ref(tf, 'aws_ssm_parameter', 'arn', `health-check_${role}_`);
     expect(statements.map(({ Sid, Action, Resource, Condition }) => ({ Sid, Action, Resource, Condition }))).toEqual([
-      { Sid: 'OwnLogs', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: [expect.stringMatching(/:\*$/)], Condition: undefined },
+      {
+        Sid: 'OwnLogs',
+        Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        Resource: [expect.stringMatching(/:\*$/)],
+        Condition: undefined,
+      },
       { Sid: 'MqttConnect', Action: ['iot:Connect'], Resource: [iot('client/iot-dr-hc-*')], Condition: undefined },
-      { Sid: 'MqttPublishReceive', Action: ['iot:Publish', 'iot:Receive'], Resource: [iot('topic/iot-dr/health/*')], Condition: undefined },
-      { Sid: 'MqttSubscribe', Action: ['iot:Subscribe'], Resource: [iot('topicfilter/iot-dr/health/*')], Condition: undefined },
+      {
+        Sid: 'MqttPublishReceive',
+        Action: ['iot:Publish', 'iot:Receive'],
+        Resource: [iot('topic/iot-dr/health/*')],
+        Condition: undefined,
+      },
+      {
+        Sid: 'MqttSubscribe',
+        Action: ['iot:Subscribe'],
+        Resource: [iot('topicfilter/iot-dr/health/*')],
+        Condition: undefined,
+      },
       { Sid: 'ReadSecret', Action: ['ssm:GetParameter'], Resource: [parameterArn], Condition: undefined },
       {
         Sid: 'DecryptSecret',
         Action: ['kms:Decrypt'],
         Resource: [`arn:aws:kms:${region}:${account}:key/*`],
-        Condition: { StringEquals: { 'kms:ViaService': `ssm.${region}.amazonaws.com`, 'kms:EncryptionContext:PARAMETER_ARN': parameterArn } },
+        Condition: {
+          StringEquals: {
+            'kms:ViaService': `ssm.${region}.amazonaws.com`,
+            'kms:EncryptionContext:PARAMETER_ARN': parameterArn,
+          },
+        },
       },
     ]);
   });
@@ -181,13 +224,25 @@ describe('Stack: failover with DNS, a custom domain and alarm e-mail (eu-west-1 
     primaryRegion: 'eu-west-1',
     secondaryRegion: 'eu-central-1',
     dns: { hostedZoneId: ZONE, recordName: 'iot.example.com', ttlSeconds: 20, customDomain: true },
-    healthCheck: { alarmEmail: 'ops@example.com', intervalSeconds: 30, failureThreshold: 2, checkerRegions: ['us-east-1', 'eu-west-1', 'ap-southeast-1', 'sa-east-1'] },
+    healthCheck: {
+      alarmEmail: 'ops@example.com',
+      intervalSeconds: 30,
+      failureThreshold: 2,
+      checkerRegions: ['us-east-1', 'eu-west-1', 'ap-southeast-1', 'sa-east-1'],
+    },
   });
 
   it('adds a third provider in us-east-1 for Route 53 and the alarms', () => {
     expect(tf.provider.aws.find((p) => p.alias === 'global')).toMatchObject({ region: 'us-east-1' });
-    for (const type of ['aws_route53_health_check', 'aws_cloudwatch_metric_alarm', 'aws_sns_topic', 'aws_route53_record']) {
-      const ours = resourcesOf(tf, type).filter(([id]) => id.startsWith('health-check') || id.startsWith('failover-dns'));
+    for (const type of [
+      'aws_route53_health_check',
+      'aws_cloudwatch_metric_alarm',
+      'aws_sns_topic',
+      'aws_route53_record',
+    ]) {
+      const ours = resourcesOf(tf, type).filter(
+        ([id]) => id.startsWith('health-check') || id.startsWith('failover-dns'),
+      );
       expect(ours.length).toBeGreaterThan(0);
       for (const [id, body] of ours) expect([id, body.provider]).toEqual([id, 'aws.global']);
     }
@@ -206,10 +261,20 @@ describe('Stack: failover with DNS, a custom domain and alarm e-mail (eu-west-1 
   it('notifies an e-mail topic encrypted with a key CloudWatch may use', () => {
     const topicArn = ref(tf, 'aws_sns_topic', 'arn', 'alarm-topic');
     for (const role of ['primary', 'secondary']) {
-      expect(one(tf, 'aws_cloudwatch_metric_alarm', `health-check_${role}_`)).toMatchObject({ alarm_actions: [topicArn], ok_actions: [topicArn] });
+      expect(one(tf, 'aws_cloudwatch_metric_alarm', `health-check_${role}_`)).toMatchObject({
+        alarm_actions: [topicArn],
+        ok_actions: [topicArn],
+      });
     }
-    expect(one(tf, 'aws_sns_topic', 'alarm-topic')).toMatchObject({ name: 'iot-dr-health-alarms', kms_master_key_id: ref(tf, 'aws_kms_key', 'arn', 'alarm-key') });
-    expect(one(tf, 'aws_sns_topic_subscription', 'alarm-email')).toMatchObject({ protocol: 'email', endpoint: 'ops@example.com', topic_arn: topicArn });
+    expect(one(tf, 'aws_sns_topic', 'alarm-topic')).toMatchObject({
+      name: 'iot-dr-health-alarms',
+      kms_master_key_id: ref(tf, 'aws_kms_key', 'arn', 'alarm-key'),
+    });
+    expect(one(tf, 'aws_sns_topic_subscription', 'alarm-email')).toMatchObject({
+      protocol: 'email',
+      endpoint: 'ops@example.com',
+      topic_arn: topicArn,
+    });
     const key = one(tf, 'aws_kms_key', 'alarm-key');
     expect(key).toMatchObject({ enable_key_rotation: true, provider: 'aws.global' });
     expect(key.policy).toContain('cloudwatch.amazonaws.com');
@@ -219,41 +284,51 @@ describe('Stack: failover with DNS, a custom domain and alarm e-mail (eu-west-1 
   it.each([
     ['primary', 'PRIMARY'],
     ['secondary', 'SECONDARY'],
-  ])('routes the hostname to the %s IoT endpoint with failover routing, its health check and the TTL', (role, failover) => {
-    expect(one(tf, 'aws_route53_record', `failover-dns_${role}-record`)).toMatchObject({
-      zone_id: ZONE,
-      name: 'iot.example.com',
-      type: 'CNAME',
-      ttl: 20,
-      records: [dataRef(tf, 'aws_iot_endpoint', 'endpoint_address', `health-check_${role}_`)],
-      set_identifier: `iot-dr-${role}`,
-      failover_routing_policy: { type: failover },
-      health_check_id: ref(tf, 'aws_route53_health_check', 'id', `health-check_${role}_`),
-    });
-  });
+  ])(
+    'routes the hostname to the %s IoT endpoint with failover routing, its health check and the TTL',
+    (role, failover) => {
+      expect(one(tf, 'aws_route53_record', `failover-dns_${role}-record`)).toMatchObject({
+        zone_id: ZONE,
+        name: 'iot.example.com',
+        type: 'CNAME',
+        ttl: 20,
+        records: [dataRef(tf, 'aws_iot_endpoint', 'endpoint_address', `health-check_${role}_`)],
+        set_identifier: `iot-dr-${role}`,
+        failover_routing_policy: { type: failover },
+        health_check_id: ref(tf, 'aws_route53_health_check', 'id', `health-check_${role}_`),
+      });
+    },
+  );
 
   it.each([
     ['primary', 'aws.primary'],
     ['secondary', 'aws.secondary'],
-  ])('serves the hostname from an IoT domain configuration in the %s region with a DNS-validated ACM certificate', (role, provider) => {
-    const cert = one(tf, 'aws_acm_certificate', `${role}-certificate`);
-    expect(cert).toMatchObject({ provider, domain_name: 'iot.example.com', validation_method: 'DNS' });
-    const validationRecord = one(tf, 'aws_route53_record', `${role}-validation-record`);
-    expect(validationRecord).toMatchObject({ zone_id: ZONE, provider: 'aws.global', allow_overwrite: true });
-    expect(validationRecord.name).toContain(`aws_acm_certificate.${resourcesOf(tf, 'aws_acm_certificate').find(([id]) => id.includes(`${role}-certificate`))?.[0]}.domain_validation_options`);
-    expect(one(tf, 'aws_acm_certificate_validation', `${role}-certificate-validation`)).toMatchObject({
-      provider,
-      certificate_arn: ref(tf, 'aws_acm_certificate', 'arn', `${role}-certificate`),
-      validation_record_fqdns: [ref(tf, 'aws_route53_record', 'fqdn', `${role}-validation-record`)],
-    });
-    expect(one(tf, 'aws_iot_domain_configuration', `${role}-domain`)).toMatchObject({
-      provider,
-      name: 'iot-dr-devices',
-      domain_name: 'iot.example.com',
-      service_type: 'DATA',
-      server_certificate_arns: [ref(tf, 'aws_acm_certificate_validation', 'certificate_arn', `${role}-certificate-validation`)],
-    });
-  });
+  ])(
+    'serves the hostname from an IoT domain configuration in the %s region with a DNS-validated ACM certificate',
+    (role, provider) => {
+      const cert = one(tf, 'aws_acm_certificate', `${role}-certificate`);
+      expect(cert).toMatchObject({ provider, domain_name: 'iot.example.com', validation_method: 'DNS' });
+      const validationRecord = one(tf, 'aws_route53_record', `${role}-validation-record`);
+      expect(validationRecord).toMatchObject({ zone_id: ZONE, provider: 'aws.global', allow_overwrite: true });
+      expect(validationRecord.name).toContain(
+        `aws_acm_certificate.${resourcesOf(tf, 'aws_acm_certificate').find(([id]) => id.includes(`${role}-certificate`))?.[0]}.domain_validation_options`,
+      );
+      expect(one(tf, 'aws_acm_certificate_validation', `${role}-certificate-validation`)).toMatchObject({
+        provider,
+        certificate_arn: ref(tf, 'aws_acm_certificate', 'arn', `${role}-certificate`),
+        validation_record_fqdns: [ref(tf, 'aws_route53_record', 'fqdn', `${role}-validation-record`)],
+      });
+      expect(one(tf, 'aws_iot_domain_configuration', `${role}-domain`)).toMatchObject({
+        provider,
+        name: 'iot-dr-devices',
+        domain_name: 'iot.example.com',
+        service_type: 'DATA',
+        server_certificate_arns: [
+          ref(tf, 'aws_acm_certificate_validation', 'certificate_arn', `${role}-certificate-validation`),
+        ],
+      });
+    },
+  );
 
   it('outputs the device hostname', () => {
     expect(tf.output?.device_hostname.value).toBe('iot.example.com');
@@ -272,7 +347,10 @@ describe('Stack: failover with DNS but no custom domain, secondary in us-east-1'
     for (const role of ['primary', 'secondary']) {
       expect(one(tf, 'aws_route53_health_check', `health-check_${role}_`).provider).toBe('aws.secondary');
       expect(one(tf, 'aws_cloudwatch_metric_alarm', `health-check_${role}_`).provider).toBe('aws.secondary');
-      expect(one(tf, 'aws_route53_record', `failover-dns_${role}-record`)).toMatchObject({ provider: 'aws.secondary', ttl: 30 });
+      expect(one(tf, 'aws_route53_record', `failover-dns_${role}-record`)).toMatchObject({
+        provider: 'aws.secondary',
+        ttl: 30,
+      });
     }
   });
 

@@ -79,7 +79,7 @@ export function opensslAvailable(): boolean {
 const REPO = resolve(__dirname, '..', '..');
 
 /** The broker process (an ES module, run with `--input-type=module`). */
-const BROKER_SCRIPT = String.raw`
+const BROKER_SCRIPT = `
 import { createServer as createHttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { readFileSync } from 'node:fs';
@@ -171,8 +171,25 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Tes
     const certFile = join(dir, 'cert.pem');
     execFileSync(
       'openssl',
-      ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', keyFile, '-out', certFile,
-        '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'],
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-keyout',
+        keyFile,
+        '-out',
+        certFile,
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1,DNS:localhost',
+      ],
       { stdio: 'ignore', timeout: 15000 },
     );
     ca = readFileSync(certFile, 'utf8');
@@ -195,18 +212,21 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Tes
       clearTimeout(timer);
       reject(new Error(`test broker exited with code ${code} before listening`));
     });
-    child.on('message', (msg: { ready?: boolean; port?: number; id?: number; ok?: boolean; result?: unknown; error?: string }) => {
-      if (msg.ready) {
-        clearTimeout(timer);
-        resolvePort(msg.port as number);
-        return;
-      }
-      const w = msg.id !== undefined ? waiting.get(msg.id) : undefined;
-      if (!w) return;
-      waiting.delete(msg.id as number);
-      if (msg.ok) w.resolve(msg.result);
-      else w.reject(new Error(`test broker: ${msg.error}`));
-    });
+    child.on(
+      'message',
+      (msg: { ready?: boolean; port?: number; id?: number; ok?: boolean; result?: unknown; error?: string }) => {
+        if (msg.ready) {
+          clearTimeout(timer);
+          resolvePort(msg.port as number);
+          return;
+        }
+        const w = msg.id !== undefined ? waiting.get(msg.id) : undefined;
+        if (!w) return;
+        waiting.delete(msg.id as number);
+        if (msg.ok) w.resolve(msg.result);
+        else w.reject(new Error(`test broker: ${msg.error}`));
+      },
+    );
   });
   child.on('exit', () => {
     for (const w of waiting.values()) w.reject(new Error('test broker exited'));

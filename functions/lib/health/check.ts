@@ -4,14 +4,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { SECRET_QUERY_PARAMETER, type SecretLoader, secretMatches } from './guard';
+import { type CachedSecret, SECRET_QUERY_PARAMETER, secretMatches } from './guard';
 import { mqttRoundTrip, RoundTripError, type RoundTripTimings } from './round-trip';
 
 export interface HealthCheckSettings {
   /** Builds the broker URL for one invocation (presigned for IoT Core; plain in tests). */
   readonly brokerUrl: () => Promise<string>;
   /** The secret callers must present. */
-  readonly secret: SecretLoader;
+  readonly secret: CachedSecret;
   /** Prefix of client ids (`<prefix>-hc-<uuid>`) and topics (`<prefix>/health/<uuid>`). */
   readonly namePrefix: string;
   readonly messageCount: number;
@@ -25,7 +25,13 @@ export interface HealthCheckSettings {
 /** The body of every answer. Never contains the secret. */
 export type HealthCheckBody =
   | { readonly status: 'healthy'; readonly region?: string; readonly timings: RoundTripTimings }
-  | { readonly status: 'unhealthy'; readonly region?: string; readonly phase: string; readonly error: string; readonly elapsedMs: number }
+  | {
+      readonly status: 'unhealthy';
+      readonly region?: string;
+      readonly phase: string;
+      readonly error: string;
+      readonly elapsedMs: number;
+    }
   | { readonly status: 'forbidden' }
   | { readonly status: 'error'; readonly error: string };
 
@@ -42,20 +48,27 @@ const json = (statusCode: number, body: HealthCheckBody): APIGatewayProxyStructu
 export function createHealthCheck(settings: HealthCheckSettings) {
   const log = settings.log ?? ((entry) => console.log(JSON.stringify(entry)));
   const region = process.env.AWS_REGION;
-  return async (event: Pick<APIGatewayProxyEventV2, 'queryStringParameters'>): Promise<APIGatewayProxyStructuredResultV2> => {
+  return async (
+    event: Pick<APIGatewayProxyEventV2, 'queryStringParameters'>,
+  ): Promise<APIGatewayProxyStructuredResultV2> => {
     const provided = event.queryStringParameters?.[SECRET_QUERY_PARAMETER];
     if (!provided) {
       log({ outcome: 'forbidden', reason: 'missing secret' });
       return json(403, { status: 'forbidden' });
     }
-    let expected: string;
+    let allowed: boolean;
     try {
-      expected = await settings.secret();
+      allowed = secretMatches(provided, await settings.secret.get());
+      if (!allowed) {
+        // Maybe the secret was rotated since this container read it (at most one re-read a minute).
+        const fresh = await settings.secret.refresh();
+        allowed = fresh !== undefined && secretMatches(provided, fresh);
+      }
     } catch (err) {
       log({ outcome: 'error', error: err instanceof Error ? err.message : String(err) });
       return json(500, { status: 'error', error: 'secret unavailable' });
     }
-    if (!secretMatches(provided, expected)) {
+    if (!allowed) {
       log({ outcome: 'forbidden', reason: 'wrong secret' });
       return json(403, { status: 'forbidden' });
     }
@@ -74,8 +87,20 @@ export function createHealthCheck(settings: HealthCheckSettings) {
       return json(200, { status: 'healthy', region, timings });
     } catch (err) {
       if (err instanceof RoundTripError) {
-        log({ outcome: 'unhealthy', phase: err.phase, error: err.message, elapsedMs: err.elapsedMs, received: err.received });
-        return json(503, { status: 'unhealthy', region, phase: err.phase, error: err.message, elapsedMs: err.elapsedMs });
+        log({
+          outcome: 'unhealthy',
+          phase: err.phase,
+          error: err.message,
+          elapsedMs: err.elapsedMs,
+          received: err.received,
+        });
+        return json(503, {
+          status: 'unhealthy',
+          region,
+          phase: err.phase,
+          error: err.message,
+          elapsedMs: err.elapsedMs,
+        });
       }
       // Signing failed (no credentials): nothing was sent, the region cannot be judged healthy.
       const message = err instanceof Error ? err.message : String(err);

@@ -49,7 +49,9 @@ function integer(env: NodeJS.ProcessEnv, name: string, min: number, max: number)
   const raw = required(env, name);
   const value = Number(raw);
   if (!Number.isInteger(value) || value < min || value > max) {
-    throw new HealthCheckConfigError(`environment variable ${name} must be a whole number between ${min} and ${max} (got ${JSON.stringify(raw)})`);
+    throw new HealthCheckConfigError(
+      `environment variable ${name} must be a whole number between ${min} and ${max} (got ${JSON.stringify(raw)})`,
+    );
   }
   return value;
 }
@@ -64,7 +66,9 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): HealthChe
   if (override) {
     target = new URL(override);
     if (target.protocol !== 'ws:' && target.protocol !== 'wss:') {
-      throw new HealthCheckConfigError(`${ENV.endpointUrl} must be a ws:// or wss:// URL (got ${JSON.stringify(override)})`);
+      throw new HealthCheckConfigError(
+        `${ENV.endpointUrl} must be a ws:// or wss:// URL (got ${JSON.stringify(override)})`,
+      );
     }
   }
   const caFile = env[ENV.caFile];

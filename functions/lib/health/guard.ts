@@ -31,18 +31,56 @@ export function secretMatches(provided: string | undefined | null, expected: str
 /** A loader of the secret. */
 export type SecretLoader = () => Promise<string>;
 
+/** The secret as the function holds it: read once, re-read only when a caller may have rotated it. */
+export interface CachedSecret {
+  /** The cached secret (loaded on first use). */
+  get(): Promise<string>;
+  /**
+   * Re-reads the secret when the cached copy is older than the refresh interval, and returns the
+   * new value; otherwise returns undefined without any call. Used only after a mismatch, so that
+   * a rotated secret (new value in SSM and in the Route 53 check) is not rejected by warm
+   * containers until they happen to be recycled, which would fail the region over for nothing.
+   */
+  refresh(): Promise<string | undefined>;
+}
+
+export interface CachedSecretOptions {
+  /** Minimum age of the cached copy before a mismatch may re-read it. @default 60000 */
+  readonly minRefreshIntervalMs?: number;
+  /** Clock, for tests. @default Date.now */
+  readonly now?: () => number;
+}
+
 /**
- * Memoizes a loader for the life of the container (one SSM call per cold start). A failed load is
- * forgotten, so the next invocation tries again instead of failing for the container's lifetime.
+ * Memoizes a loader for the life of the container (one SSM call per cold start, plus at most one
+ * per refresh interval after mismatches). A failed load is forgotten, so the next invocation tries
+ * again instead of failing for the container's lifetime.
  */
-export function cachedSecret(load: SecretLoader): SecretLoader {
+export function cachedSecret(load: SecretLoader, options: CachedSecretOptions = {}): CachedSecret {
+  const minRefreshIntervalMs = options.minRefreshIntervalMs ?? 60000;
+  const now = options.now ?? Date.now;
   let pending: Promise<string> | undefined;
-  return () => {
-    pending ??= load().catch((err: unknown) => {
-      pending = undefined;
-      throw err;
-    });
-    return pending;
+  let loadedAt: number | undefined;
+  const start = (): Promise<string> => {
+    const attempt = load().then(
+      (value) => {
+        loadedAt = now();
+        return value;
+      },
+      (err: unknown) => {
+        if (pending === attempt) pending = undefined;
+        throw err;
+      },
+    );
+    pending = attempt;
+    return attempt;
+  };
+  return {
+    get: () => pending ?? start(),
+    refresh: async () => {
+      if (!pending || loadedAt === undefined || now() - loadedAt < minRefreshIntervalMs) return undefined;
+      return start();
+    },
   };
 }
 

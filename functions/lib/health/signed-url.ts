@@ -45,7 +45,14 @@ export async function presignMqttUrl(options: SignedUrlOptions): Promise<string>
     applyChecksum: false,
   });
   const signed = await signer.presign(
-    { method: 'GET', protocol: 'wss:', hostname: options.host, path: MQTT_PATH, headers: { host: options.host }, query: {} },
+    {
+      method: 'GET',
+      protocol: 'wss:',
+      hostname: options.host,
+      path: MQTT_PATH,
+      headers: { host: options.host },
+      query: {},
+    },
     { expiresIn: options.expiresInSeconds ?? 60, signingDate: options.signingDate },
   );
   const query = Object.entries(signed.query ?? {})
