@@ -96,8 +96,8 @@ export class FailoverDns extends Construct {
       tags: { Name: resourceName(props.namePrefix, `devices-${role}`) },
     });
     const option = certificate.domainValidationOptions.get(0);
-    // ACM asks for the same validation CNAME for a name in every region of an account: both
-    // regions write the same record, so each may overwrite the other's identical value.
+    // ACM derives the validation CNAME from the account and the name, so both regions usually ask
+    // for the same record: the second write is identical, and allowOverwrite makes it idempotent.
     const validationRecord = new Route53Record(this, `${role}-validation-record`, {
       provider: props.route53Provider,
       zoneId: props.dns.hostedZoneId,
