@@ -134,6 +134,13 @@ const replicationSchema = z.strictObject({
   failureRetentionDays: int(1, 365).default(14),
   /** Timeout of one worker Lambda invocation. */
   workerTimeoutSeconds: int(10, 900).default(60),
+  /**
+   * `STANDARD`: exactly-once starts (execution names deduplicate redelivered records for 90 days),
+   * $25 per million state transitions, 2 per event. `EXPRESS`: about 40x cheaper at high volume,
+   * but at-least-once (a redelivered record runs again; the workers are idempotent) and limited to
+   * 5 minutes, so the retry budget must fit. See docs/workflow.md.
+   */
+  workflowType: z.enum(['STANDARD', 'EXPRESS']).default('STANDARD'),
 });
 
 const healthCheckSchema = z.strictObject({

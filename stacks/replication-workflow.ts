@@ -14,7 +14,10 @@ import type { IotDrConfig } from '../config/schema';
 import { resourceName } from './names';
 import { assumeRolePolicy, NodejsFunction, type PolicyStatement, policyDocument } from './nodejs-function';
 import { ITEM, type ReplicationTable } from './replication-table';
-import { type WorkerFamily, workflowDefinition } from './workflow-definition';
+import { type WorkerFamily, workflowDefinition, worstCaseExecutionSeconds } from './workflow-definition';
+
+/** Longest an Express workflow execution may run. */
+const EXPRESS_MAX_SECONDS = 300;
 
 export interface ReplicationWorkflowProps {
   /** The secondary region's provider: everything here lives in the secondary. */
@@ -233,6 +236,25 @@ export class ReplicationWorkflow extends Construct {
 
     // --- State machine ------------------------------------------------------------------------
     const machineName = name('replication');
+    const retry = {
+      maxAttempts: replication.workflowRetryMaxAttempts,
+      intervalSeconds: replication.workflowRetryIntervalSeconds,
+      maxDelaySeconds: replication.workflowRetryMaxDelaySeconds,
+    };
+    // A little above the function timeout, so that Lambda's own timeout (Lambda.Unknown, retried)
+    // normally fires first.
+    const taskTimeoutSeconds = replication.workerTimeoutSeconds + 10;
+    if (replication.workflowType === 'EXPRESS') {
+      // An Express execution that hits its 5-minute limit ends without reaching its Catch, so
+      // without a failure record: the whole retry budget must fit.
+      // https://docs.aws.amazon.com/step-functions/latest/dg/choosing-workflow-type.html
+      const worst = worstCaseExecutionSeconds(retry, taskTimeoutSeconds);
+      if (worst > EXPRESS_MAX_SECONDS) {
+        throw new Error(
+          `replication.workflowType "EXPRESS" needs the worst-case retry budget to fit in ${EXPRESS_MAX_SECONDS} s, but replication.workflowRetryMaxAttempts=${retry.maxAttempts}, workflowRetryIntervalSeconds=${retry.intervalSeconds}, workflowRetryMaxDelaySeconds=${retry.maxDelaySeconds} and workerTimeoutSeconds=${replication.workerTimeoutSeconds} allow ${worst} s: lower them (e.g. 3, 2, 10 and 20) or use "STANDARD"`,
+        );
+      }
+    }
     // The /aws/vendedlogs/ prefix keeps the CloudWatch Logs resource policy small when many
     // state machines log (AWS recommendation for vended logs).
     this.stateMachineLogGroup = new CloudwatchLogGroup(this, 'workflow-logs', {
@@ -279,9 +301,10 @@ export class ReplicationWorkflow extends Construct {
     this.stateMachine = new SfnStateMachine(this, 'workflow', {
       provider,
       name: machineName,
-      // Standard: execution names are idempotency keys for 90 days, so a redelivered stream record
-      // never replicates twice; cost per event is 2 transitions (see docs/workflow.md).
-      type: 'STANDARD',
+      // STANDARD (default): execution names are idempotency keys for 90 days, so a redelivered
+      // stream record never runs twice; 2 transitions per event. EXPRESS: far cheaper at high
+      // volume, at-least-once. Arithmetic in docs/workflow.md.
+      type: replication.workflowType,
       roleArn: this.stateMachineRole.arn,
       definition: JSON.stringify(
         workflowDefinition({
@@ -293,14 +316,8 @@ export class ReplicationWorkflow extends Construct {
           },
           failureTableName: this.failureTable.name,
           failureRetentionDays: replication.failureRetentionDays,
-          retry: {
-            maxAttempts: replication.workflowRetryMaxAttempts,
-            intervalSeconds: replication.workflowRetryIntervalSeconds,
-            maxDelaySeconds: replication.workflowRetryMaxDelaySeconds,
-          },
-          // A little above the function timeout, so that Lambda's own timeout (Lambda.Unknown,
-          // retried) normally fires first.
-          taskTimeoutSeconds: replication.workerTimeoutSeconds + 10,
+          retry,
+          taskTimeoutSeconds,
         }),
       ),
       loggingConfiguration: {

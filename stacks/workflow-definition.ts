@@ -119,6 +119,18 @@ export function worstCaseTaskSeconds(retry: WorkflowRetryPolicy, taskTimeoutSeco
   return waits + (retry.maxAttempts + 1) * taskTimeoutSeconds;
 }
 
+/** Deadline, attempts and retry waits of the failure recorder (a DynamoDB PutItem). */
+const RECORD_TIMEOUT_SECONDS = 10;
+const RECORD_RETRY = { maxAttempts: 3, intervalSeconds: 1, maxDelaySeconds: 10 } as const;
+
+/**
+ * Worst-case seconds of one execution: the worker state exhausting its retries, then the failure
+ * recorder exhausting its own. Express workflows stop after 300 s, so this must fit there.
+ */
+export function worstCaseExecutionSeconds(retry: WorkflowRetryPolicy, taskTimeoutSeconds: number): number {
+  return worstCaseTaskSeconds(retry, taskTimeoutSeconds) + worstCaseTaskSeconds(RECORD_RETRY, RECORD_TIMEOUT_SECONDS);
+}
+
 /**
  * Builds the replication workflow's ASL.
  *
@@ -245,14 +257,14 @@ export function workflowDefinition(props: WorkflowDefinitionProps): AslDefinitio
           },
         },
         ResultPath: null,
-        TimeoutSeconds: 30,
+        TimeoutSeconds: RECORD_TIMEOUT_SECONDS,
         Retry: [
           {
             ErrorEquals: ['States.ALL'],
-            IntervalSeconds: 1,
+            IntervalSeconds: RECORD_RETRY.intervalSeconds,
             BackoffRate: 2,
-            MaxAttempts: 3,
-            MaxDelaySeconds: 10,
+            MaxAttempts: RECORD_RETRY.maxAttempts,
+            MaxDelaySeconds: RECORD_RETRY.maxDelaySeconds,
             JitterStrategy: 'FULL',
           },
         ],

@@ -243,6 +243,30 @@ describe('Construct: ReplicationWorkflow', () => {
     });
   });
 
+  describe('workflow type', () => {
+    it('creates an Express state machine when configured with a retry budget that fits in 5 minutes', () => {
+      const express = synthJson({
+        replication: {
+          workflowType: 'EXPRESS',
+          workflowRetryMaxAttempts: 3,
+          workflowRetryIntervalSeconds: 2,
+          workflowRetryMaxDelaySeconds: 10,
+          workerTimeoutSeconds: 20,
+        },
+      });
+      expect(one(express, 'aws_sfn_state_machine')).toMatchObject({
+        type: 'EXPRESS',
+        logging_configuration: { level: 'ERROR', include_execution_data: false },
+      });
+    });
+
+    it('throws when Express is chosen with a retry budget longer than 5 minutes, naming the fields', () => {
+      expect(() => synthJson({ replication: { workflowType: 'EXPRESS' } })).toThrow(
+        'replication.workflowType "EXPRESS" needs the worst-case retry budget to fit in 300 s, but replication.workflowRetryMaxAttempts=6, workflowRetryIntervalSeconds=2, workflowRetryMaxDelaySeconds=60 and workerTimeoutSeconds=60 allow 659 s',
+      );
+    });
+  });
+
   it('outputs the state machine, failure table and DLQ', () => {
     expect(Object.keys(tf.output ?? {})).toEqual(
       expect.arrayContaining([
