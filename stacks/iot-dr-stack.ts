@@ -9,6 +9,7 @@ import { regionProvider } from './providers';
 import { RegistryCapture } from './registry-capture';
 import { ReplicationTable } from './replication-table';
 import { ReplicationWorkflow } from './replication-workflow';
+import { Reconciliation } from './reconciliation';
 import { RandomProvider } from '@cdktf/provider-random/lib/provider';
 import { FailoverDns } from './failover-dns';
 import { HealthChecks } from './health-check';
@@ -29,6 +30,7 @@ export class IotDrStack extends TerraformStack {
   public readonly table: ReplicationTable;
   public readonly capture: RegistryCapture;
   public readonly replication: ReplicationWorkflow;
+  public readonly reconciliation: Reconciliation;
 
   constructor(scope: Construct, id: string, props: IotDrStackProps) {
     super(scope, id);
@@ -81,6 +83,14 @@ export class IotDrStack extends TerraformStack {
     new TerraformOutput(this, 'replication_state_machine_arn', { value: this.replication.stateMachine.arn });
     new TerraformOutput(this, 'replication_failure_table_name', { value: this.replication.failureTable.name });
     new TerraformOutput(this, 'replication_dlq_url', { value: this.replication.dlq.url });
+
+    // Drift repair on a schedule (issue 5): re-applies what the workflow recorded as failed.
+    this.reconciliation = new Reconciliation(this, 'reconciliation', {
+      secondary: this.secondary,
+      config,
+      failureTable: this.replication.failureTable,
+    });
+    new TerraformOutput(this, 'reconciliation_function_name', { value: this.reconciliation.function.function.functionName });
 
     // Failover (issue 4). Route 53 is global and publishes health-check metrics in us-east-1 only:
     // its checks and alarms use a provider there (a third alias when neither region is us-east-1).

@@ -184,7 +184,7 @@ export async function readThingTypes(clients: RegionClients): Promise<Map<string
       if (!t.thingTypeName) continue;
       out.set(t.thingTypeName, {
         name: t.thingTypeName,
-        description: t.thingTypeProperties?.thingTypeDescription ?? null,
+        description: t.thingTypeProperties?.thingTypeDescription || null,
         searchableAttributes: [...(t.thingTypeProperties?.searchableAttributes ?? [])].sort(),
         deprecated: t.thingTypeMetadata?.deprecated ?? false,
       });
@@ -211,7 +211,8 @@ export async function readThingGroups(clients: RegionClients, concurrency = 8): 
     out.set(names[i], {
       name: names[i],
       parent: g.thingGroupMetadata?.parentGroupName ?? null,
-      description: g.thingGroupProperties?.thingGroupDescription ?? null,
+      // An empty description and none are the same (UpdateThingGroup cannot unset it).
+      description: g.thingGroupProperties?.thingGroupDescription || null,
       attributes: { ...(g.thingGroupProperties?.attributePayload?.attributes ?? {}) },
     });
   });

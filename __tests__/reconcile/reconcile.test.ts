@@ -1,0 +1,222 @@
+// The reconciliation job against moto server (two regions, SSM cursor, failure table in the
+// secondary): drift is found and repaired through the replication library, recorded failures are
+// re-applied and deleted, the cursor walks the fleet slice by slice.
+import { CreateTableCommand, DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { UpdateThingCommand, UpdateThingGroupCommand } from '@aws-sdk/client-iot';
+import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { diffSnapshots, reconcile, repairThing, snapshotRegion } from '../../functions/lib/fleet';
+import { createContext, type ReplicationContext } from '../../functions/lib/replication';
+import { createDevice, createThing, thingEvent, updateShadow } from '../support/fleet';
+import { FAKE_CREDENTIALS, motoClient, startMoto, type Moto } from '../support/moto';
+import { PRIMARY, SECONDARY, seedFleet, sides, useFakeCredentials } from '../cli/helpers';
+
+let moto: Moto;
+let ctx: ReplicationContext;
+let ssm: SSMClient;
+let dynamodb: DynamoDBClient;
+const TABLE = 'iot-dr-failures';
+const CURSOR = '/iot-dr/reconciliation/cursor';
+
+beforeAll(async () => {
+  useFakeCredentials();
+  moto = await startMoto();
+  ssm = motoClient(SSMClient, moto.endpoint, SECONDARY);
+  dynamodb = motoClient(DynamoDBClient, moto.endpoint, SECONDARY);
+});
+afterAll(() => moto?.stop());
+
+beforeEach(async () => {
+  await moto.reset();
+  ctx = createContext({
+    primaryRegion: PRIMARY,
+    secondaryRegion: SECONDARY,
+    mode: 'complete',
+    endpoint: moto.endpoint,
+    credentials: { ...FAKE_CREDENTIALS },
+    logger: new Logger({ serviceName: 'test', logLevel: 'SILENT' }),
+  });
+  await dynamodb.send(
+    new CreateTableCommand({
+      TableName: TABLE,
+      BillingMode: 'PAY_PER_REQUEST',
+      KeySchema: [{ AttributeName: 'eventId', KeyType: 'HASH' }],
+      AttributeDefinitions: [{ AttributeName: 'eventId', AttributeType: 'S' }],
+    }),
+  );
+});
+
+async function copyAll(): Promise<void> {
+  const { primary } = sides(moto.endpoint);
+  for (const name of ['dev-1', 'dev-2', 'dev-3', 'dev-4', 'gw-1']) await repairThing(ctx, name);
+  expect(primary.region).toBe(PRIMARY);
+}
+
+async function differences() {
+  const { primary, secondary } = sides(moto.endpoint);
+  const [p, s] = await Promise.all([snapshotRegion(primary), snapshotRegion(secondary)]);
+  return diffSnapshots(p, s);
+}
+
+describe('reconcile', () => {
+  it('repairs seeded drift and a recorded failure, then deletes the failure record', async () => {
+    // Given matching regions...
+    const { primary, secondary } = sides(moto.endpoint);
+    await seedFleet(primary);
+    await copyAll();
+    expect(await differences()).toEqual([]);
+
+    // ...that drift: attributes, a shadow, a group's attributes, a thing only in the secondary
+    await secondary.iot.send(
+      new UpdateThingCommand({ thingName: 'dev-1', attributePayload: { attributes: { site: 'z' }, merge: true } }),
+    );
+    await updateShadow(secondary, 'dev-2', 'config', { desired: { mode: 'boost' } });
+    await secondary.iot.send(
+      new UpdateThingGroupCommand({
+        thingGroupName: 'site-a',
+        thingGroupProperties: { attributePayload: { attributes: { city: 'lyon' } } },
+      }),
+    );
+    await createThing(secondary, 'ghost');
+    // ...and a thing whose replication failed, recorded by the workflow
+    await createDevice(primary, 'late-1', { attributes: { batch: '7' }, policy: 'device-policy' });
+    const failed = thingEvent(PRIMARY, 'CREATED', { name: 'late-1', attributes: { batch: '7' } });
+    await dynamodb.send(
+      new PutItemCommand({
+        TableName: TABLE,
+        Item: {
+          eventId: { S: 'evt-1' },
+          event: { S: JSON.stringify(failed) },
+          error: { S: 'RetryableError' },
+          cause: { S: 'throttled' },
+          attempts: { N: '10' },
+          failedAt: { S: new Date().toISOString() },
+          expires: { N: String(Math.floor(Date.now() / 1000) + 86400) },
+        },
+      }),
+    );
+    expect((await differences()).length).toBeGreaterThanOrEqual(5);
+
+    // When the job runs over the whole fleet
+    const result = await reconcile({
+      ctx,
+      ssm,
+      cursorParameter: CURSOR,
+      thingsPerRun: 100,
+      failures: { client: dynamodb, tableName: TABLE },
+    });
+
+    // Then everything matches again, the failure is repaired and its record deleted
+    expect(result.repairErrors).toEqual([]);
+    expect(result.thingsDrifted).toBeGreaterThanOrEqual(3); // dev-1, dev-2, ghost (+ late-1 when listed first)
+    expect(result.registryRepaired).toBe(1); // site-a
+    expect(result.failuresRetried).toBe(1);
+    expect(result.failuresRemaining).toBe(0);
+    expect(result.failuresRepaired).toBe(1);
+    expect(result.outcomes.thing?.deleted).toBe(1); // ghost
+    expect(await differences()).toEqual([]);
+    expect(
+      (await dynamodb.send(new GetItemCommand({ TableName: TABLE, Key: { eventId: { S: 'evt-1' } } }))).Item,
+    ).toBeUndefined();
+    expect(result.cursor).toEqual({ primary: null, secondary: null, passes: 1 });
+  });
+
+  it('keeps a failure that still fails, counting the attempt', async () => {
+    await dynamodb.send(
+      new PutItemCommand({
+        TableName: TABLE,
+        Item: {
+          eventId: { S: 'evt-bad' },
+          event: { S: JSON.stringify({ eventType: 'NOT_AN_EVENT' }) },
+          attempts: { N: '3' },
+        },
+      }),
+    );
+    const result = await reconcile({
+      ctx,
+      ssm,
+      cursorParameter: CURSOR,
+      thingsPerRun: 10,
+      failures: { client: dynamodb, tableName: TABLE },
+    });
+    expect(result.failuresRemaining).toBe(1);
+    const item = (await dynamodb.send(new GetItemCommand({ TableName: TABLE, Key: { eventId: { S: 'evt-bad' } } })))
+      .Item;
+    expect(item?.attempts?.N).toBe('4');
+    expect(item?.error?.S).toBe('InvalidEventError');
+  });
+
+  it('verifies a bounded slice per run and resumes from the stored cursor', async () => {
+    // Given 5 things in the primary, none replicated
+    const { primary } = sides(moto.endpoint);
+    for (let i = 0; i < 5; i++) await createThing(primary, `t-${i}`);
+
+    // When runs check 2 things each
+    const first = await reconcile({ ctx, ssm, cursorParameter: CURSOR, thingsPerRun: 2 });
+    const stored = JSON.parse(
+      (await ssm.send(new GetParameterCommand({ Name: CURSOR, WithDecryption: true }))).Parameter?.Value ?? '{}',
+    );
+    const second = await reconcile({ ctx, ssm, cursorParameter: CURSOR, thingsPerRun: 2 });
+    const third = await reconcile({ ctx, ssm, cursorParameter: CURSOR, thingsPerRun: 2 });
+
+    // Then each run repairs its own slice, the cursor moves on, and the third run ends the pass
+    expect(first.thingsChecked).toBeGreaterThanOrEqual(2);
+    expect(first.thingsRepaired).toBe(2);
+    expect(stored.primary).toEqual(expect.any(String));
+    expect(stored.passes).toBe(0);
+    expect(second.thingsRepaired).toBe(2);
+    expect(third.thingsRepaired).toBe(1);
+    expect(third.cursor.primary).toBeNull();
+    expect(third.cursor.passes).toBe(1);
+    expect(await differences()).toEqual([]);
+  });
+
+  it('runs as the Lambda handler with its environment (no failure table configured)', async () => {
+    const { primary } = sides(moto.endpoint);
+    await createThing(primary, 'h-1');
+    const env = {
+      PRIMARY_REGION: PRIMARY,
+      SECONDARY_REGION: SECONDARY,
+      REPLICATION_MODE: 'complete',
+      CURSOR_PARAMETER: CURSOR,
+      THINGS_PER_RUN: '50',
+      IOT_DR_AWS_ENDPOINT: moto.endpoint,
+      POWERTOOLS_METRICS_DISABLED: 'true',
+      POWERTOOLS_LOG_LEVEL: 'SILENT',
+    };
+    const saved = { ...process.env };
+    Object.assign(process.env, env);
+    try {
+      let handler: (() => Promise<{ thingsChecked: number; thingsRepaired: number }>) | undefined;
+      jest.isolateModules(() => {
+        handler = require('../../functions/reconcile/handler').handler;
+      });
+      const result = await handler!();
+      expect(result).toEqual(expect.objectContaining({ thingsChecked: 1, thingsRepaired: 1, failuresRepaired: 0 }));
+    } finally {
+      for (const key of Object.keys(env)) delete process.env[key];
+      Object.assign(process.env, saved);
+    }
+  });
+
+  it('fails loudly when the handler environment is incomplete', () => {
+    const saved = process.env.THINGS_PER_RUN;
+    Object.assign(process.env, {
+      PRIMARY_REGION: PRIMARY,
+      SECONDARY_REGION: SECONDARY,
+      REPLICATION_MODE: 'complete',
+      CURSOR_PARAMETER: CURSOR,
+      THINGS_PER_RUN: 'lots',
+    });
+    try {
+      expect(() => jest.isolateModules(() => require('../../functions/reconcile/handler'))).toThrow(
+        /THINGS_PER_RUN must be a whole number >= 1 \(got "lots"\)/,
+      );
+    } finally {
+      for (const key of ['PRIMARY_REGION', 'SECONDARY_REGION', 'REPLICATION_MODE', 'CURSOR_PARAMETER'])
+        delete process.env[key];
+      if (saved === undefined) delete process.env.THINGS_PER_RUN;
+      else process.env.THINGS_PER_RUN = saved;
+    }
+  });
+});

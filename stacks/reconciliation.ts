@@ -1,0 +1,211 @@
+import { CloudwatchEventRule } from '@cdktf/provider-aws/lib/cloudwatch-event-rule';
+import { CloudwatchEventTarget } from '@cdktf/provider-aws/lib/cloudwatch-event-target';
+import { DataAwsCallerIdentity } from '@cdktf/provider-aws/lib/data-aws-caller-identity';
+import { DataAwsPartition } from '@cdktf/provider-aws/lib/data-aws-partition';
+import type { DynamodbTable } from '@cdktf/provider-aws/lib/dynamodb-table';
+import { LambdaFunctionEventInvokeConfig } from '@cdktf/provider-aws/lib/lambda-function-event-invoke-config';
+import { LambdaPermission } from '@cdktf/provider-aws/lib/lambda-permission';
+import type { AwsProvider } from '@cdktf/provider-aws/lib/provider';
+import { SqsQueue } from '@cdktf/provider-aws/lib/sqs-queue';
+import { SsmParameter } from '@cdktf/provider-aws/lib/ssm-parameter';
+import { Construct } from 'constructs';
+import type { IotDrConfig } from '../config/schema';
+import { resourceName } from './names';
+import { NodejsFunction, type PolicyStatement } from './nodejs-function';
+
+export interface ReconciliationProps {
+  /** The secondary region's provider: the job runs next to the replica it repairs. */
+  readonly secondary: AwsProvider;
+  readonly config: IotDrConfig;
+  /**
+   * The replication workflow's failure table, whose entries the job re-applies and deletes.
+   * @default - none: only drift is repaired
+   */
+  readonly failureTable?: DynamodbTable;
+  /** @default 900 (Lambda's maximum: a run checks `thingsPerRun` things in both regions) */
+  readonly timeoutSeconds?: number;
+}
+
+/**
+ * The scheduled drift repair: a function in the secondary on an EventBridge schedule that checks a
+ * slice of the fleet per run (cursor in an SSM parameter), repairs drift through the replication
+ * library, and re-applies the failures the workflow recorded.
+ */
+export class Reconciliation extends Construct {
+  public readonly function: NodejsFunction;
+  public readonly rule: CloudwatchEventRule;
+  /** Where the last run stopped (JSON, written by the function). */
+  public readonly cursor: SsmParameter;
+  /** Invocations that failed (asynchronous invocation, no retry: the next run retries anyway). */
+  public readonly dlq: SqsQueue;
+
+  constructor(scope: Construct, id: string, props: ReconciliationProps) {
+    super(scope, id);
+    const { config } = props;
+    const provider = props.secondary;
+    const complete = config.replication.mode === 'complete';
+    const name = resourceName(config.namePrefix, 'reconcile');
+
+    const account = new DataAwsCallerIdentity(this, 'account', { provider });
+    const partition = new DataAwsPartition(this, 'partition', { provider });
+    const iotArns = (regions: readonly string[], ...types: string[]) =>
+      regions.flatMap((r) => types.map((t) => `arn:${partition.partition}:iot:${r}:${account.accountId}:${t}/*`));
+    const both = [config.primaryRegion, config.secondaryRegion];
+    const secondaryOnly = [config.secondaryRegion];
+
+    this.cursor = new SsmParameter(this, 'cursor', {
+      provider,
+      name: `/${config.namePrefix}/reconciliation/cursor`,
+      description: 'iot-dr reconciliation: where the last run stopped (ListThings tokens)',
+      type: 'SecureString',
+      value: '{}',
+      // The function owns the value after creation.
+      lifecycle: { ignoreChanges: ['value'] },
+    });
+
+    this.dlq = new SqsQueue(this, 'dlq', {
+      provider,
+      name: resourceName(config.namePrefix, 'reconcile-dlq'),
+      sqsManagedSseEnabled: true,
+      messageRetentionSeconds: 14 * 86400,
+    });
+
+    const statements: PolicyStatement[] = [
+      {
+        // Listing is account-wide: these actions have no resource type in IAM.
+        sid: 'IotRegistryList',
+        actions: [
+          'iot:ListThings',
+          'iot:ListThingTypes',
+          'iot:ListThingGroups',
+          ...(complete ? ['iot:ListCertificates', 'iot:RegisterCertificateWithoutCA'] : []),
+        ],
+        resources: ['*'],
+      },
+      {
+        sid: 'ReadBothRegions',
+        actions: [
+          'iot:DescribeThing',
+          'iot:ListThingPrincipals',
+          'iot:ListThingGroupsForThing',
+          'iot:GetThingShadow',
+          'iot:ListNamedShadowsForThing',
+          'iot:DescribeThingType',
+          'iot:DescribeThingGroup',
+          ...(complete
+            ? [
+                'iot:DescribeCertificate',
+                'iot:ListAttachedPolicies',
+                'iot:ListPrincipalThings',
+                'iot:GetPolicy',
+                'iot:ListPolicyVersions',
+                'iot:ListTargetsForPolicy',
+              ]
+            : []),
+        ],
+        resources: iotArns(both, 'thing', 'thingtype', 'thinggroup', ...(complete ? ['cert', 'policy'] : [])),
+      },
+      {
+        sid: 'RepairSecondary',
+        actions: [
+          'iot:CreateThing',
+          'iot:UpdateThing',
+          'iot:DeleteThing',
+          'iot:AttachThingPrincipal',
+          'iot:DetachThingPrincipal',
+          'iot:UpdateThingShadow',
+          'iot:DeleteThingShadow',
+          'iot:CreateThingType',
+          'iot:UpdateThingType',
+          'iot:DeprecateThingType',
+          'iot:DeleteThingType',
+          'iot:CreateThingGroup',
+          'iot:UpdateThingGroup',
+          'iot:DeleteThingGroup',
+          'iot:AddThingToThingGroup',
+          'iot:RemoveThingFromThingGroup',
+          ...(complete
+            ? [
+                'iot:UpdateCertificate',
+                'iot:DeleteCertificate',
+                'iot:AttachPolicy',
+                'iot:DetachPolicy',
+                'iot:CreatePolicy',
+                'iot:CreatePolicyVersion',
+                'iot:DeletePolicy',
+                'iot:DeletePolicyVersion',
+              ]
+            : []),
+        ],
+        resources: iotArns(secondaryOnly, 'thing', 'thingtype', 'thinggroup', ...(complete ? ['cert', 'policy'] : [])),
+      },
+      // The SecureString uses the AWS managed key aws/ssm, whose key policy lets principals of the
+      // account use it through SSM: no KMS statement is needed.
+      { sid: 'Cursor', actions: ['ssm:GetParameter', 'ssm:PutParameter'], resources: [this.cursor.arn] },
+      { sid: 'DeadLetters', actions: ['sqs:SendMessage'], resources: [this.dlq.arn] },
+      ...(props.failureTable
+        ? [
+            {
+              sid: 'RecordedFailures',
+              actions: ['dynamodb:Scan', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
+              resources: [props.failureTable.arn],
+            },
+          ]
+        : []),
+    ];
+
+    this.function = new NodejsFunction(this, 'function', {
+      provider,
+      functionName: name,
+      entry: 'reconcile',
+      description: `iot-dr: repairs drift between ${config.primaryRegion} and ${config.secondaryRegion} on a schedule`,
+      environment: {
+        PRIMARY_REGION: config.primaryRegion,
+        SECONDARY_REGION: config.secondaryRegion,
+        REPLICATION_MODE: config.replication.mode,
+        THINGS_PER_RUN: String(config.reconciliation.thingsPerRun),
+        CURSOR_PARAMETER: this.cursor.name,
+        FAILURE_TABLE: props.failureTable?.name ?? '',
+        POWERTOOLS_METRICS_NAMESPACE: 'IotDr',
+      },
+      statements,
+      timeoutSeconds: props.timeoutSeconds ?? 900,
+      memorySizeMb: 512,
+      // One run at a time: two runs would share (and fight over) the cursor.
+      reservedConcurrentExecutions: 1,
+      logRetentionDays: config.logRetentionDays,
+    });
+
+    // Asynchronous invocation: no retry (the next scheduled run starts where this one stopped),
+    // failed invocations recorded in the DLQ.
+    new LambdaFunctionEventInvokeConfig(this, 'invoke-config', {
+      provider,
+      functionName: this.function.function.functionName,
+      maximumRetryAttempts: 0,
+      maximumEventAgeInSeconds: 3600,
+      destinationConfig: { onFailure: { destination: this.dlq.arn } },
+    });
+
+    this.rule = new CloudwatchEventRule(this, 'schedule', {
+      provider,
+      name,
+      description: 'iot-dr: runs the reconciliation function',
+      scheduleExpression: config.reconciliation.schedule,
+      state: config.reconciliation.enabled ? 'ENABLED' : 'DISABLED',
+    });
+    new CloudwatchEventTarget(this, 'target', {
+      provider,
+      rule: this.rule.name,
+      arn: this.function.function.arn,
+      retryPolicy: { maximumRetryAttempts: 2, maximumEventAgeInSeconds: 3600 },
+    });
+    new LambdaPermission(this, 'permission', {
+      provider,
+      statementId: 'AllowEventBridgeSchedule',
+      action: 'lambda:InvokeFunction',
+      functionName: this.function.function.functionName,
+      principal: 'events.amazonaws.com',
+      sourceArn: this.rule.arn,
+    });
+  }
+}
