@@ -20,7 +20,7 @@ export interface WorkerOutput {
 /**
  * The body of every worker Lambda: validates the input, checks the event type belongs to this
  * worker, applies it, counts it (`ReplicatedEvents` / `FailedEvents` / `RetryableFailures`,
- * dimension `EventType`) and flushes the metrics. Errors propagate: their `name` is what the
+ * dimension `EventType`; `SecondaryWrites`) and flushes the metrics before returning. Errors propagate: their `name` is what the
  * workflow retries or catches on.
  */
 export async function runWorker(
@@ -29,6 +29,13 @@ export async function runWorker(
   accepted: readonly EventType[],
   input: unknown,
 ): Promise<WorkerOutput> {
+  let eventType = 'unknown';
+  // One single-metric per count: its dimension cannot leak into another invocation's metrics.
+  const count = (name: string) => {
+    const metric = metrics.singleMetric();
+    metric.addDimension('EventType', eventType);
+    metric.addMetric(name, MetricUnit.Count, 1);
+  };
   try {
     if (typeof input !== 'object' || input === null) throw new InvalidEventError('input', 'must be an object { eventId, event }', { received: input });
     const { eventId, event } = input as Partial<WorkerInput>;
@@ -40,15 +47,17 @@ export async function runWorker(
     if (!accepted.includes(type as EventType)) {
       throw new InvalidEventError('event.eventType', `must be one of ${accepted.join(', ')} for this worker`, { received: type, context: { eventId } });
     }
-    metrics.addDimension('EventType', type as string);
+    eventType = type as string;
     const outcomes = await applyEvent(ctx, event, eventId);
-    metrics.addMetric('ReplicatedEvents', MetricUnit.Count, 1);
+    count('ReplicatedEvents');
+    // Writes made in the secondary (anything but unchanged/skipped), flushed below.
+    metrics.addMetric('SecondaryWrites', MetricUnit.Count, outcomes.filter((o) => o.action !== 'unchanged' && o.action !== 'skipped').length);
     return { outcomes };
   } catch (error) {
-    metrics.addMetric(error instanceof RetryableError ? 'RetryableFailures' : 'FailedEvents', MetricUnit.Count, 1);
+    count(error instanceof RetryableError ? 'RetryableFailures' : 'FailedEvents');
     if (error instanceof InvalidEventError) ctx.logger.error('invalid worker input', { error });
     throw error;
   } finally {
-    metrics.publishStoredMetrics();
+    if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
   }
 }
