@@ -7,7 +7,8 @@
  * code under test talks to it only through real sockets.
  *
  * Faults it can produce: go down (refuse connections) and come back on the same port, drop the
- * next N messages it would forward, deliver messages late, answer CONNECT late.
+ * next N messages it would forward, deliver messages late, answer CONNECT late, refuse
+ * subscriptions, refuse publishes (by dropping the connection).
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -41,6 +42,10 @@ export interface BrokerFaults {
   readonly deliveryDelayMs?: number;
   /** Answer CONNECT (CONNACK) only after this many milliseconds. */
   readonly connackDelayMs?: number;
+  /** Refuse every SUBSCRIBE (SUBACK return code 0x80). */
+  readonly refuseSubscribe?: boolean;
+  /** Refuse every PUBLISH by dropping the connection, as IoT Core does without iot:Publish. */
+  readonly refusePublish?: boolean;
 }
 
 export interface TestBroker {
@@ -87,7 +92,8 @@ import { Aedes } from 'aedes';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 
 const opts = JSON.parse(process.env.TEST_BROKER_OPTIONS);
-const faults = { dropNext: 0, deliveryDelayMs: 0, connackDelayMs: 0 };
+const NO_FAULTS = { dropNext: 0, deliveryDelayMs: 0, connackDelayMs: 0, refuseSubscribe: false, refusePublish: false };
+const faults = { ...NO_FAULTS };
 let stats;
 const resetStats = () => { stats = { tcpConnections: 0, mqttConnections: 0, upgradeUrls: [], clientIds: [], published: 0, dropped: 0, delayed: 0 }; };
 resetStats();
@@ -98,6 +104,8 @@ const broker = await Aedes.createBroker({
     if (faults.connackDelayMs > 0) setTimeout(() => done(null, true), faults.connackDelayMs);
     else done(null, true);
   },
+  authorizeSubscribe: (client, sub, done) => done(null, faults.refuseSubscribe ? null : sub),
+  authorizePublish: (client, packet, done) => done(faults.refusePublish ? new Error('publish refused') : null),
   authorizeForward: (client, packet) => {
     if (packet.topic.startsWith('$SYS')) return packet;
     if (faults.dropNext > 0) { faults.dropNext--; stats.dropped++; return null; }
@@ -146,7 +154,7 @@ process.on('message', async (msg) => {
     let result = null;
     if (msg.cmd === 'down') await close();
     else if (msg.cmd === 'up') result = await listen();
-    else if (msg.cmd === 'faults') Object.assign(faults, { dropNext: 0, deliveryDelayMs: 0, connackDelayMs: 0 }, msg.faults);
+    else if (msg.cmd === 'faults') Object.assign(faults, NO_FAULTS, msg.faults);
     else if (msg.cmd === 'stats') result = { ...stats, connectedNow: broker.connectedClients };
     else if (msg.cmd === 'reset') resetStats();
     else if (msg.cmd === 'stop') { await close(); await new Promise((r) => broker.close(r)); process.send({ id: msg.id, ok: true }, () => process.exit(0)); return; }

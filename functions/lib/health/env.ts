@@ -73,7 +73,13 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): HealthChe
   }
   const caFile = env[ENV.caFile];
   const awsEndpoint = env[ENV.awsEndpoint];
-  const ssm = new SSMClient({ region, maxAttempts: 2, ...(awsEndpoint ? { endpoint: awsEndpoint } : {}) });
+  // Bounded: a hanging SSM call must not hold the answer past Route 53's 2-second limit.
+  const ssm = new SSMClient({
+    region,
+    maxAttempts: 2,
+    requestHandler: { connectionTimeout: 500, requestTimeout: 1000 },
+    ...(awsEndpoint ? { endpoint: awsEndpoint } : {}),
+  });
   // Lambda puts the role's credentials into the environment. Reading them there (and only there)
   // costs no I/O, and a missing credential fails at once: the default chain would go on to the
   // instance metadata service and spend the health check's 2-second budget on time-outs.
