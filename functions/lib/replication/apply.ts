@@ -10,7 +10,9 @@ async function dispatch(ctx: ReplicationContext, event: ReplicationEvent): Promi
     case 'THING_EVENT':
       // Every operation converges to the primary's current state: a DELETED event for a thing
       // that exists again in the primary re-creates it, a late CREATED after a delete deletes.
-      return syncThing(ctx, event.thingName, { eventTimestampMs: event.operation === 'DELETED' ? undefined : event.timestamp });
+      // Only CREATED waits for a first certificate (see SyncThingOptions.eventTimestampMs): a
+      // thing without certificates by design then costs one bounded retry series, not one per update.
+      return syncThing(ctx, event.thingName, { eventTimestampMs: event.operation === 'CREATED' ? event.timestamp : undefined });
     case 'THING_TYPE_ASSOCIATION_EVENT':
       return syncThing(ctx, event.thingName, { registryOnly: true });
     case 'THING_TYPE_EVENT':

@@ -1,4 +1,5 @@
-import { classifyAwsError, isNotFound } from '../aws';
+import { awsErrorName, classifyAwsError, isNotFound } from '../aws';
+import { RetryableError } from '../errors';
 import type { ReplicationContext } from './context';
 
 /** Runs one AWS call; failures become `RetryableError` (transient) or `ReplicationError`. */
@@ -10,12 +11,18 @@ export async function call<T>(ctx: ReplicationContext, what: string, fn: () => P
   }
 }
 
-/** Like `call`, but `undefined` when AWS answers ResourceNotFound. */
-export async function find<T>(ctx: ReplicationContext, what: string, fn: () => Promise<T>): Promise<T | undefined> {
+/**
+ * Like `call`, but `undefined` when AWS answers ResourceNotFound. Errors named in `settling`
+ * (a state AWS is still propagating, such as a detach) become `RetryableError`.
+ */
+export async function find<T>(ctx: ReplicationContext, what: string, fn: () => Promise<T>, settling: readonly string[] = []): Promise<T | undefined> {
   try {
     return await fn();
   } catch (error) {
     if (isNotFound(error)) return undefined;
+    if (settling.includes(awsErrorName(error))) {
+      throw new RetryableError(`${what}: ${awsErrorName(error)} (still settling): ${(error as Error).message}`, { cause: error, context: { eventId: ctx.eventId } });
+    }
     throw classifyAwsError(error, what, { eventId: ctx.eventId });
   }
 }

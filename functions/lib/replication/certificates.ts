@@ -165,7 +165,11 @@ export async function releaseCertificate(ctx: ReplicationContext, arn: string, e
   if (current.status === 'ACTIVE') {
     await call(ctx, `UpdateCertificate ${id}`, () => ctx.secondary.iot.send(new UpdateCertificateCommand({ certificateId: id, newStatus: 'INACTIVE' })));
   }
-  await find(ctx, `DeleteCertificate ${id}`, () => ctx.secondary.iot.send(new DeleteCertificateCommand({ certificateId: id })));
+  // Detaching propagates asynchronously: AWS may still see an attachment for a few seconds.
+  await find(ctx, `DeleteCertificate ${id}`, () => ctx.secondary.iot.send(new DeleteCertificateCommand({ certificateId: id })), [
+    'DeleteConflictException',
+    'CertificateStateException',
+  ]);
   outcomes.push({ kind: 'certificate', name: id, action: 'deleted' });
   return outcomes;
 }

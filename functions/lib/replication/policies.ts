@@ -109,6 +109,8 @@ export async function cleanupPolicy(ctx: ReplicationContext, name: string): Prom
       ctx.secondary.iot.send(new DeletePolicyVersionCommand({ policyName: name, policyVersionId: version.versionId })),
     );
   }
-  const deleted = await find(ctx, `DeletePolicy ${name}`, () => ctx.secondary.iot.send(new DeletePolicyCommand({ policyName: name })));
+  const deleted = await find(ctx, `DeletePolicy ${name}`, () => ctx.secondary.iot.send(new DeletePolicyCommand({ policyName: name })), [
+    'DeleteConflictException',
+  ]);
   return { kind: 'policy', name, action: deleted ? 'deleted' : 'unchanged', detail: deleted ? undefined : 'absent' };
 }

@@ -14,7 +14,6 @@ import { awsErrorName, isAlreadyExists } from '../aws';
 import { RetryableError } from '../errors';
 import { all, call, find, findAll, sameMap } from './call';
 import type { Outcome, ReplicationContext } from './context';
-import { syncThing } from './thing';
 
 /** Hierarchies are at most 7 levels deep in AWS IoT; the bound stops a cycle in bad data. */
 const MAX_DEPTH = 8;
@@ -128,7 +127,8 @@ async function groupsOfThing(ctx: ReplicationContext, side: 'primary' | 'seconda
 
 /**
  * Makes the membership of `thingName` in `groupName` in the secondary match the primary's:
- * added (group and thing replicated first when missing) or removed.
+ * added (the group replicated first when missing) or removed. A thing not yet in the secondary
+ * throws `RetryableError`: its own THING_EVENT creates it, usually within seconds.
  */
 export async function syncThingGroupMembership(ctx: ReplicationContext, groupName: string, thingName: string): Promise<Outcome[]> {
   const name = `${groupName}/${thingName}`;
@@ -142,11 +142,13 @@ export async function syncThingGroupMembership(ctx: ReplicationContext, groupNam
     return [{ kind: 'membership', name, action: 'deleted' }];
   }
   if (current?.includes(groupName)) return [{ kind: 'membership', name, action: 'unchanged' }];
+  // The thing (with its certificates) is worker-thing's job: wait for it rather than copy it here,
+  // which would need every certificate and policy permission in the group worker too.
+  if (current === undefined || !(await find(ctx, `DescribeThing ${thingName}`, () => ctx.secondary.iot.send(new DescribeThingCommand({ thingName }))))) {
+    throw new RetryableError(`thing ${thingName} is not replicated yet: membership in ${groupName} waits for it`, { context: { thingName, eventId: ctx.eventId } });
+  }
   const outcomes: Outcome[] = [];
   if (!(await describeGroup(ctx, 'secondary', groupName))) outcomes.push(...(await syncThingGroup(ctx, groupName)));
-  if (current === undefined || !(await find(ctx, `DescribeThing ${thingName}`, () => ctx.secondary.iot.send(new DescribeThingCommand({ thingName }))))) {
-    outcomes.push(...(await syncThing(ctx, thingName)));
-  }
   await call(ctx, `AddThingToThingGroup ${name}`, () =>
     ctx.secondary.iot.send(new AddThingToThingGroupCommand({ thingGroupName: groupName, thingName })),
   );
