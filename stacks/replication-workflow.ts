@@ -345,13 +345,16 @@ export class ReplicationWorkflow extends Construct {
       statements: [
         {
           sid: 'ReadReplicaStream',
-          actions: [
-            'dynamodb:DescribeStream',
-            'dynamodb:GetRecords',
-            'dynamodb:GetShardIterator',
-            'dynamodb:ListStreams',
-          ],
+          actions: ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator'],
           resources: [streamArn],
+        },
+        {
+          // ListStreams is authorized against the table's stream path, not one stream label
+          // (AWS's own example grants table/<name>/stream/*): the replica table's streams only.
+          // https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/iam-policy-example-lamda-process-dynamodb-streams.html
+          sid: 'ListReplicaStreams',
+          actions: ['dynamodb:ListStreams'],
+          resources: [`${props.table.replicaArn}/stream/*`],
         },
         { sid: 'StartExecutions', actions: ['states:StartExecution'], resources: [this.stateMachine.arn] },
         // Rejected records (the function) and failed batches (the mapping's on-failure destination).

@@ -180,13 +180,18 @@ describe('Construct: ReplicationWorkflow', () => {
         {
           Sid: 'ReadReplicaStream',
           Effect: 'Allow',
-          Action: [
-            'dynamodb:DescribeStream',
-            'dynamodb:GetRecords',
-            'dynamodb:GetShardIterator',
-            'dynamodb:ListStreams',
-          ],
+          Action: ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator'],
           Resource: [stream],
+        },
+        {
+          Sid: 'ListReplicaStreams',
+          Effect: 'Allow',
+          Action: ['dynamodb:ListStreams'],
+          Resource: [
+            expect.stringMatching(
+              /^\$\{tolist\(aws_dynamodb_table\.replication-table_[^.]+\.replica\)\.0\.arn\}\/stream\/\*$/,
+            ),
+          ],
         },
         {
           Sid: 'StartExecutions',
