@@ -177,12 +177,11 @@ export function main(): void {
     );
     controller.abort();
   });
+  // Exit as soon as the command is done: idle keep-alive sockets and timers of the SDK clients
+  // and MQTT clients the command used would otherwise hold the process open for seconds.
+  // (stdout and stderr are synchronous for files, pipes and terminals on Linux and macOS.)
   run(process.argv.slice(2), processIo(controller.signal)).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (err) => {
-      process.exitCode = report(err, processIo());
-    },
+    (code) => process.exit(code),
+    (err) => process.exit(report(err, processIo())),
   );
 }

@@ -1,4 +1,513 @@
-import type { CliIo } from '../io';
-export async function drillCommand(_opts: unknown, _io: CliIo): Promise<number> {
-  return 1;
+/**
+ * `iot-dr drill`: a disaster-recovery drill on this machine, with no AWS account.
+ *
+ * 1. moto server (both regions) and one MQTT broker per region (aedes over WebSocket, loopback);
+ * 2. a fleet seeded in the primary, and its registry/shadow events in the documented shapes;
+ * 3. replication through the real path: the workflow's ASL (stacks/workflow-definition.ts)
+ *    executed by aws-local-stepfunctions with the real worker Lambda handlers;
+ * 4. `verify` (fleet snapshot and diff of both regions);
+ * 5. the real health-check handler against each region's broker; the primary's broker is taken
+ *    down; the checks repeat until Route 53's rule (`failureThreshold` consecutive failures) marks
+ *    the primary unhealthy, and the failover decision is shown.
+ * Everything started is stopped, and the temporary state removed, whatever happens; the whole
+ * drill is bounded by `--timeout`.
+ */
+import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import {
+  CreateTableCommand,
+  DynamoDBClient,
+  PutItemCommand,
+  type PutItemCommandInput,
+  ScanCommand,
+} from '@aws-sdk/client-dynamodb';
+import {
+  AddThingToThingGroupCommand,
+  AttachPolicyCommand,
+  AttachThingPrincipalCommand,
+  CreateKeysAndCertificateCommand,
+  CreatePolicyCommand,
+  CreateThingCommand,
+  CreateThingGroupCommand,
+  CreateThingTypeCommand,
+  IoTClient,
+} from '@aws-sdk/client-iot';
+import { IoTDataPlaneClient, UpdateThingShadowCommand } from '@aws-sdk/client-iot-data-plane';
+import { diffSnapshots, mapLimit, snapshotRegion } from '../../functions/lib/fleet';
+import { readConfig } from '../context';
+import { type DrillBroker, startBroker } from '../drill/broker';
+import * as events from '../drill/events';
+import { type DrillMoto, ensureMoto, REPO, startMoto } from '../drill/moto';
+import { EXIT, ExternalError } from '../errors';
+import { type CliIo, writeLine } from '../io';
+
+export interface DrillOptions {
+  readonly things: number;
+  readonly timeout: number;
+  readonly config?: string;
+  readonly json: boolean;
+}
+
+interface Phase {
+  readonly name: string;
+  readonly ms: number;
+  readonly detail: string;
+}
+
+/** One health-check round: both regions' verdicts and what DNS would answer after it. */
+interface Round {
+  readonly round: number;
+  readonly primary: { status: number; verdict: string; ms: number };
+  readonly secondary: { status: number; verdict: string; ms: number };
+  readonly primaryConsecutiveFailures: number;
+  readonly dnsAnswer: 'primary' | 'secondary' | 'none';
+}
+
+export interface DrillReport {
+  readonly ok: boolean;
+  readonly primaryRegion: string;
+  readonly secondaryRegion: string;
+  readonly things: number;
+  readonly phases: readonly Phase[];
+  readonly replication: { executions: number; succeeded: number; failed: number; failuresRecorded: number };
+  readonly differences: number;
+  readonly rounds: readonly Round[];
+  readonly failover: {
+    decidedAfterRounds: number | null;
+    failureThreshold: number;
+    intervalSeconds: number;
+    detectionSecondsInAws: number;
+    dnsTtlSeconds: number;
+  };
+  readonly totalMs: number;
+  readonly error?: string;
+}
+
+const DRILL_SECRET_PARAMETER = 'key';
+
+/** Runs a drill; exit 0 when replication verified and the failover decision is the secondary. */
+export async function drillCommand(options: DrillOptions, io: CliIo): Promise<number> {
+  const config = readConfig(options.config, io);
+  const started = performance.now();
+  const phases: Phase[] = [];
+  const cleanups: Array<() => Promise<void>> = [];
+  const say = (line: string) => {
+    if (!options.json) writeLine(io.stderr, line);
+  };
+  const phase = async <T>(name: string, fn: () => Promise<T>, detail: (r: T) => string): Promise<T> => {
+    const t0 = performance.now();
+    say(`[drill] ${name}...`);
+    const result = await fn();
+    const entry = { name, ms: Math.round(performance.now() - t0), detail: detail(result) };
+    phases.push(entry);
+    say(`[drill] ${name}: ${entry.detail} (${entry.ms} ms)`);
+    return result;
+  };
+
+  // The drill talks to the emulator only: fake credentials, no instance metadata, endpoint pinned.
+  const savedEnv = { ...process.env };
+  const report: {
+    replication: DrillReport['replication'];
+    differences: number;
+    rounds: Round[];
+    decidedAfterRounds: number | null;
+  } = {
+    replication: { executions: 0, succeeded: 0, failed: 0, failuresRecorded: 0 },
+    differences: -1,
+    rounds: [],
+    decidedAfterRounds: null,
+  };
+  let error: string | undefined;
+  let timer: NodeJS.Timeout | undefined;
+
+  const body = async () => {
+    const motoBinary = await phase(
+      'install/locate moto server',
+      () => ensureMoto(io.env, REPO, Math.max(5_000, options.timeout * 1000 - 5_000)),
+      (p) => p,
+    );
+    const moto: DrillMoto = await phase(
+      'start moto server',
+      () => startMoto(motoBinary, 30_000),
+      (m) => m.endpoint,
+    );
+    cleanups.push(() => moto.stop());
+    const [primaryBroker, secondaryBroker]: DrillBroker[] = await phase(
+      'start MQTT brokers',
+      () => Promise.all([startBroker(), startBroker()]),
+      ([p, s]) => `primary ${p.url}, secondary ${s.url}`,
+    );
+    cleanups.push(
+      () => primaryBroker.down(),
+      () => secondaryBroker.down(),
+    );
+
+    Object.assign(process.env, {
+      AWS_ACCESS_KEY_ID: 'drill',
+      AWS_SECRET_ACCESS_KEY: 'drill',
+      AWS_SESSION_TOKEN: 'drill',
+      AWS_EC2_METADATA_DISABLED: 'true',
+      IOT_DR_AWS_ENDPOINT: moto.endpoint,
+      PRIMARY_REGION: config.primaryRegion,
+      SECONDARY_REGION: config.secondaryRegion,
+      REPLICATION_MODE: config.replication.mode,
+      POWERTOOLS_LOG_LEVEL: 'SILENT',
+      POWERTOOLS_METRICS_DISABLED: 'true',
+      POWERTOOLS_DEV: 'false',
+    });
+    const clientConfig = (region: string) => ({
+      region,
+      endpoint: moto.endpoint,
+      credentials: { accessKeyId: 'drill', secretAccessKey: 'drill' },
+      maxAttempts: 3,
+    });
+    const primary = {
+      region: config.primaryRegion,
+      iot: new IoTClient(clientConfig(config.primaryRegion)),
+      data: new IoTDataPlaneClient(clientConfig(config.primaryRegion)),
+    };
+    const secondary = {
+      region: config.secondaryRegion,
+      iot: new IoTClient(clientConfig(config.secondaryRegion)),
+      data: new IoTDataPlaneClient(clientConfig(config.secondaryRegion)),
+    };
+    const ddb = new DynamoDBClient(clientConfig(config.secondaryRegion));
+
+    const items = await phase(
+      'seed the primary',
+      () => seed(primary, options.things),
+      (i) =>
+        `${options.things} things with certificates, policy, groups and shadows; ${i.length} registry/shadow events`,
+    );
+
+    const failureTable = 'iot-dr-drill-failures';
+    await ddb.send(
+      new CreateTableCommand({
+        TableName: failureTable,
+        BillingMode: 'PAY_PER_REQUEST',
+        KeySchema: [{ AttributeName: 'eventId', KeyType: 'HASH' }],
+        AttributeDefinitions: [{ AttributeName: 'eventId', AttributeType: 'S' }],
+      }),
+    );
+    report.replication = await phase(
+      'replicate through the workflow (ASL + worker handlers)',
+      () => replicate(items, ddb, failureTable),
+      (r) => `${r.succeeded}/${r.executions} executions succeeded, ${r.failuresRecorded} failure(s) recorded`,
+    );
+
+    const differences = await phase(
+      'verify both regions',
+      async () => {
+        const [p, s] = await Promise.all([snapshotRegion(primary), snapshotRegion(secondary)]);
+        return diffSnapshots(p, s);
+      },
+      (d) =>
+        d.length
+          ? `${d.length} difference(s): ${d
+              .slice(0, 5)
+              .map((x) => x.detail)
+              .join('; ')}`
+          : 'the regions match',
+    );
+    report.differences = differences.length;
+
+    // Health checks: the real handler logic against each region's broker.
+    const { createHealthCheck } = await import('../../functions/lib/health/check');
+    const secret = randomBytes(16).toString('hex');
+    const check = (broker: DrillBroker) =>
+      createHealthCheck({
+        brokerUrl: async () => broker.url,
+        secret: { get: async () => secret, refresh: async () => undefined },
+        namePrefix: config.namePrefix,
+        messageCount: config.healthCheck.messageCount,
+        deadlineMs: config.healthCheck.deadlineMilliseconds,
+        log: () => {},
+      });
+    const checks = { primary: check(primaryBroker), secondary: check(secondaryBroker) };
+    const probe = async (which: 'primary' | 'secondary') => {
+      const t0 = performance.now();
+      const res = await checks[which]({ queryStringParameters: { [DRILL_SECRET_PARAMETER]: secret } });
+      const body = JSON.parse(String(res.body ?? '{}')) as { status?: string; phase?: string };
+      const status = res.statusCode ?? 0;
+      // Route 53 HTTPS checks pass on 2xx/3xx answered within 2 s.
+      return {
+        status,
+        verdict: status >= 200 && status < 400 ? 'healthy' : `unhealthy${body.phase ? ` (${body.phase})` : ''}`,
+        ms: Math.round(performance.now() - t0),
+      };
+    };
+    const threshold = config.healthCheck.failureThreshold;
+    let failures = 0;
+    let primaryUnhealthy = false;
+    const round = async (n: number): Promise<Round> => {
+      const [p, s] = await Promise.all([probe('primary'), probe('secondary')]);
+      failures = p.verdict === 'healthy' ? 0 : failures + 1;
+      if (failures >= threshold) primaryUnhealthy = true;
+      if (p.verdict === 'healthy') primaryUnhealthy = false;
+      const secondaryHealthy = s.verdict === 'healthy';
+      const dnsAnswer: Round['dnsAnswer'] = !primaryUnhealthy ? 'primary' : secondaryHealthy ? 'secondary' : 'primary';
+      const r = { round: n, primary: p, secondary: s, primaryConsecutiveFailures: failures, dnsAnswer };
+      report.rounds.push(r);
+      say(
+        `[drill]   round ${n}: primary ${p.verdict} (${p.status}, ${p.ms} ms), secondary ${s.verdict} (${s.status}, ${s.ms} ms) -> DNS answers ${dnsAnswer}`,
+      );
+      return r;
+    };
+    await phase(
+      'health checks, both brokers up',
+      () => round(1),
+      (r) => `primary ${r.primary.verdict}, secondary ${r.secondary.verdict}; DNS answers ${r.dnsAnswer}`,
+    );
+    await phase(
+      'take the primary broker down',
+      () => primaryBroker.down(),
+      () => 'primary broker stopped',
+    );
+    await phase(
+      `health checks until failover (threshold ${threshold})`,
+      async () => {
+        for (let n = 2; n < 2 + threshold + 2; n++) {
+          const r = await round(n);
+          if (r.dnsAnswer === 'secondary') {
+            report.decidedAfterRounds = n - 1;
+            return r;
+          }
+        }
+        return report.rounds[report.rounds.length - 1];
+      },
+      (r) =>
+        r.dnsAnswer === 'secondary'
+          ? `failover: DNS answers the secondary after ${report.decidedAfterRounds} failed round(s)`
+          : `no failover (DNS answers ${r.dnsAnswer})`,
+    );
+    for (const c of [primary.iot, primary.data, secondary.iot, secondary.data, ddb]) c.destroy();
+  };
+
+  try {
+    await Promise.race([
+      body(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new ExternalError(`the drill did not finish within --timeout ${options.timeout} s`)),
+          options.timeout * 1000,
+        );
+      }),
+    ]);
+  } catch (err) {
+    error = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+    if (!(err instanceof ExternalError)) {
+      // Anything unexpected is still reported after cleanup; the exit code says which kind.
+      error = `${error}`;
+    }
+  } finally {
+    if (timer) clearTimeout(timer);
+    const t0 = performance.now();
+    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
+    process.env = savedEnv;
+    phases.push({ name: 'clean up', ms: Math.round(performance.now() - t0), detail: 'moto and brokers stopped' });
+    say(`[drill] clean up: moto and brokers stopped (${phases[phases.length - 1].ms} ms)`);
+  }
+
+  const failedOver = report.decidedAfterRounds !== null;
+  const ok = !error && report.differences === 0 && report.replication.failed === 0 && failedOver;
+  const result: DrillReport = {
+    ok,
+    primaryRegion: config.primaryRegion,
+    secondaryRegion: config.secondaryRegion,
+    things: options.things,
+    phases,
+    replication: report.replication,
+    differences: report.differences,
+    rounds: report.rounds,
+    failover: {
+      decidedAfterRounds: report.decidedAfterRounds,
+      failureThreshold: config.healthCheck.failureThreshold,
+      intervalSeconds: config.healthCheck.intervalSeconds,
+      // In AWS the rounds are Route 53's request interval apart.
+      detectionSecondsInAws: config.healthCheck.failureThreshold * config.healthCheck.intervalSeconds,
+      dnsTtlSeconds: config.dns?.ttlSeconds ?? 30,
+    },
+    totalMs: Math.round(performance.now() - started),
+    ...(error ? { error } : {}),
+  };
+  if (options.json) writeLine(io.stdout, JSON.stringify(result, null, 2));
+  else printReport(result, io);
+  if (error) return EXIT.EXTERNAL;
+  return ok ? EXIT.OK : EXIT.DIFFERENCES;
+}
+
+function printReport(r: DrillReport, io: CliIo): void {
+  const out = io.stdout;
+  writeLine(
+    out,
+    `DR drill ${r.primaryRegion} -> ${r.secondaryRegion}, ${r.things} things: ${r.ok ? 'PASSED' : 'FAILED'}${r.error ? ` (${r.error})` : ''}`,
+  );
+  writeLine(out, 'Phases:');
+  for (const p of r.phases) writeLine(out, `  ${p.name.padEnd(56)} ${String(p.ms).padStart(7)} ms  ${p.detail}`);
+  writeLine(
+    out,
+    `Replication: ${r.replication.succeeded}/${r.replication.executions} workflow executions succeeded; verify found ${r.differences < 0 ? 'n/a' : r.differences} difference(s).`,
+  );
+  if (r.failover.decidedAfterRounds !== null) {
+    writeLine(
+      out,
+      `Failover: primary unhealthy after ${r.failover.decidedAfterRounds} consecutive failed check(s) (failureThreshold ${r.failover.failureThreshold}); DNS answers the secondary. In AWS: about ${r.failover.detectionSecondsInAws} s to detect (${r.failover.failureThreshold} x ${r.failover.intervalSeconds} s) plus up to ${r.failover.dnsTtlSeconds} s of DNS TTL.`,
+    );
+  }
+  writeLine(out, `Total: ${r.totalMs} ms.`);
+}
+
+/** Seeds the primary and returns the events the capture rules would have written. */
+async function seed(
+  primary: { region: string; iot: IoTClient; data: IoTDataPlaneClient },
+  count: number,
+): Promise<events.TableItem[]> {
+  const region = primary.region;
+  const items: events.TableItem[] = [];
+  await primary.iot.send(
+    new CreateThingTypeCommand({
+      thingTypeName: 'drill-sensor',
+      thingTypeProperties: { thingTypeDescription: 'drill sensor', searchableAttributes: ['site'] },
+    }),
+  );
+  items.push(events.thingTypeCreated(region, 'drill-sensor', 'drill sensor', ['site']));
+  await primary.iot.send(
+    new CreateThingGroupCommand({
+      thingGroupName: 'drill-fleet',
+      thingGroupProperties: { attributePayload: { attributes: { owner: 'drill' } } },
+    }),
+  );
+  items.push(events.thingGroupCreated(region, 'drill-fleet', null, { owner: 'drill' }));
+  await primary.iot.send(
+    new CreateThingGroupCommand({
+      thingGroupName: 'drill-site-a',
+      parentGroupName: 'drill-fleet',
+      thingGroupProperties: { attributePayload: { attributes: { city: 'paris' } } },
+    }),
+  );
+  items.push(events.thingGroupCreated(region, 'drill-site-a', 'drill-fleet', { city: 'paris' }));
+  const policyDocument = JSON.stringify({
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Effect: 'Allow',
+        Action: 'iot:Connect',
+        Resource: `arn:aws:iot:${region}:123456789012:client/\${iot:Connection.Thing.ThingName}`,
+      },
+      {
+        Effect: 'Allow',
+        Action: ['iot:Publish', 'iot:Receive'],
+        Resource: `arn:aws:iot:${region}:123456789012:topic/drill/*`,
+      },
+    ],
+  });
+  await primary.iot.send(new CreatePolicyCommand({ policyName: 'drill-device-policy', policyDocument }));
+
+  const names = Array.from({ length: count }, (_, i) => `drill-${String(i + 1).padStart(4, '0')}`);
+  await mapLimit(names, 8, async (name, i) => {
+    const attributes = { site: i % 2 ? 'b' : 'a', serial: String(100000 + i) };
+    await primary.iot.send(
+      new CreateThingCommand({ thingName: name, thingTypeName: 'drill-sensor', attributePayload: { attributes } }),
+    );
+    const cert = await primary.iot.send(new CreateKeysAndCertificateCommand({ setAsActive: true })); // private key discarded
+    await primary.iot.send(new AttachPolicyCommand({ policyName: 'drill-device-policy', target: cert.certificateArn }));
+    await primary.iot.send(new AttachThingPrincipalCommand({ thingName: name, principal: cert.certificateArn }));
+    items.push(events.thingCreated(region, name, 'drill-sensor', attributes));
+    const group = i % 2 ? 'drill-fleet' : 'drill-site-a';
+    await primary.iot.send(new AddThingToThingGroupCommand({ thingGroupName: group, thingName: name }));
+    items.push(events.membershipAdded(region, group, name));
+    const state = { reported: { temperature: 20 + (i % 10) }, desired: { interval: 60 } };
+    const accepted = await primary.data.send(
+      new UpdateThingShadowCommand({ thingName: name, payload: Buffer.from(JSON.stringify({ state })) }),
+    );
+    const doc = JSON.parse(Buffer.from(accepted.payload as Uint8Array).toString()) as {
+      version: number;
+      timestamp: number;
+    };
+    items.push(events.shadowUpdated(region, name, '', { state, version: doc.version, timestamp: doc.timestamp }));
+    if (i % 5 === 0) {
+      const named = { desired: { firmware: '1.2.3' } };
+      const res = await primary.data.send(
+        new UpdateThingShadowCommand({
+          thingName: name,
+          shadowName: 'ota',
+          payload: Buffer.from(JSON.stringify({ state: named })),
+        }),
+      );
+      const d = JSON.parse(Buffer.from(res.payload as Uint8Array).toString()) as { version: number; timestamp: number };
+      items.push(
+        events.shadowUpdated(region, name, 'ota', { state: named, version: d.version, timestamp: d.timestamp }),
+      );
+    }
+  });
+  return items;
+}
+
+/**
+ * Runs one workflow execution per item: the production ASL, executed by aws-local-stepfunctions,
+ * each Task resolved to the real worker handler (loaded with the environment the stack gives it),
+ * the failure recorder writing to the failure table in moto. Registry events first (types, groups,
+ * things), then memberships and shadows, as they would usually arrive.
+ */
+async function replicate(
+  items: events.TableItem[],
+  ddb: DynamoDBClient,
+  failureTable: string,
+): Promise<DrillReport['replication']> {
+  const { StateMachine } = await import('aws-local-stepfunctions');
+  const { STATE, WORKER_STATE, workflowDefinition } = await import('../../stacks/workflow-definition');
+  const fake = (name: string) => `arn:aws:lambda:us-west-2:123456789012:function:iot-dr-${name}`;
+  const definition = workflowDefinition({
+    workers: {
+      thing: fake('worker-thing'),
+      thingType: fake('worker-thing-type'),
+      thingGroup: fake('worker-thing-group'),
+      shadow: fake('worker-shadow'),
+    },
+    failureTableName: failureTable,
+    failureRetentionDays: 14,
+    retry: { maxAttempts: 3, intervalSeconds: 1, maxDelaySeconds: 5 },
+    taskTimeoutSeconds: 60,
+  });
+  const handlers = {
+    [WORKER_STATE.thing]: (await import('../../functions/worker-thing/handler')).handler,
+    [WORKER_STATE.thingType]: (await import('../../functions/worker-thing-type/handler')).handler,
+    [WORKER_STATE.thingGroup]: (await import('../../functions/worker-thing-group/handler')).handler,
+    [WORKER_STATE.shadow]: (await import('../../functions/worker-shadow/handler')).handler,
+    // aws-local-stepfunctions cannot call the native DynamoDB integration: the state's resolved
+    // Parameters are exactly the PutItem request, sent to moto.
+    [STATE.recordFailure]: async (parameters: unknown) => {
+      await ddb.send(new PutItemCommand(parameters as PutItemCommandInput));
+      return {};
+    },
+  } as Record<string, (input: unknown) => Promise<unknown>>;
+  const machine = new StateMachine(definition as never);
+  const retryIntervalOverrides = Object.fromEntries(
+    [...Object.values(WORKER_STATE), STATE.recordFailure].map((s) => [s, 50]),
+  );
+  const run = async (item: events.TableItem) => {
+    const execution = machine.run({ eventId: item.uuid, event: item } as never, {
+      overrides: { taskResourceLocalHandlers: handlers as never, retryIntervalOverrides },
+      // aws-local-stepfunctions has no $$.State in its context object.
+      context: { State: { EnteredTime: new Date().toISOString(), RetryCount: 0 } } as never,
+    });
+    try {
+      await execution.result;
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const first = items.filter((i) => i.eventType === 'THING_TYPE_EVENT' || i.eventType === 'THING_GROUP_EVENT');
+  const things = items.filter((i) => i.eventType === 'THING_EVENT');
+  const rest = items.filter((i) => !first.includes(i) && !things.includes(i));
+  const results: boolean[] = [];
+  for (const batch of [first, things, rest]) results.push(...(await mapLimit(batch, 8, run)));
+  const recorded = await ddb.send(new ScanCommand({ TableName: failureTable, Select: 'COUNT' }));
+  return {
+    executions: results.length,
+    succeeded: results.filter(Boolean).length,
+    failed: results.filter((r) => !r).length,
+    failuresRecorded: recorded.Count ?? 0,
+  };
 }

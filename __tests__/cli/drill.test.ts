@@ -1,0 +1,63 @@
+// `iot-dr drill` end to end, as a user runs it: the real executable, moto server, two aedes
+// brokers over WebSocket on loopback, the workflow ASL with the real workers, the real
+// health-check handler. Checks the verdicts, the failover decision, the timings and the cleanup.
+import type { DrillReport } from '../../cli/commands/drill';
+import { cliProcess, parseJson, scratchDir } from './helpers';
+
+let scratch: ReturnType<typeof scratchDir>;
+beforeAll(() => {
+  scratch = scratchDir();
+});
+afterAll(() => scratch.cleanup());
+
+describe('iot-dr drill', () => {
+  it('replicates a seeded fleet, verifies it, fails over when the primary broker goes down, and cleans up', async () => {
+    // When the drill runs (failure threshold 2 from the configuration)
+    const result = await cliProcess(['drill', '--things', '4', '--json', '--timeout', '100'], {
+      cwd: scratch.dir,
+      env: { IOT_DR_CONFIG: '', IOT_DR_HEALTH_CHECK_FAILURE_THRESHOLD: '2' },
+      timeoutMs: 120_000,
+    });
+
+    // Then it passes, with every phase timed
+    const report = parseJson<DrillReport>(result.stdout);
+    expect(report.error).toBeUndefined();
+    expect(result.code).toBe(0);
+    expect(report.ok).toBe(true);
+    expect(report.phases.map((p) => p.name)).toEqual([
+      'install/locate moto server',
+      'start moto server',
+      'start MQTT brokers',
+      'seed the primary',
+      'replicate through the workflow (ASL + worker handlers)',
+      'verify both regions',
+      'health checks, both brokers up',
+      'take the primary broker down',
+      'health checks until failover (threshold 2)',
+      'clean up',
+    ]);
+    for (const p of report.phases) expect(p.ms).toBeGreaterThanOrEqual(0);
+    expect(report.replication.failed).toBe(0);
+    expect(report.replication.executions).toBeGreaterThanOrEqual(4 * 3 + 3);
+    expect(report.differences).toBe(0);
+
+    // Both healthy first; then the primary fails `failureThreshold` times in a row and DNS moves
+    const [first, ...after] = report.rounds;
+    expect(first.primary.verdict).toBe('healthy');
+    expect(first.secondary.verdict).toBe('healthy');
+    expect(first.dnsAnswer).toBe('primary');
+    expect(after.map((r) => r.dnsAnswer)).toEqual(['primary', 'secondary']);
+    for (const r of after) {
+      expect(r.primary.status).toBe(503);
+      expect(r.secondary.status).toBe(200);
+    }
+    expect(report.failover).toEqual(
+      expect.objectContaining({ decidedAfterRounds: 2, failureThreshold: 2, detectionSecondsInAws: 20 }),
+    );
+
+    // Nothing is left running: moto no longer answers
+    const motoUrl = report.phases.find((p) => p.name === 'start moto server')?.detail ?? '';
+    expect(motoUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    await expect(fetch(`${motoUrl}/moto-api/data.json`, { signal: AbortSignal.timeout(2000) })).rejects.toThrow();
+  }, 150_000);
+});
