@@ -1,8 +1,18 @@
-// Faults moto cannot produce: throttling, 5xx, AWS's 5-minute wait before deleting a deprecated
-// thing type, and UpdateThingType (not implemented by moto 5.2.5). These use aws-sdk-client-mock
-// (the only tests here that do), because an emulator that answers every call cannot fail them.
+// What moto cannot produce: throttling, 5xx, AWS's 5-minute wait before deleting a deprecated
+// thing type, UpdateThingType (not implemented by moto 5.2.5), and multi-page listings (moto
+// returns ListThingPrincipals, ListAttachedPolicies, ListNamedShadowsForThing... in one page
+// whatever the page size). These use aws-sdk-client-mock (the only tests here that do), because
+// an emulator that answers every call in full cannot fail or paginate them.
 import {
+  AttachPolicyCommand,
+  DeleteThingCommand,
   DeleteThingTypeCommand,
+  DescribeCertificateCommand,
+  DetachThingPrincipalCommand,
+  GetPolicyCommand,
+  ListAttachedPoliciesCommand,
+  ListPrincipalThingsCommand,
+  ListThingPrincipalsCommand,
   DeprecateThingTypeCommand,
   DescribeThingCommand,
   DescribeThingTypeCommand,
@@ -15,11 +25,17 @@ import {
   UnauthorizedException,
   UpdateThingTypeCommand,
 } from '@aws-sdk/client-iot';
-import { GetThingShadowCommand, IoTDataPlaneClient, ThrottlingException as DataThrottlingException } from '@aws-sdk/client-iot-data-plane';
+import {
+  DeleteThingShadowCommand,
+  GetThingShadowCommand,
+  IoTDataPlaneClient,
+  ListNamedShadowsForThingCommand,
+  ThrottlingException as DataThrottlingException,
+} from '@aws-sdk/client-iot-data-plane';
 import { mockClient } from 'aws-sdk-client-mock';
 import { RetryableError, ReplicationError } from '../../functions/lib/errors';
 import { isTransient } from '../../functions/lib/aws';
-import { applyEvent, createContext } from '../../functions/lib/replication';
+import { applyEvent, createContext, syncCertificate } from '../../functions/lib/replication';
 import { PRIMARY, silentLogger, thingEvent, thingTypeEvent, shadowEvent } from '../support/fleet';
 
 const iot = mockClient(IoTClient);
@@ -32,6 +48,18 @@ const ctx = createContext({
   credentials: { accessKeyId: 'x', secretAccessKey: 'y' },
   logger: silentLogger(),
 });
+// A public self-signed test certificate (its key was never kept): only its fingerprint matters.
+const FIXTURE_PEM = `-----BEGIN CERTIFICATE-----
+MIIBkTCCATegAwIBAgIUc+CIAQ9Y0NhlEPiiyFi87r30S/kwCgYIKoZIzj0EAwIw
+HjEcMBoGA1UEAwwTaW90LWRyIHRlc3QgZml4dHVyZTAeFw0yNjExMjYxMzQ0NDFa
+Fw0zNjExMjMxMzQ0NDFaMB4xHDAaBgNVBAMME2lvdC1kciB0ZXN0IGZpeHR1cmUw
+WTATBgcqhkjOPQIBBggqhkjOPQMBBwNCAAR24xUOVgKg8qJOywniPICJ9YcrkD9l
+szzrW5ryLMMvqo9QaAhSdUgXx+s+dbRZy7qnadbNljN44DWYCG1OVOwRo1MwUTAd
+BgNVHQ4EFgQUy866/Lkuf+eWiJJ4bHo0PZ7SjA8wHwYDVR0jBBgwFoAUy866/Lku
+f+eWiJJ4bHo0PZ7SjA8wDwYDVR0TAQH/BAUwAwEB/zAKBggqhkjOPQQDAgNIADBF
+AiB0MINbsmWPbzamStZ2M8c0BICW7poQZFTnqXkEjhFmGQIhAOQZ70m6vzhXEKuH
+sSd/cn8PnhMxxkbtYnSHDu7zIIxD
+-----END CERTIFICATE-----\n`;
 const meta = (httpStatusCode: number) => ({ $metadata: { httpStatusCode }, message: 'injected' });
 
 beforeEach(() => {
@@ -84,6 +112,60 @@ describe('Replication: AWS faults', () => {
     const error = await applyEvent(ctx, thingTypeEvent(PRIMARY, 'DELETED', { name: 'old' }), 'e-1').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(RetryableError);
     expect(iot.commandCalls(DeprecateThingTypeCommand)[0].args[0].input).toEqual({ thingTypeName: 'old' });
+  });
+
+  it('reads every page of principals, attached policies and named shadows', async () => {
+    // primary thing with principals over 3 pages (the 2nd is not a certificate), each listing paged
+    const arn = (id: string) => `arn:aws:iot:us-east-1:123456789012:cert/${id.repeat(64)}`;
+    // secondary: the thing exists with principals on 3 pages -> all detached, all named shadows deleted
+    let describes = 0;
+    iot.on(DescribeThingCommand).callsFake(async () => {
+      describes++;
+      if (describes === 1) throw new ResourceNotFoundException(meta(404)); // primary: deleted
+      return { thingName: 't' };
+    });
+    iot.on(ListThingPrincipalsCommand)
+      .resolvesOnce({ principals: [arn('a')], nextToken: 'p2' })
+      .resolvesOnce({ principals: ['arn:aws:cognito-identity:us-east-1:123456789012:identitypool/x'], nextToken: 'p3' })
+      .resolvesOnce({ principals: [arn('b')] });
+    iot.on(DetachThingPrincipalCommand).resolves({});
+    iot.on(ListPrincipalThingsCommand).resolves({ things: ['other-thing'] }); // certificates kept
+    data
+      .on(ListNamedShadowsForThingCommand)
+      .resolvesOnce({ results: ['s1'], nextToken: 'n2' })
+      .resolvesOnce({ results: ['s2'], nextToken: 'n3' })
+      .resolvesOnce({ results: ['s3'] });
+    data.on(DeleteThingShadowCommand).resolves({ payload: new Uint8Array() });
+    iot.on(DeleteThingCommand).resolves({});
+
+    const outcomes = await applyEvent(ctx, thingEvent(PRIMARY, 'DELETED', { name: 't' }), 'e-1');
+
+    expect(iot.commandCalls(ListThingPrincipalsCommand).map((c) => c.args[0].input.nextToken)).toEqual([undefined, 'p2', 'p3']);
+    expect(iot.commandCalls(DetachThingPrincipalCommand)).toHaveLength(3);
+    expect(data.commandCalls(DeleteThingShadowCommand).map((c) => c.args[0].input.shadowName)).toEqual(['s1', 's2', 's3', undefined]);
+    expect(outcomes.filter((o) => o.kind === 'certificate').map((o) => o.action)).toEqual(['unchanged', 'unchanged']);
+  });
+
+  it('reads every page of a certificate\'s attached policies in the primary', async () => {
+    const id = 'c'.repeat(64);
+    const certificatePem = FIXTURE_PEM;
+    iot.on(DescribeCertificateCommand).callsFake(async (input: { certificateId: string }) => {
+      if (input.certificateId === id) {
+        return { certificateDescription: { certificateId: id, certificateArn: `arn:aws:iot:us-east-1:123456789012:cert/${id}`, status: 'ACTIVE', certificatePem } };
+      }
+      return { certificateDescription: { certificateId: input.certificateId, certificateArn: `arn:aws:iot:us-west-2:123456789012:cert/${input.certificateId}`, status: 'ACTIVE', certificatePem } };
+    });
+    iot.on(ListAttachedPoliciesCommand).resolves({ policies: [{ policyName: 'p1' }, { policyName: 'p2' }] }); // secondary
+    iot.on(ListAttachedPoliciesCommand, { target: `arn:aws:iot:us-east-1:123456789012:cert/${id}` })
+      .resolvesOnce({ policies: [{ policyName: 'p1' }], nextMarker: 'm2' })
+      .resolvesOnce({ policies: [{ policyName: 'p2' }] });
+    iot.on(GetPolicyCommand).resolves({ policyDocument: '{"Statement":[]}' });
+    iot.on(AttachPolicyCommand).resolves({});
+
+    await syncCertificate(ctx, id);
+
+    expect(iot.commandCalls(AttachPolicyCommand).map((c) => c.args[0].input.policyName)).toEqual(['p1', 'p2']);
+    expect(iot.commandCalls(ListAttachedPoliciesCommand).map((c) => c.args[0].input.marker)).toEqual([undefined, 'm2', undefined]);
   });
 
   it('updates description and searchable attributes with UpdateThingType (moto lacks it)', async () => {

@@ -258,6 +258,40 @@ describe('Replication: things', () => {
     expect(versions.policyVersions?.length).toBeLessThanOrEqual(5);
   });
 
+  it('replicates 3 certificates, 3 policies on one certificate, and deletes 3 named shadows (page size 1; moto ignores it, see faults.test.ts)', async () => {
+    // Given
+    const paged = twoRegions(moto.endpoint, { pageSize: 1 });
+    await createThing(env.primary, 'multi');
+    const certs = [];
+    for (let i = 0; i < 3; i++) {
+      const cert = await createCertificate(env.primary);
+      await createPolicy(env.primary, `pol-${i}`);
+      await attachPolicy(env.primary, `pol-${i}`, certs.length ? certs[0].arn : cert.arn);
+      await attachCertificate(env.primary, 'multi', cert.arn);
+      certs.push(cert);
+    }
+    for (const name of ['s1', 's2', 's3']) await updateShadow(env.primary, 'multi', name, { reported: { name } });
+    const { syncShadow } = await import('../../functions/lib/replication');
+
+    // When
+    await applyEvent(paged.ctx, thingEvent(PRIMARY, 'CREATED', { name: 'multi' }), 'e-1');
+
+    for (const name of ['s1', 's2', 's3']) await syncShadow(paged.ctx, 'multi', name);
+
+    // Then
+    expect((await principalsOf('multi')).length).toBe(3);
+    const first = await certInSecondary(certs[0].pem);
+    const attached = await env.secondary.iot.send(new ListAttachedPoliciesCommand({ target: first?.certificateArn }));
+    expect(attached.policies?.map((p) => p.policyName).sort()).toEqual(['pol-0', 'pol-1', 'pol-2']);
+
+    // When the thing is deleted, every named shadow goes (listed one per page)
+    for (const cert of certs) await env.primary.iot.send(new DetachThingPrincipalCommand({ thingName: 'multi', principal: cert.arn }));
+    await env.primary.iot.send(new DeleteThingCommand({ thingName: 'multi' }));
+    const outcomes = await applyEvent(paged.ctx, thingEvent(PRIMARY, 'DELETED', { name: 'multi' }), 'e-2');
+    expect(outcomes.filter((o) => o.kind === 'shadow' && o.action === 'deleted').map((o) => o.name).sort()).toEqual(['multi/s1', 'multi/s2', 'multi/s3']);
+    expect(await describeThing(env.secondary, 'multi')).toBeUndefined();
+  });
+
   it('copies the registry only in thing-only mode', async () => {
     await createPolicy(env.primary, 'p');
     const cert = await createDevice(env.primary, 'only', { policy: 'p', attributes: { k: 'v' } });

@@ -296,7 +296,7 @@ export const SECONDARY = 'us-west-2';
 export const silentLogger = () => new Logger({ serviceName: 'test', logLevel: 'SILENT' });
 
 /** Primary and secondary clients on moto, and a replication context between them. */
-export function twoRegions(endpoint: string, options: { mode?: ReplicationMode; principalGraceMs?: number } = {}) {
+export function twoRegions(endpoint: string, options: { mode?: ReplicationMode; principalGraceMs?: number; pageSize?: number } = {}) {
   const side = (region: string): Side => ({ region, iot: motoIot(endpoint, region), data: motoIotData(endpoint, region) });
   const ctx: ReplicationContext = createContext({
     primaryRegion: PRIMARY,
@@ -307,6 +307,7 @@ export function twoRegions(endpoint: string, options: { mode?: ReplicationMode; 
     maxAttempts: 1,
     logger: silentLogger(),
     principalGraceMs: options.principalGraceMs,
+    pageSize: options.pageSize,
   });
   return { ctx, primary: side(PRIMARY), secondary: side(SECONDARY) };
 }

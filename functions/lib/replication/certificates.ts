@@ -55,7 +55,7 @@ async function describe(ctx: ReplicationContext, side: 'primary' | 'secondary', 
 /** Finds a certificate in the secondary by PEM when its id is not the fingerprint (bounded scan). */
 async function findByPem(ctx: ReplicationContext, pem: string): Promise<CertificateDescription | undefined> {
   const list = await all(ctx, 'ListCertificates', async (marker) => {
-    const page = await ctx.secondary.iot.send(new ListCertificatesCommand({ marker, pageSize: 250 }));
+    const page = await ctx.secondary.iot.send(new ListCertificatesCommand({ marker, pageSize: ctx.pageSize }));
     return { items: page.certificates, next: page.nextMarker };
   });
   const wanted = pem.trim();
@@ -125,7 +125,7 @@ export async function syncCertificate(ctx: ReplicationContext, primaryId: string
 /** Names of the policies attached directly to `target` (all pages). */
 async function attachedPolicies(ctx: ReplicationContext, side: 'primary' | 'secondary', target: string): Promise<string[] | undefined> {
   const policies = await findAll(ctx, `ListAttachedPolicies (${side})`, async (marker) => {
-    const page = await ctx[side].iot.send(new ListAttachedPoliciesCommand({ target, marker, pageSize: 250, recursive: false }));
+    const page = await ctx[side].iot.send(new ListAttachedPoliciesCommand({ target, marker, pageSize: ctx.pageSize, recursive: false }));
     return { items: page.policies, next: page.nextMarker };
   });
   return policies?.map((p) => p.policyName as string);
@@ -134,7 +134,7 @@ async function attachedPolicies(ctx: ReplicationContext, side: 'primary' | 'seco
 /** Things a principal is attached to (all pages). */
 export async function principalThings(ctx: ReplicationContext, side: 'primary' | 'secondary', principal: string): Promise<string[]> {
   const things = await findAll(ctx, `ListPrincipalThings (${side})`, async (nextToken) => {
-    const page = await ctx[side].iot.send(new ListPrincipalThingsCommand({ principal, nextToken, maxResults: 250 }));
+    const page = await ctx[side].iot.send(new ListPrincipalThingsCommand({ principal, nextToken, maxResults: ctx.pageSize }));
     return { items: page.things, next: page.nextToken };
   });
   return things ?? [];

@@ -36,6 +36,8 @@ export interface ReplicationContext {
    * complete mode, throws `RetryableError`: its certificate is usually attached moments later.
    */
   readonly principalGraceMs: number;
+  /** Page size of every listing (all pages are always read). */
+  readonly pageSize: number;
   /** Event id written into shadow clientTokens and logs (set by `applyEvent`). */
   readonly eventId?: string;
 }
@@ -53,6 +55,8 @@ export interface CreateContextOptions {
   readonly logger?: Logger;
   /** @default 300000 (5 minutes) */
   readonly principalGraceMs?: number;
+  /** Page size of listings; tests use 1 to exercise pagination. @default 250 */
+  readonly pageSize?: number;
 }
 
 const REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
@@ -82,5 +86,6 @@ export function createContext(options: CreateContextOptions): ReplicationContext
     secondary: clients(options.secondaryRegion),
     logger: options.logger ?? new Logger({ serviceName: 'iot-dr-replication' }),
     principalGraceMs: options.principalGraceMs ?? 300_000,
+    pageSize: options.pageSize ?? 250,
   };
 }

@@ -86,7 +86,7 @@ export async function syncPolicy(ctx: ReplicationContext, name: string): Promise
  */
 export async function cleanupPolicy(ctx: ReplicationContext, name: string): Promise<Outcome> {
   const targets = await findAll(ctx, `ListTargetsForPolicy ${name}`, async (marker) => {
-    const page = await ctx.secondary.iot.send(new ListTargetsForPolicyCommand({ policyName: name, marker, pageSize: 250 }));
+    const page = await ctx.secondary.iot.send(new ListTargetsForPolicyCommand({ policyName: name, marker, pageSize: ctx.pageSize }));
     return { items: page.targets, next: page.nextMarker };
   });
   if (targets === undefined) return { kind: 'policy', name, action: 'unchanged', detail: 'absent' };

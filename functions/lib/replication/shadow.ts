@@ -105,7 +105,7 @@ export async function syncShadow(ctx: ReplicationContext, thingName: string, sha
 export async function deleteAllShadows(ctx: ReplicationContext, thingName: string): Promise<Outcome[]> {
   const named =
     (await findAll(ctx, `ListNamedShadowsForThing ${thingName}`, async (nextToken) => {
-      const page = await ctx.secondary.data.send(new ListNamedShadowsForThingCommand({ thingName, nextToken, pageSize: 100 }));
+      const page = await ctx.secondary.data.send(new ListNamedShadowsForThingCommand({ thingName, nextToken, pageSize: Math.min(ctx.pageSize, 100) }));
       return { items: page.results, next: page.nextToken };
     })) ?? [];
   const outcomes: Outcome[] = [];

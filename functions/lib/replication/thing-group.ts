@@ -24,7 +24,7 @@ async function describeGroup(ctx: ReplicationContext, side: 'primary' | 'seconda
 
 async function childGroups(ctx: ReplicationContext, name: string): Promise<string[]> {
   const groups = await all(ctx, `ListThingGroups parent=${name}`, async (nextToken) => {
-    const page = await ctx.secondary.iot.send(new ListThingGroupsCommand({ parentGroup: name, nextToken, maxResults: 250 }));
+    const page = await ctx.secondary.iot.send(new ListThingGroupsCommand({ parentGroup: name, nextToken, maxResults: ctx.pageSize }));
     return { items: page.thingGroups, next: page.nextToken };
   });
   return groups.map((g) => g.groupName as string);
@@ -119,7 +119,7 @@ export async function syncThingGroup(ctx: ReplicationContext, name: string): Pro
 
 async function groupsOfThing(ctx: ReplicationContext, side: 'primary' | 'secondary', thingName: string): Promise<string[] | undefined> {
   const groups = await findAll(ctx, `ListThingGroupsForThing ${thingName} (${side})`, async (nextToken) => {
-    const page = await ctx[side].iot.send(new ListThingGroupsForThingCommand({ thingName, nextToken, maxResults: 250 }));
+    const page = await ctx[side].iot.send(new ListThingGroupsForThingCommand({ thingName, nextToken, maxResults: ctx.pageSize }));
     return { items: page.thingGroups, next: page.nextToken };
   });
   return groups?.map((g) => g.groupName as string);

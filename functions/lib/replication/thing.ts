@@ -35,7 +35,7 @@ async function describeThing(ctx: ReplicationContext, side: 'primary' | 'seconda
 
 async function thingPrincipals(ctx: ReplicationContext, side: 'primary' | 'secondary', thingName: string): Promise<string[] | undefined> {
   return findAll(ctx, `ListThingPrincipals ${thingName} (${side})`, async (nextToken) => {
-    const page = await ctx[side].iot.send(new ListThingPrincipalsCommand({ thingName, nextToken, maxResults: 250 }));
+    const page = await ctx[side].iot.send(new ListThingPrincipalsCommand({ thingName, nextToken, maxResults: ctx.pageSize }));
     return { items: page.principals, next: page.nextToken };
   });
 }
