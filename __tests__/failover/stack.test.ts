@@ -2,6 +2,9 @@
  * Stack tests of the failover part: APIs, Route 53 health checks, alarms, failover records, the
  * custom domain and the health-check function's IAM, for three configurations.
  */
+import { readFileSync } from 'node:fs';
+import { unzipSync } from 'fflate';
+import { bundleFunction } from '../../stacks/bundle';
 import { resourcesOf, synthJson, type TerraformJson } from '../support/synth';
 
 const ZONE = 'Z0123456789ABCDEFGHIJ';
@@ -358,5 +361,18 @@ describe('Stack: failover with DNS but no custom domain, secondary in us-east-1'
     expect(resourcesOf(tf, 'aws_route53_record')).toHaveLength(2);
     expect(tf.resource.aws_acm_certificate).toBeUndefined();
     expect(tf.resource.aws_iot_domain_configuration).toBeUndefined();
+  });
+});
+
+describe('Bundle: health-check', () => {
+  it('ships no private key or certificate, and stays small enough for a fast cold start', () => {
+    const bundle = bundleFunction('health-check');
+    const files = unzipSync(readFileSync(bundle.zipPath));
+
+    expect(Object.keys(files).sort()).toEqual(['index.js', 'index.js.map']);
+    const code = Buffer.from(files['index.js']).toString('utf8');
+    expect(code).not.toMatch(/-----BEGIN [A-Z ]*(PRIVATE KEY|CERTIFICATE)-----/);
+    expect(code).toContain('iotdevicegateway');
+    expect(bundle.codeBytes).toBeLessThan(1.5 * 1024 * 1024);
   });
 });
