@@ -135,7 +135,7 @@ describe('Replication: AWS faults', () => {
       .resolvesOnce({ results: ['s1'], nextToken: 'n2' })
       .resolvesOnce({ results: ['s2'], nextToken: 'n3' })
       .resolvesOnce({ results: ['s3'] });
-    data.on(DeleteThingShadowCommand).resolves({ payload: new Uint8Array() });
+    data.on(DeleteThingShadowCommand).resolves({});
     iot.on(DeleteThingCommand).resolves({});
 
     const outcomes = await applyEvent(ctx, thingEvent(PRIMARY, 'DELETED', { name: 't' }), 'e-1');
