@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AwsProvider } from '@cdktf/provider-aws/lib/provider';
@@ -91,6 +91,29 @@ describe('Construct: NodejsFunction', () => {
     const b = run('Pacific/Kiritimati');
     expect(a).toBe(b);
     expect(a).toBe(bundleFunction('fixture-echo', FIXTURES).sha256);
+  });
+
+  it('reuses a cached zip until a file it was built from changes', () => {
+    const functionsDir = mkdtempSync(join(tmpdir(), 'fns-'));
+    const outDir = mkdtempSync(join(tmpdir(), 'zips-'));
+    mkdirSync(join(functionsDir, 'fixture-cache'));
+    const handler = join(functionsDir, 'fixture-cache', 'handler.ts');
+    writeFileSync(handler, 'export const handler = async () => 1;\n');
+    const script = `
+      const { bundleFunction } = require(${JSON.stringify(require.resolve('../../stacks/bundle'))});
+      process.stdout.write(bundleFunction('fixture-cache', ${JSON.stringify(functionsDir)}, ${JSON.stringify(outDir)}).sha256);`;
+    const bundle = () => execFileSync(process.execPath, ['-r', 'tsx/cjs', '-e', script]).toString();
+    const zip = join(outDir, 'fixture-cache.zip');
+
+    const first = bundle();
+    const builtAt = statSync(zip).mtimeMs;
+    expect(bundle()).toBe(first);
+    expect(statSync(zip).mtimeMs).toBe(builtAt);
+
+    writeFileSync(handler, 'export const handler = async () => 2;\n');
+    const changed = bundle();
+    expect(changed).not.toBe(first);
+    expect(Buffer.from(unzipSync(readFileSync(zip))['index.js']).toString()).toContain('2');
   });
 
   it('rejects wildcard actions', () => {

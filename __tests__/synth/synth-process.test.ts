@@ -26,9 +26,10 @@ function synthInto(cwd: string, env: NodeJS.ProcessEnv = {}): string {
 }
 
 describe('Synth: scripts/app.mjs', () => {
-  it('writes byte-identical output twice, Lambda zips included', () => {
-    const a = synthInto(mkdtempSync(join(tmpdir(), 'synth-a-')));
-    const b = synthInto(mkdtempSync(join(tmpdir(), 'synth-b-')));
+  it('writes byte-identical output twice, Lambda zips included (both built fresh)', () => {
+    const fresh = { IOT_DR_NO_BUNDLE_CACHE: '1' };
+    const a = synthInto(mkdtempSync(join(tmpdir(), 'synth-a-')), fresh);
+    const b = synthInto(mkdtempSync(join(tmpdir(), 'synth-b-')), fresh);
     const filesA = listFiles(a)
       .map((f) => relative(a, f))
       .sort();
