@@ -1,0 +1,119 @@
+// Benchmark: `iot-dr copy` of N things, each with its own certificate and one of P shared policies
+// (region ARNs inside), a few in thing groups, from the primary to an empty secondary on moto
+// server. Prints things per second; then checks with `iot-dr verify` that the regions match.
+// Run: npm run bench:copy -- [--things 5000] [--policies 10] [--concurrency 16] [--rate-limit 0]
+// Not a test. `--rate-limit 0` (the default here) measures the tool and moto, not AWS's quotas:
+// against AWS the per-operation client limits apply (see docs/fleet-tools.md).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { parseArgs } from 'node:util';
+import type { CopySummary } from '../cli/commands/copy';
+import type { VerifyReport } from '../cli/commands/verify';
+import { run } from '../cli/main';
+import {
+  addToGroup,
+  createDevice,
+  createGroup,
+  createPolicy,
+  createThingType,
+  PRIMARY,
+  twoRegions,
+} from '../__tests__/support/fleet';
+import { FAKE_CREDENTIALS, startMoto } from '../__tests__/support/moto';
+
+const { values } = parseArgs({
+  options: {
+    things: { type: 'string', default: '5000' },
+    policies: { type: 'string', default: '10' },
+    concurrency: { type: 'string', default: '16' },
+    'rate-limit': { type: 'string', default: '0' },
+  },
+});
+const things = Number(values.things);
+const policies = Number(values.policies);
+
+async function pool(n: number, limit: number, work: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, n) }, async () => {
+      while (next < n) await work(next++);
+    }),
+  );
+}
+
+async function cli(argv: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = '';
+  let err = '';
+  stdout.on('data', (c: Buffer) => (out += c));
+  stderr.on('data', (c: Buffer) => {
+    err += c;
+    process.stderr.write(c);
+  });
+  const code = await run(argv, { stdout, stderr, env: { ...process.env, IOT_DR_CONFIG: '' }, cwd });
+  return { code, stdout: out, stderr: err };
+}
+
+async function main(): Promise<void> {
+  Object.assign(process.env, {
+    AWS_ACCESS_KEY_ID: FAKE_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: FAKE_CREDENTIALS.secretAccessKey,
+    AWS_SESSION_TOKEN: FAKE_CREDENTIALS.sessionToken,
+    POWERTOOLS_LOG_LEVEL: 'SILENT',
+  });
+  const moto = await startMoto();
+  const dir = mkdtempSync(join(tmpdir(), 'iot-dr-bench-'));
+  try {
+    const { primary } = twoRegions(moto.endpoint);
+    const t0 = Date.now();
+    await createThingType(primary, 'sensor', { description: 'bench sensor', searchableAttributes: ['site'] });
+    await createGroup(primary, 'fleet');
+    await createGroup(primary, 'site-a', { parent: 'fleet', attributes: { city: 'paris' } });
+    for (let p = 0; p < policies; p++) await createPolicy(primary, `bench-policy-${p}`);
+    await pool(things, 16, async (i) => {
+      const name = `bench-${String(i).padStart(6, '0')}`;
+      await createDevice(primary, name, {
+        type: 'sensor',
+        attributes: { site: String(i % 7) },
+        policy: `bench-policy-${i % policies}`,
+      });
+      if (i % 10 === 0) await addToGroup(primary, 'site-a', name);
+    });
+    console.log(
+      `seeded ${things} things with certificates, ${policies} policies in ${PRIMARY} in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+    );
+
+    const common = ['--endpoint', moto.endpoint, '--rate-limit', String(values['rate-limit'])];
+    const started = Date.now();
+    const copy = await cli(
+      ['copy', ...common, '--concurrency', String(values.concurrency), '--json', '--checkpoint', join(dir, 'cp.json')],
+      dir,
+    );
+    const seconds = (Date.now() - started) / 1000;
+    const summary = JSON.parse(copy.stdout) as CopySummary;
+    const calls = Object.values(summary.apiCalls).reduce((a, b) => a + b, 0);
+    console.log(
+      `copy: exit ${copy.code}, ${summary.thingsCopied} things in ${seconds.toFixed(1)} s = ${(summary.thingsCopied / seconds).toFixed(1)} things/s (concurrency ${values.concurrency}, rate limit ${values['rate-limit']}%), ${calls} API calls (${(calls / seconds).toFixed(0)}/s), failures ${summary.failures.length}`,
+    );
+    console.log(`outcomes: ${JSON.stringify(summary.outcomes)}`);
+
+    const v0 = Date.now();
+    const verify = await cli(['verify', ...common, '--json', '--no-shadows'], dir);
+    const report = JSON.parse(verify.stdout) as VerifyReport;
+    console.log(
+      `verify: exit ${verify.code}, ${report.differences.length} difference(s), ${report.counts.secondary.things} things / ${report.counts.secondary.certificates} certificates / ${report.counts.secondary.policies} policies in the secondary, ${((Date.now() - v0) / 1000).toFixed(1)} s`,
+    );
+    if (copy.code !== 0 || verify.code !== 0) process.exitCode = 1;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    await moto.stop();
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exitCode = 1;
+});
