@@ -53,7 +53,13 @@ export interface RoundTripOptions {
   readonly ca?: string;
 }
 
-class Deadline extends Error {}
+/** The round trip's own deadline passed (internal: surfaces as a RoundTripError). */
+class DeadlineError extends Error {
+  constructor(deadlineMs: number) {
+    super(`deadline of ${deadlineMs} ms reached`);
+    this.name = 'DeadlineError';
+  }
+}
 
 /**
  * Runs one round trip and resolves with its timings, or rejects with a `RoundTripError` no
@@ -79,7 +85,7 @@ export async function mqttRoundTrip(options: RoundTripOptions): Promise<RoundTri
     abort = reject;
   });
   aborted.catch(() => undefined);
-  timer = setTimeout(() => abort(new Deadline(`deadline of ${options.deadlineMs} ms reached`)), options.deadlineMs);
+  timer = setTimeout(() => abort(new DeadlineError(options.deadlineMs)), options.deadlineMs);
   const step = <T>(work: Promise<T>): Promise<T> => {
     work.catch(() => undefined); // the losing side of the race must not become an unhandled rejection
     return Promise.race([work, aborted]);
