@@ -153,7 +153,7 @@ export function workflowDefinition(props: WorkflowDefinitionProps): AslDefinitio
 
   const workerTask = (family: WorkerFamily) => ({
     Type: 'Task',
-    Comment: `Applies ${family} events in the secondary region (worker-${family === 'thingType' ? 'thing-type' : family === 'thingGroup' ? 'thing-group' : family})`,
+    Comment: `Applies ${family} events in the secondary region`,
     Resource: props.workers[family],
     Parameters: { 'eventId.$': '$.eventId', 'event.$': '$.event' },
     ResultPath: '$.result',

@@ -50,6 +50,27 @@ describe('Stream trigger: record decoding', () => {
     });
   });
 
+  it('keeps integers beyond 2^53 exact in the execution input instead of rejecting the record', () => {
+    // Given a shadow whose reported counter is a 64-bit value (DynamoDB keeps 38 digits)
+    const image = item({
+      eventType: 'SHADOW_EVENT',
+      operation: 'update',
+      thingName: 't',
+      shadowName: '',
+      state: { reported: { n: 1 } },
+    });
+    const rec = streamRecord(image);
+    (rec.dynamodb!.NewImage!.state as any).M.reported.M.n = { N: '18446744073709551615' };
+    (rec.dynamodb!.NewImage!.state as any).M.reported.M.ratio = { N: '0.25' };
+    // When decoded
+    const decision = decodeRecord(rec, SECONDARY);
+    // Then it starts, with the exact digits and ordinary numbers as numbers
+    expect(decision.kind).toBe('start');
+    const input = (decision as { input: string }).input;
+    expect(input).toContain('"reported":{"n":18446744073709551615,"ratio":0.25}');
+    expect(JSON.parse(input).event.expires).toBe(image.expires);
+  });
+
   it('throws a named error when the environment is incomplete', () => {
     expect(() => triggerConfig({ STATE_MACHINE_ARN: 'arn', SECONDARY_REGION: SECONDARY })).toThrow(
       'environment variable DLQ_URL is required',

@@ -55,6 +55,20 @@ export function executionNameFor(id: string): string {
   return `${prefix}-${hash}`;
 }
 
+const rawJson = (JSON as unknown as { rawJSON?: (text: string) => unknown }).rawJSON;
+
+/**
+ * DynamoDB numbers have up to 38 digits; a JavaScript number only 15-17. An integer beyond
+ * `Number.MAX_SAFE_INTEGER` (a 64-bit counter in a shadow, say) is kept as its exact digits in the
+ * execution input (`JSON.rawJSON`, Node 22) instead of being rounded or, with `unmarshall`'s
+ * default, failing the whole record.
+ */
+function exactNumber(digits: string): unknown {
+  const n = Number(digits);
+  if (Number.isSafeInteger(n) || (Number.isFinite(n) && !/^-?\d+$/.test(digits))) return n;
+  return rawJson ? rawJson(digits) : digits;
+}
+
 /**
  * Decides what to do with one record of the replica table's stream.
  * @param secondaryRegion events that originated here are not replicated back (loop prevention)
@@ -78,7 +92,7 @@ export function decodeRecord(record: DynamoDBRecord, secondaryRegion: string): D
   }
   let item: Record<string, unknown>;
   try {
-    item = unmarshall(image as Record<string, AttributeValue>);
+    item = unmarshall(image as Record<string, AttributeValue>, { wrapNumbers: exactNumber });
   } catch (error) {
     return {
       kind: 'reject',
