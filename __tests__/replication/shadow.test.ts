@@ -93,6 +93,17 @@ describe('Replication: shadows', () => {
     expect(await stateOf('secondary', shadowName)).toBeUndefined();
   });
 
+  it('throws RetryableError while the thing is not replicated yet, then converges', async () => {
+    await createThing(env.primary, 'newcomer');
+    const accepted = await updateShadow(env.primary, 'newcomer', '', { reported: { up: true } });
+    const event = shadowEvent(PRIMARY, 'update', 'newcomer', '', accepted);
+    await expect(applyEvent(env.ctx, event, 'e-1')).rejects.toMatchObject({ name: 'RetryableError' });
+
+    await applyEvent(env.ctx, thingEvent(PRIMARY, 'CREATED', { name: 'newcomer' }), 'e-0');
+    await applyEvent(env.ctx, event, 'e-1');
+    expect((await readShadow(env.secondary, 'newcomer'))?.state.reported).toEqual({ up: true });
+  });
+
   it('throws RetryableError when the primary read is older than the event (eventual consistency)', async () => {
     const accepted = await updateShadow(env.primary, 'lamp', '', { reported: { on: true } });
     const event = shadowEvent(PRIMARY, 'update', 'lamp', '', { ...accepted, version: accepted.version + 1 });

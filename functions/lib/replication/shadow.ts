@@ -5,7 +5,7 @@ import {
   UpdateThingShadowCommand,
 } from '@aws-sdk/client-iot-data-plane';
 import { RetryableError } from '../errors';
-import { call, find, findAll, jsonEqual } from './call';
+import { find, findAll, jsonEqual } from './call';
 import type { Outcome, ReplicationContext } from './context';
 
 /** The part of a shadow document replication cares about. */
@@ -95,9 +95,13 @@ export async function syncShadow(ctx: ReplicationContext, thingName: string, sha
     return { kind: 'shadow', name, action: 'unchanged', detail: `primary version ${source.version}` };
   }
   const payload = JSON.stringify({ state, clientToken: replicatorClientToken(ctx.eventId) });
-  await call(ctx, `UpdateThingShadow ${name}`, () =>
+  const written = await find(ctx, `UpdateThingShadow ${name}`, () =>
     ctx.secondary.data.send(new UpdateThingShadowCommand({ thingName, shadowName: shadowName || undefined, payload: Buffer.from(payload) })),
   );
+  if (!written) {
+    // The thing itself is worker-thing's job; its event usually lands within seconds.
+    throw new RetryableError(`shadow ${name}: thing ${thingName} is not replicated yet`, { context: { thingName, eventId: ctx.eventId } });
+  }
   return { kind: 'shadow', name, action: target ? 'updated' : 'created', detail: `primary version ${source.version}` };
 }
 

@@ -55,7 +55,10 @@ export async function runWorker(
     return { outcomes };
   } catch (error) {
     count(error instanceof RetryableError ? 'RetryableFailures' : 'FailedEvents');
-    if (error instanceof InvalidEventError) ctx.logger.error('invalid worker input', { error });
+    if (error instanceof InvalidEventError) {
+      const eventId = (input as { eventId?: unknown } | null)?.eventId;
+      ctx.logger.error('invalid worker input', { error, eventId: typeof eventId === 'string' ? eventId : null, thingName: null });
+    }
     throw error;
   } finally {
     if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
