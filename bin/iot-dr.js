@@ -45,17 +45,25 @@ if (stale()) {
   fs.mkdirSync(path.dirname(out), { recursive: true });
   // Built next to the target and renamed: concurrent first runs never load half a file.
   const tmp = `${out}.${process.pid}.tmp`;
-  esbuild.buildSync({
-    entryPoints: [path.join(root, 'cli', 'main.ts')],
-    outfile: tmp,
-    bundle: true,
-    platform: 'node',
-    target: 'node22',
-    format: 'cjs',
-    packages: 'external',
-    sourcemap: 'inline',
-    logLevel: 'error',
-  });
+  try {
+    esbuild.buildSync({
+      entryPoints: [path.join(root, 'cli', 'main.ts')],
+      outfile: tmp,
+      bundle: true,
+      platform: 'node',
+      target: 'node22',
+      format: 'cjs',
+      packages: 'external',
+      sourcemap: 'inline',
+      logLevel: 'error',
+    });
+  } catch (err) {
+    fs.rmSync(tmp, { force: true });
+    process.stderr.write(
+      `iot-dr: internal error: could not build the CLI from its sources (${err.message.split('\n')[0]})\n`,
+    );
+    process.exit(1);
+  }
   fs.renameSync(tmp, out);
 }
 

@@ -17,6 +17,8 @@ export interface GlobalOptions {
   readonly endpoint?: string;
   /** Percentage of each documented API quota to use; 0 disables the client-side limit. */
   readonly rateLimit: number;
+  /** The account's raised quotas, by operation (TPS). */
+  readonly quota?: Readonly<Record<string, number>>;
 }
 
 /** Loads the configuration; a bad one is a usage error naming each field and rule. */
@@ -51,7 +53,7 @@ export function runContext(options: GlobalOptions, io: CliIo): RunContext {
     mode: config.replication.mode,
     ...(endpoint ? { endpoint } : {}),
   });
-  const limiter = new RateLimiter(options.rateLimit);
+  const limiter = new RateLimiter(options.rateLimit, options.quota ?? {});
   for (const side of [ctx.primary, ctx.secondary]) {
     limiter.attach(side.iot as never);
     limiter.attach(side.data as never);

@@ -4,9 +4,10 @@
  * `main()` is what `bin/iot-dr.js` calls.
  */
 import { Command, CommanderError, Option } from 'commander';
+import { version } from '../package.json';
 import { EXIT, ExternalError, isAwsError, UsageError } from './errors';
 import { processIo, writeLine, type CliIo } from './io';
-import { intOption, prefixOption, urlOption } from './options';
+import { intOption, prefixOption, quotaOption, urlOption } from './options';
 
 const EXIT_CODES_HELP = `
 Exit codes:
@@ -33,6 +34,12 @@ function globalOptions(cmd: Command): Command {
       )
         .argParser(intOption(0, 100))
         .default(80),
+    )
+    .addOption(
+      new Option(
+        '--quota <operation=tps>',
+        "your account's quota of an API operation where you raised it (repeatable), e.g. ListThingPrincipals=50",
+      ).argParser(quotaOption),
     );
 }
 
@@ -55,6 +62,7 @@ export function buildProgram(io: CliIo, result: { code: number }): Command {
     .description(
       'Disaster recovery for AWS IoT Core: copy an existing fleet to the secondary region, verify both regions match, run a local DR drill.',
     )
+    .version(version)
     .showHelpAfterError('(add --help for usage)')
     .addHelpText('after', EXIT_CODES_HELP)
     .exitOverride()

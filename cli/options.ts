@@ -23,6 +23,17 @@ export function urlOption(raw: string): string {
   }
 }
 
+/** `Operation=TPS` (repeatable): the account's own quota of an API operation. */
+export function quotaOption(raw: string, previous: Record<string, number> = {}): Record<string, number> {
+  const m = /^([A-Z][A-Za-z0-9]+)=(\d+(?:\.\d+)?)$/.exec(raw.trim());
+  if (!m || Number(m[2]) <= 0) {
+    throw new InvalidArgumentError(
+      `must be Operation=TPS with an AWS IoT API operation name and a positive number, e.g. ListThingPrincipals=50 (got "${raw}").`,
+    );
+  }
+  return { ...previous, [m[1]]: Number(m[2]) };
+}
+
 /** A thing-name prefix: the characters thing names allow. */
 export function prefixOption(raw: string): string {
   if (!/^[a-zA-Z0-9:_-]{1,128}$/.test(raw)) {

@@ -47,8 +47,8 @@ export const IOT_API_QUOTAS_TPS: Readonly<Record<string, number>> = {
 export const DEFAULT_QUOTA_TPS = 10;
 
 /** TPS the client allows for an operation at `percent` of its quota (at least 1). */
-export function allowedTps(operation: string, percent: number): number {
-  const quota = IOT_API_QUOTAS_TPS[operation] ?? DEFAULT_QUOTA_TPS;
+export function allowedTps(operation: string, percent: number, quotas: Readonly<Record<string, number>> = {}): number {
+  const quota = quotas[operation] ?? IOT_API_QUOTAS_TPS[operation] ?? DEFAULT_QUOTA_TPS;
   return Math.max(1, Math.floor((quota * percent) / 100));
 }
 
@@ -58,15 +58,21 @@ export class RateLimiter {
   /** Calls made, by operation (for the summary). */
   public readonly calls = new Map<string, number>();
 
-  /** @param percent share of each quota to use; 0 disables limiting (emulators, benchmarks). */
-  constructor(private readonly percent: number) {}
+  /**
+   * @param percent share of each quota to use; 0 disables limiting (emulators, benchmarks).
+   * @param quotas the account's own quotas where they were raised (`--quota Operation=TPS`).
+   */
+  constructor(
+    private readonly percent: number,
+    private readonly quotas: Readonly<Record<string, number>> = {},
+  ) {}
 
   schedule<T>(key: string, operation: string, fn: () => Promise<T>): Promise<T> {
     this.calls.set(operation, (this.calls.get(operation) ?? 0) + 1);
     if (this.percent <= 0) return fn();
     let limiter = this.limiters.get(key);
     if (!limiter) {
-      limiter = new Bottleneck({ minTime: Math.ceil(1000 / allowedTps(operation, this.percent)) });
+      limiter = new Bottleneck({ minTime: Math.ceil(1000 / allowedTps(operation, this.percent, this.quotas)) });
       this.limiters.set(key, limiter);
     }
     return limiter.schedule(fn);

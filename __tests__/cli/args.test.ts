@@ -41,6 +41,10 @@ describe('iot-dr arguments and configuration', () => {
     ],
     [['copy', '--bogus'], /unknown option '--bogus'/],
     [['frobnicate'], /unknown command 'frobnicate'/],
+    [
+      ['verify', '--quota', 'ListThings'],
+      /'--quota <operation=tps>' argument 'ListThings' is invalid\. must be Operation=TPS/,
+    ],
     [['drill', '--timeout', '5'], /'--timeout <seconds>' argument '5' is invalid\. must be between 10 and 3600/],
   ])('rejects %j with exit 2 and says why', async (argv, message) => {
     const result = await inProcess(argv);
