@@ -4,7 +4,10 @@
 // whatever the page size). These use aws-sdk-client-mock (the only tests here that do), because
 // an emulator that answers every call in full cannot fail or paginate them.
 import {
+  AddThingToThingGroupCommand,
   AttachPolicyCommand,
+  CreateThingGroupCommand,
+  DescribeThingGroupCommand,
   DeleteThingCommand,
   DeleteThingTypeCommand,
   DescribeCertificateCommand,
@@ -36,7 +39,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { RetryableError, ReplicationError } from '../../functions/lib/errors';
 import { isTransient } from '../../functions/lib/aws';
 import { applyEvent, createContext, syncCertificate } from '../../functions/lib/replication';
-import { PRIMARY, silentLogger, thingEvent, thingTypeEvent, shadowEvent } from '../support/fleet';
+import { membershipEvent, PRIMARY, silentLogger, shadowEvent, thingEvent, thingGroupEvent, thingTypeEvent } from '../support/fleet';
 
 const iot = mockClient(IoTClient);
 const data = mockClient(IoTDataPlaneClient);
@@ -166,6 +169,18 @@ describe('Replication: AWS faults', () => {
 
     expect(iot.commandCalls(AttachPolicyCommand).map((c) => c.args[0].input.policyName)).toEqual(['p1', 'p2']);
     expect(iot.commandCalls(ListAttachedPoliciesCommand).map((c) => c.args[0].input.marker)).toEqual([undefined, 'm2', undefined]);
+  });
+
+  it('reports a dynamic thing group (moto has none) as skipped, for the group and its memberships', async () => {
+    iot.on(DescribeThingGroupCommand).resolves({ thingGroupName: 'dyn', queryString: 'attributes.site:paris', indexName: 'AWS_Things' });
+    expect(await applyEvent(ctx, thingGroupEvent(PRIMARY, 'CREATED', { name: 'dyn' }), 'e-1')).toEqual([
+      { kind: 'thingGroup', name: 'dyn', action: 'skipped', detail: 'dynamic thing group (query-defined): not replicated' },
+    ]);
+    expect(await applyEvent(ctx, membershipEvent(PRIMARY, 'ADDED', 'dyn', 't'), 'e-2')).toEqual([
+      expect.objectContaining({ kind: 'membership', name: 'dyn/t', action: 'skipped' }),
+    ]);
+    expect(iot.commandCalls(CreateThingGroupCommand)).toHaveLength(0);
+    expect(iot.commandCalls(AddThingToThingGroupCommand)).toHaveLength(0);
   });
 
   it('updates description and searchable attributes with UpdateThingType (moto lacks it)', async () => {

@@ -49,6 +49,15 @@ async function deleteGroup(ctx: ReplicationContext, name: string, depth: number)
   return outcomes;
 }
 
+/**
+ * Dynamic thing groups are defined by a fleet-indexing query: their membership is computed by the
+ * index of each region, and creating one needs fleet indexing enabled in the secondary. They are
+ * reported, not copied (the `iot-dr verify` snapshot skips them for the same reason).
+ */
+function dynamicGroupSkipped(name: string): Outcome {
+  return { kind: 'thingGroup', name, action: 'skipped', detail: 'dynamic thing group (query-defined): not replicated' };
+}
+
 function sameGroup(source: DescribeThingGroupCommandOutput, target: DescribeThingGroupCommandOutput): boolean {
   return (
     (source.thingGroupProperties?.thingGroupDescription ?? '') === (target.thingGroupProperties?.thingGroupDescription ?? '') &&
@@ -60,6 +69,7 @@ async function syncGroup(ctx: ReplicationContext, name: string, depth: number): 
   if (depth > MAX_DEPTH) throw new RetryableError(`thing group hierarchy deeper than ${MAX_DEPTH} at ${name}`);
   const source = await describeGroup(ctx, 'primary', name);
   if (!source) return deleteGroup(ctx, name, depth);
+  if (source.queryString) return [dynamicGroupSkipped(name)];
   const parent = source.thingGroupMetadata?.parentGroupName;
   const outcomes: Outcome[] = [];
   // Parents first: CreateThingGroup needs its parent to exist.
@@ -132,6 +142,8 @@ async function groupsOfThing(ctx: ReplicationContext, side: 'primary' | 'seconda
  */
 export async function syncThingGroupMembership(ctx: ReplicationContext, groupName: string, thingName: string): Promise<Outcome[]> {
   const name = `${groupName}/${thingName}`;
+  const group = await describeGroup(ctx, 'primary', groupName);
+  if (group?.queryString) return [{ kind: 'membership', name, action: 'skipped', detail: 'dynamic thing group: membership is computed by the index' }];
   const member = ((await groupsOfThing(ctx, 'primary', thingName)) ?? []).includes(groupName);
   const current = await groupsOfThing(ctx, 'secondary', thingName);
   if (!member) {

@@ -120,7 +120,8 @@ export async function deleteThing(ctx: ReplicationContext, thingName: string): P
   const outcomes: Outcome[] = [];
   for (const principal of (await thingPrincipals(ctx, 'secondary', thingName)) ?? []) {
     await find(ctx, `DetachThingPrincipal ${thingName}`, () => ctx.secondary.iot.send(new DetachThingPrincipalCommand({ thingName, principal })));
-    if (certificateIdFromArn(principal)) outcomes.push(...(await releaseCertificate(ctx, principal, thingName)));
+    // thing-only mode never manages certificates (nor has the permissions to).
+    if (ctx.mode === 'complete' && certificateIdFromArn(principal)) outcomes.push(...(await releaseCertificate(ctx, principal, thingName)));
   }
   outcomes.push(...(await deleteAllShadows(ctx, thingName)));
   try {
