@@ -114,7 +114,9 @@ export async function syncCertificate(ctx: ReplicationContext, primaryId: string
     outcomes.push(await syncPolicy(ctx, name));
     await call(ctx, `AttachPolicy ${name}`, () => ctx.secondary.iot.send(new AttachPolicyCommand({ policyName: name, target: arn })));
   }
-  const present = (await attachedPolicies(ctx, 'secondary', arn)) ?? [];
+  // A certificate registered just now has no policies to detach: skip the listing.
+  const registeredNow = outcomes[0]?.action === 'created';
+  const present = registeredNow ? [] : ((await attachedPolicies(ctx, 'secondary', arn)) ?? []);
   for (const name of present.filter((p) => !(wanted ?? []).includes(p))) {
     await find(ctx, `DetachPolicy ${name}`, () => ctx.secondary.iot.send(new DetachPolicyCommand({ policyName: name, target: arn })));
     outcomes.push(await cleanupPolicy(ctx, name));

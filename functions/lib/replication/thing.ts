@@ -78,7 +78,7 @@ async function upsertThing(ctx: ReplicationContext, source: DescribeThingCommand
   return { kind: 'thing', name: thingName, action: 'updated', detail: changes };
 }
 
-async function syncPrincipals(ctx: ReplicationContext, thingName: string, options: SyncThingOptions): Promise<Outcome[]> {
+async function syncPrincipals(ctx: ReplicationContext, thingName: string, options: SyncThingOptions, createdNow: boolean): Promise<Outcome[]> {
   const principals = (await thingPrincipals(ctx, 'primary', thingName)) ?? [];
   if (principals.length === 0 && options.eventTimestampMs !== undefined && Date.now() - options.eventTimestampMs < ctx.principalGraceMs) {
     throw new RetryableError(`thing ${thingName} has no principal in the primary yet (event ${Math.round((Date.now() - options.eventTimestampMs) / 1000)} s old)`, {
@@ -101,7 +101,9 @@ async function syncPrincipals(ctx: ReplicationContext, thingName: string, option
       ctx.secondary.iot.send(new AttachThingPrincipalCommand({ thingName, principal: result.secondaryArn })),
     );
   }
-  for (const principal of (await thingPrincipals(ctx, 'secondary', thingName)) ?? []) {
+  // A thing created just now has only the principals attached above: skip the listing.
+  const present = createdNow ? [] : ((await thingPrincipals(ctx, 'secondary', thingName)) ?? []);
+  for (const principal of present) {
     if (wanted.has(principal) || !certificateIdFromArn(principal)) continue;
     await find(ctx, `DetachThingPrincipal ${thingName}`, () => ctx.secondary.iot.send(new DetachThingPrincipalCommand({ thingName, principal })));
     outcomes.push(...(await releaseCertificate(ctx, principal, thingName)));
@@ -147,8 +149,9 @@ export async function syncThing(ctx: ReplicationContext, thingName: string, opti
   if (!source) return deleteThing(ctx, thingName);
   const outcomes: Outcome[] = [];
   if (source.thingTypeName) outcomes.push(...(await ensureThingType(ctx, source.thingTypeName)));
-  outcomes.push(await upsertThing(ctx, source));
-  if (ctx.mode === 'complete' && !options.registryOnly) outcomes.push(...(await syncPrincipals(ctx, thingName, options)));
+  const thing = await upsertThing(ctx, source);
+  outcomes.push(thing);
+  if (ctx.mode === 'complete' && !options.registryOnly) outcomes.push(...(await syncPrincipals(ctx, thingName, options, thing.action === 'created')));
   return outcomes;
 }
 
