@@ -60,4 +60,20 @@ describe('iot-dr drill', () => {
     expect(motoUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     await expect(fetch(`${motoUrl}/moto-api/data.json`, { signal: AbortSignal.timeout(2000) })).rejects.toThrow();
   }, 150_000);
+
+  it('stops at --timeout, reports it (exit 3) and still cleans up', async () => {
+    // Seeding 2,000 things takes far longer than the 10-second limit
+    const result = await cliProcess(['drill', '--things', '2000', '--json', '--timeout', '10'], {
+      cwd: scratch.dir,
+      env: { IOT_DR_CONFIG: '' },
+      timeoutMs: 60_000,
+    });
+    const report = parseJson<DrillReport>(result.stdout);
+    expect(result.code).toBe(3);
+    expect(report.ok).toBe(false);
+    expect(report.error).toMatch(/did not finish within --timeout 10 s/);
+    expect(report.phases[report.phases.length - 1].name).toBe('clean up');
+    const motoUrl = report.phases.find((p) => p.name === 'start moto server')?.detail ?? '';
+    await expect(fetch(`${motoUrl}/moto-api/data.json`, { signal: AbortSignal.timeout(2000) })).rejects.toThrow();
+  }, 90_000);
 });

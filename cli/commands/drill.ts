@@ -38,7 +38,7 @@ import { readConfig } from '../context';
 import { type DrillBroker, startBroker } from '../drill/broker';
 import * as events from '../drill/events';
 import { type DrillMoto, ensureMoto, REPO, startMoto } from '../drill/moto';
-import { EXIT, ExternalError } from '../errors';
+import { EXIT, ExternalError, isAwsError } from '../errors';
 import { type CliIo, writeLine } from '../io';
 
 export interface DrillOptions {
@@ -83,7 +83,8 @@ export interface DrillReport {
   readonly error?: string;
 }
 
-const DRILL_SECRET_PARAMETER = 'key';
+/** Bound of the one-time moto installation (a virtualenv and pip install on the first drill). */
+const INSTALL_TIMEOUT_MS = 10 * 60_000;
 
 /** Runs a drill; exit 0 when replication verified and the failover decision is the secondary. */
 export async function drillCommand(options: DrillOptions, io: CliIo): Promise<number> {
@@ -118,20 +119,22 @@ export async function drillCommand(options: DrillOptions, io: CliIo): Promise<nu
     decidedAfterRounds: null,
   };
   let error: string | undefined;
+  let internal = false;
   let timer: NodeJS.Timeout | undefined;
+  let finished = false;
+  // Something started after the deadline (the body keeps running in the background) is stopped at once.
+  const register = (cleanup: () => Promise<void>) => {
+    if (finished) void cleanup().catch(() => {});
+    else cleanups.push(cleanup);
+  };
 
-  const body = async () => {
-    const motoBinary = await phase(
-      'install/locate moto server',
-      () => ensureMoto(io.env, REPO, Math.max(5_000, options.timeout * 1000 - 5_000)),
-      (p) => p,
-    );
+  const body = async (motoBinary: string) => {
     const moto: DrillMoto = await phase(
       'start moto server',
       () => startMoto(motoBinary, 30_000),
       (m) => m.endpoint,
     );
-    cleanups.push(() => moto.stop());
+    register(() => moto.stop());
     const [primaryBroker, secondaryBroker]: DrillBroker[] = await phase(
       'start MQTT brokers',
       () => Promise.all([startBroker(), startBroker()]),
@@ -213,6 +216,7 @@ export async function drillCommand(options: DrillOptions, io: CliIo): Promise<nu
 
     // Health checks: the real handler logic against each region's broker.
     const { createHealthCheck } = await import('../../functions/lib/health/check');
+    const { SECRET_QUERY_PARAMETER } = await import('../../functions/lib/health/guard');
     const secret = randomBytes(16).toString('hex');
     const check = (broker: DrillBroker) =>
       createHealthCheck({
@@ -226,7 +230,7 @@ export async function drillCommand(options: DrillOptions, io: CliIo): Promise<nu
     const checks = { primary: check(primaryBroker), secondary: check(secondaryBroker) };
     const probe = async (which: 'primary' | 'secondary') => {
       const t0 = performance.now();
-      const res = await checks[which]({ queryStringParameters: { [DRILL_SECRET_PARAMETER]: secret } });
+      const res = await checks[which]({ queryStringParameters: { [SECRET_QUERY_PARAMETER]: secret } });
       const body = JSON.parse(String(res.body ?? '{}')) as { status?: string; phase?: string };
       const status = res.statusCode ?? 0;
       // Route 53 HTTPS checks pass on 2xx/3xx answered within 2 s.
@@ -284,8 +288,18 @@ export async function drillCommand(options: DrillOptions, io: CliIo): Promise<nu
   };
 
   try {
+    // The one-time installation of moto (pip, network) has its own bound; --timeout is the drill's.
+    const motoBinary = await phase(
+      'install/locate moto server',
+      () => ensureMoto(io.env, REPO, INSTALL_TIMEOUT_MS),
+      (p) => p,
+    );
     await Promise.race([
-      body(),
+      body(motoBinary),
+      new Promise<never>((_, reject) => {
+        if (io.signal?.aborted) reject(new ExternalError('interrupted'));
+        io.signal?.addEventListener('abort', () => reject(new ExternalError('interrupted')), { once: true });
+      }),
       new Promise<never>((_, reject) => {
         timer = setTimeout(
           () => reject(new ExternalError(`the drill did not finish within --timeout ${options.timeout} s`)),
@@ -295,11 +309,11 @@ export async function drillCommand(options: DrillOptions, io: CliIo): Promise<nu
     ]);
   } catch (err) {
     error = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-    if (!(err instanceof ExternalError)) {
-      // Anything unexpected is still reported after cleanup; the exit code says which kind.
-      error = `${error}`;
-    }
+    // AWS/emulator failures are external; anything else is reported as internal (exit 1).
+    const cause = (err as { cause?: unknown })?.cause;
+    internal = !(err instanceof ExternalError) && !isAwsError(err) && !isAwsError(cause);
   } finally {
+    finished = true;
     if (timer) clearTimeout(timer);
     const t0 = performance.now();
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
@@ -332,7 +346,7 @@ export async function drillCommand(options: DrillOptions, io: CliIo): Promise<nu
   };
   if (options.json) writeLine(io.stdout, JSON.stringify(result, null, 2));
   else printReport(result, io);
-  if (error) return EXIT.EXTERNAL;
+  if (error) return internal ? EXIT.INTERNAL : EXIT.EXTERNAL;
   return ok ? EXIT.OK : EXIT.DIFFERENCES;
 }
 
