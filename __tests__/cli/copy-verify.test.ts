@@ -253,4 +253,13 @@ describe('iot-dr copy and verify', () => {
     expect(result.outcomes.thing).toEqual({ created: 1 });
     expect((await verify('--prefix', 'gw-', '--no-shadows')).code).toBe(4); // groups, types, certificates still differ
   });
+
+  it('copies only the things a fleet-indexing query selects (SearchIndex)', async () => {
+    const { primary } = sides(moto.endpoint);
+    await seedFleet(primary);
+    const result = parseJson<CopySummary>((await copy('--query', 'thingName:dev-1 OR thingName:dev-3')).stdout);
+    expect(result.things).toBe(2);
+    expect(result.outcomes.thing).toEqual({ created: 2 });
+    expect(result.outcomes.certificate).toEqual({ created: 2 });
+  });
 });
