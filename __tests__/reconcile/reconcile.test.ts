@@ -3,7 +3,7 @@
 // re-applied and deleted, the cursor walks the fleet slice by slice.
 import { CreateTableCommand, DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { UpdateThingCommand, UpdateThingGroupCommand } from '@aws-sdk/client-iot';
-import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { GetParameterCommand, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { diffSnapshots, reconcile, repairThing, snapshotRegion } from '../../functions/lib/fleet';
 import { createContext, type ReplicationContext } from '../../functions/lib/replication';
@@ -169,6 +169,22 @@ describe('reconcile', () => {
     expect(third.cursor.primary).toBeNull();
     expect(third.cursor.passes).toBe(1);
     expect(await differences()).toEqual([]);
+  });
+
+  it('starts the pass over when the stored token is no longer valid', async () => {
+    const { primary } = sides(moto.endpoint);
+    for (let i = 0; i < 3; i++) await createThing(primary, `s-${i}`);
+    await ssm.send(
+      new PutParameterCommand({
+        Name: CURSOR,
+        Type: 'SecureString',
+        Overwrite: true,
+        Value: JSON.stringify({ primary: 'not-a-token', secondary: null, passes: 4 }),
+      }),
+    );
+    const result = await reconcile({ ctx, ssm, cursorParameter: CURSOR, thingsPerRun: 10 });
+    expect(result.thingsRepaired).toBe(3);
+    expect(result.cursor).toEqual({ primary: null, secondary: null, passes: 5 });
   });
 
   it('runs as the Lambda handler with its environment (no failure table configured)', async () => {

@@ -70,6 +70,8 @@ export async function writeCursor(ssm: SSMClient, name: string, cursor: Reconcil
   );
 }
 
+const INVALID_TOKEN = new Set(['InvalidRequestException', 'InvalidToken', 'InvalidNextTokenException']);
+
 /**
  * Up to `limit` thing names from `token` on; the page size is trimmed so the returned token
  * points exactly after the last name returned (ListThings cannot start after a name).
@@ -82,23 +84,27 @@ async function slice(
 ): Promise<{ names: string[]; next: string | null }> {
   const names: string[] = [];
   let next: string | undefined = token ?? undefined;
-  do {
-    let page: ListThingsCommandOutput;
+  let restarted = false;
+  for (let page = 0; page < 10_000; page++) {
+    let result: ListThingsCommandOutput;
     try {
-      page = await ctx[side].iot.send(
+      result = await ctx[side].iot.send(
         new ListThingsCommand({ nextToken: next, maxResults: Math.min(250, limit - names.length) }),
       );
     } catch (err) {
       // A token from an older listing can expire: start the pass over rather than stall forever.
-      if ((err as { name?: string }).name === 'InvalidRequestException' && next) {
+      // AWS answers InvalidRequestException; moto names it InvalidToken.
+      if (INVALID_TOKEN.has((err as { name?: string }).name ?? '') && next && !restarted) {
         next = undefined;
+        restarted = true;
         continue;
       }
       throw err;
     }
-    for (const t of page.things ?? []) if (t.thingName) names.push(t.thingName);
-    next = page.nextToken || undefined;
-  } while (next && names.length < limit);
+    for (const t of result.things ?? []) if (t.thingName) names.push(t.thingName);
+    next = result.nextToken || undefined;
+    if (!next || names.length >= limit) break;
+  }
   return { names, next: next ?? null };
 }
 
