@@ -142,6 +142,10 @@ export class ReplicationWorkflow extends Construct {
             'iot:AttachThingPrincipal',
             'iot:DetachThingPrincipal',
             'iot:DeleteThingShadow',
+            // A thing cannot be created without its type: a missing type is created (and its
+            // deprecation state copied) by the thing worker too.
+            'iot:CreateThingType',
+            'iot:DeprecateThingType',
             ...(complete
               ? [
                   'iot:UpdateCertificate',

@@ -259,6 +259,11 @@ describe('Construct: ReplicationWorkflow', () => {
       expect([...used].filter((a) => !granted.has(a)).sort()).toEqual([]);
     });
 
+    it('lets the thing worker create a missing thing type in the secondary (a thing needs its type)', () => {
+      const write = policyOf(tf, 'worker-thing_').Statement.find((s) => s.Sid === 'WriteSecondaryRegistry')!;
+      expect(write.Action).toEqual(expect.arrayContaining(['iot:CreateThingType', 'iot:DeprecateThingType']));
+    });
+
     it('grants no certificate or policy action to the thing worker in thing-only mode', () => {
       const thingOnly = synthJson({ replication: { mode: 'thing-only' } });
       const actions = policyOf(thingOnly, 'worker-thing_').Statement.flatMap((s) => s.Action);
