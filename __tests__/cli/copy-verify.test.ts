@@ -254,6 +254,27 @@ describe('iot-dr copy and verify', () => {
     expect((await verify('--prefix', 'gw-', '--no-shadows')).code).toBe(4); // groups, types, certificates still differ
   });
 
+  it('in thing-only mode copies the registry without certificates or policies, and verify compares only that', async () => {
+    const { primary } = sides(moto.endpoint);
+    await seedFleet(primary, 2);
+    const env = { ...process.env, IOT_DR_CONFIG: '', IOT_DR_REPLICATION_MODE: 'thing-only' };
+    const copied = await cli(['copy', ...common(), '--json', '--checkpoint', join(scratch.dir, 'cp.json')], {
+      cwd: scratch.dir,
+      env,
+    });
+    const summary = parseJson<CopySummary>(copied.stdout);
+    expect(summary.mode).toBe('thing-only');
+    expect(summary.outcomes.thing).toEqual({ created: 3 });
+    expect(summary.outcomes.certificate).toBeUndefined();
+    expect(summary.outcomes.policy).toBeUndefined();
+    const checked = await cli(['verify', ...common(), '--json'], { cwd: scratch.dir, env });
+    expect(parseJson<VerifyReport>(checked.stdout).differences).toEqual([]);
+    expect(checked.code).toBe(0);
+    // The same regions in complete mode: the certificates and policies are missing
+    const complete = parseJson<VerifyReport>((await verify()).stdout);
+    expect(complete.differencesByKind.certificate).toBe(2);
+  });
+
   it('copies only the things a fleet-indexing query selects (SearchIndex)', async () => {
     const { primary } = sides(moto.endpoint);
     await seedFleet(primary);

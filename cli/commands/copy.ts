@@ -90,7 +90,7 @@ export async function copyCommand(options: CopyOptions, io: CliIo): Promise<numb
 
 async function dryRun(run: RunContext, options: CopyOptions, io: CliIo): Promise<number> {
   const filter: ThingFilter = { prefix: options.prefix, query: options.query };
-  const snapshot = { filter, concurrency: options.concurrency };
+  const snapshot = { filter, concurrency: options.concurrency, principals: run.config.replication.mode === 'complete' };
   const [p, s] = await Promise.all([snapshotRegion(run.primary, snapshot), snapshotRegion(run.secondary, snapshot)]);
   const differences = diffSnapshots(p, s);
   const plan = differences.map((d) => ({

@@ -201,7 +201,8 @@ export async function drillCommand(options: DrillOptions, io: CliIo): Promise<nu
     const differences = await phase(
       'verify both regions',
       async () => {
-        const [p, s] = await Promise.all([snapshotRegion(primary), snapshotRegion(secondary)]);
+        const read = { principals: config.replication.mode === 'complete' };
+        const [p, s] = await Promise.all([snapshotRegion(primary, read), snapshotRegion(secondary, read)]);
         return diffSnapshots(p, s);
       },
       (d) =>

@@ -46,6 +46,8 @@ export async function verifyCommand(options: VerifyOptions, io: CliIo): Promise<
       filter: { prefix: options.prefix, query: options.query },
       shadows: options.shadows,
       concurrency: options.concurrency,
+      // Thing-only mode replicates no certificates or policies: comparing them would only report noise.
+      principals: run.config.replication.mode === 'complete',
     };
     const [p, s] = await Promise.all([snapshotRegion(run.primary, snapshot), snapshotRegion(run.secondary, snapshot)]);
     const differences = diffSnapshots(p, s);

@@ -82,6 +82,8 @@ export interface SnapshotScope {
   readonly shadows: boolean;
   /** Whether thing types, groups, certificates and policies were read (false: things only). */
   readonly registry: boolean;
+  /** Whether certificates, policies and thing principals were read (complete mode). */
+  readonly principals: boolean;
 }
 
 /** Kinds of difference `verify` reports. */

@@ -164,7 +164,8 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileRes
   let thingsRepaired = 0;
   await mapLimit(names, concurrency, async (name) => {
     try {
-      const [p, s] = await Promise.all([readThing(primary, name), readThing(secondary, name)]);
+      const read = { principals: ctx.mode === 'complete' };
+      const [p, s] = await Promise.all([readThing(primary, name, read), readThing(secondary, name, read)]);
       const drift = diffThing(name, p, s);
       if (!drift.length) return;
       thingsDrifted++;

@@ -136,6 +136,8 @@ async function thingPrincipals(clients: RegionClients, thingName: string): Promi
 export interface ReadThingOptions {
   /** Read the thing's shadows too. @default true */
   readonly shadows?: boolean;
+  /** Read the thing's principals (complete mode); `false` leaves them empty (thing-only mode). @default true */
+  readonly principals?: boolean;
 }
 
 /** One thing with its groups, principals and (optionally) shadows; `null` when it does not exist. */
@@ -160,7 +162,7 @@ export async function readThing(
     type: described.thingTypeName ?? null,
     attributes: { ...(described.attributes ?? {}) },
     groups: groups.sort(),
-    principals: await thingPrincipals(clients, name),
+    principals: options.principals === false ? [] : await thingPrincipals(clients, name),
     ...(options.shadows === false ? {} : { shadows: await readShadows(clients, name) }),
   };
 }
@@ -172,6 +174,11 @@ export interface SnapshotOptions {
   readonly shadows?: boolean;
   /** Read thing types, groups, certificates and policies too. @default true */
   readonly registry?: boolean;
+  /**
+   * Read certificates, policies and thing principals: what complete mode replicates. `false` for
+   * thing-only mode, where they are not replicated and so not compared. @default true
+   */
+  readonly principals?: boolean;
   /** Per-item reads in flight. @default 8 */
   readonly concurrency?: number;
 }
@@ -294,14 +301,15 @@ export async function snapshotRegion(clients: RegionClients, options: SnapshotOp
   const concurrency = options.concurrency ?? 8;
   const withShadows = options.shadows ?? true;
   const registry = options.registry ?? true;
+  const withPrincipals = options.principals ?? true;
 
   const listed = await collect(listThings(clients, options.filter));
   const [thingTypes, thingGroups, certificates, policies] = registry
     ? await Promise.all([
         readThingTypes(clients),
         readThingGroups(clients, concurrency),
-        readCertificates(clients, concurrency),
-        readPolicies(clients, concurrency),
+        withPrincipals ? readCertificates(clients, concurrency) : new Map<string, CertificateState>(),
+        withPrincipals ? readPolicies(clients, concurrency) : new Map<string, PolicyState>(),
       ])
     : [new Map(), new Map(), new Map(), new Map()];
 
@@ -333,7 +341,7 @@ export async function snapshotRegion(clients: RegionClients, options: SnapshotOp
       type: t.type,
       attributes: t.attributes,
       groups: [...(groups ?? [])].sort(),
-      principals: await thingPrincipals(clients, t.name),
+      principals: withPrincipals ? await thingPrincipals(clients, t.name) : [],
       ...(withShadows ? { shadows: await readShadows(clients, t.name) } : {}),
     };
     return state;
@@ -347,6 +355,6 @@ export async function snapshotRegion(clients: RegionClients, options: SnapshotOp
     thingGroups,
     certificates,
     policies,
-    scope: { shadows: withShadows, registry },
+    scope: { shadows: withShadows, registry, principals: withPrincipals },
   };
 }
