@@ -9,6 +9,10 @@ import {
   type ThingState,
 } from '../../functions/lib/fleet';
 
+// The placeholder the normalization writes (a literal "${region}", not a template).
+// biome-ignore lint/suspicious/noTemplateCurlyInString: the literal text is the point
+const R = '${region}';
+
 const thing = (over: Partial<ThingState> = {}): ThingState => ({
   name: 't',
   type: 'sensor',
@@ -22,9 +26,9 @@ const thing = (over: Partial<ThingState> = {}): ThingState => ({
 describe('fleet model and diff', () => {
   it('normalizes regions inside ARNs only, and key order', () => {
     expect(normalizeArnRegions('arn:aws:iot:us-east-1:123:topic/us-east-1/x')).toBe(
-      'arn:aws:iot:${region}:123:topic/us-east-1/x',
+      `arn:aws:iot:${R}:123:topic/us-east-1/x`,
     );
-    expect(normalizeArnRegions('arn:aws-cn:iot:cn-north-1:1:client/a')).toBe('arn:aws-cn:iot:${region}:1:client/a');
+    expect(normalizeArnRegions('arn:aws-cn:iot:cn-north-1:1:client/a')).toBe(`arn:aws-cn:iot:${R}:1:client/a`);
     expect(canonicalJson({ b: 1, a: { d: 2, c: [3, { f: 1, e: 0 }] } })).toBe(
       '{"a":{"c":[3,{"e":0,"f":1}],"d":2},"b":1}',
     );
@@ -42,7 +46,7 @@ describe('fleet model and diff', () => {
   it('keys certificates by id whatever the region, other principals by normalized ARN', () => {
     expect(principalKey('arn:aws:iot:us-east-1:123456789012:cert/ABCDEF0123')).toBe('ABCDEF0123');
     expect(principalKey('arn:aws:cognito-identity:us-east-1:1:identitypool/x')).toBe(
-      'arn:aws:cognito-identity:${region}:1:identitypool/x',
+      `arn:aws:cognito-identity:${R}:1:identitypool/x`,
     );
   });
 
