@@ -214,6 +214,46 @@ describe('iot-dr copy and verify', () => {
     expect((await verify()).code).toBe(0);
   });
 
+  it('resumes after the executable is interrupted with SIGINT mid-copy', async () => {
+    // Given 8 devices and a copy slowed down to 1 % of the quotas (about one call a second)
+    const { primary } = sides(moto.endpoint);
+    await seedFleet(primary, 7);
+    const checkpoint = join(scratch.dir, 'cp.json');
+    const argv = ['copy', '--endpoint', moto.endpoint, '--checkpoint', checkpoint];
+    const env = { AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', IOT_DR_CONFIG: '' };
+
+    // When Ctrl-C arrives during the things phase
+    const first = await cliProcess([...argv, '--rate-limit', '1', '--concurrency', '2'], {
+      cwd: scratch.dir,
+      env,
+      interruptWhen: /^things: 0\/8$/m,
+      timeoutMs: 60_000,
+    });
+
+    // Then it finishes the things in flight, saves the checkpoint and exits 130
+    expect(first.stderr).toMatch(/interrupted; finishing the items in flight/);
+    expect(first.code).toBe(130);
+    expect(first.stdout).toMatch(/Interrupted: progress saved/);
+    const saved = parseJson<{ done: string[]; phases: { thingTypes: boolean; thingGroups: boolean } }>(
+      readFileSync(checkpoint, 'utf8'),
+    );
+    expect(saved.phases).toEqual(expect.objectContaining({ thingTypes: true, thingGroups: true }));
+    expect(saved.done.length).toBeLessThan(8);
+
+    // When run again, Then it resumes and completes
+    const second = await cliProcess([...argv, '--rate-limit', '0', '--json'], {
+      cwd: scratch.dir,
+      env,
+      timeoutMs: 60_000,
+    });
+    const summary = parseJson<CopySummary>(second.stdout);
+    expect(second.code).toBe(0);
+    expect(summary.resumed).toBe(true);
+    expect(summary.skippedFromCheckpoint).toBe(saved.done.length);
+    expect(summary.thingsCopied + saved.done.length).toBe(8);
+    expect((await verify()).code).toBe(0);
+  }, 90_000);
+
   it('stops on interruption with exit 130 and keeps the checkpoint; a checkpoint of another copy is refused', async () => {
     const { primary } = sides(moto.endpoint);
     await seedFleet(primary, 2);

@@ -72,7 +72,13 @@ export async function cli(
 /** Runs the real executable (`bin/iot-dr.js`) as a child process, bounded in time. */
 export function cliProcess(
   argv: string[],
-  options: { cwd: string; env?: NodeJS.ProcessEnv; timeoutMs?: number },
+  options: {
+    cwd: string;
+    env?: NodeJS.ProcessEnv;
+    timeoutMs?: number;
+    /** Sends SIGINT once stderr matches (as Ctrl-C would). */
+    interruptWhen?: RegExp;
+  },
 ): Promise<CliResult> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, [join(REPO, 'bin', 'iot-dr.js'), ...argv], {
@@ -83,7 +89,14 @@ export function cliProcess(
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    let interrupted = false;
+    child.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString();
+      if (options.interruptWhen && !interrupted && options.interruptWhen.test(stderr)) {
+        interrupted = true;
+        child.kill('SIGINT');
+      }
+    });
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`iot-dr ${argv.join(' ')} did not finish within ${options.timeoutMs ?? 60_000} ms\n${stderr}`));
