@@ -27,6 +27,9 @@ import {
   ThrottlingException,
   UnauthorizedException,
   UpdateThingTypeCommand,
+  CreatePolicyVersionCommand,
+  ListPolicyVersionsCommand,
+  VersionsLimitExceededException,
 } from '@aws-sdk/client-iot';
 import {
   DeleteThingShadowCommand,
@@ -39,6 +42,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { RetryableError, ReplicationError } from '../../functions/lib/errors';
 import { isTransient } from '../../functions/lib/aws';
 import { applyEvent, createContext, syncCertificate } from '../../functions/lib/replication';
+import { syncPolicy } from '../../functions/lib/replication/policies';
 import { membershipEvent, PRIMARY, silentLogger, shadowEvent, thingEvent, thingGroupEvent, thingTypeEvent } from '../support/fleet';
 
 const iot = mockClient(IoTClient);
@@ -198,5 +202,34 @@ describe('Replication: AWS faults', () => {
       thingTypeName: 'm',
       thingTypeProperties: { thingTypeDescription: 'new', searchableAttributes: ['a', 'b'] },
     });
+  });
+
+  it('re-reads a policy when a concurrent execution changed its versions (a race moto cannot stage)', async () => {
+    // Two executions for things sharing one policy: the other one fills the five versions
+    // between our ListPolicyVersions and CreatePolicyVersion, then its version is the wanted one.
+    const wanted = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iot:Connect","Resource":"arn:aws:iot:us-west-2:123456789012:client/x"}]}';
+    const fromPrimary = wanted.replace('us-west-2', 'us-east-1');
+    const old = wanted.replace('client/x', 'client/old');
+    iot
+      .on(GetPolicyCommand)
+      .resolvesOnce({ policyName: 'p', policyDocument: fromPrimary }) // primary
+      .resolvesOnce({ policyName: 'p', policyDocument: old }) // secondary, before the race
+      .resolvesOnce({ policyName: 'p', policyDocument: fromPrimary }) // primary, round 2
+      .resolvesOnce({ policyName: 'p', policyDocument: wanted }); // secondary, after the other writer
+    iot.on(ListPolicyVersionsCommand).resolves({ policyVersions: [{ versionId: '1', isDefaultVersion: true }] });
+    iot.on(CreatePolicyVersionCommand).rejects(new VersionsLimitExceededException(meta(409)));
+    expect(await syncPolicy(ctx, 'p')).toEqual({ kind: 'policy', name: 'p', action: 'unchanged' });
+    expect(iot.commandCalls(CreatePolicyVersionCommand)).toHaveLength(1);
+  });
+
+  it('hands a policy race that persists back to the workflow as retryable', async () => {
+    iot.on(GetPolicyCommand).callsFake(async (input: { policyName: string }) => ({
+      policyName: input.policyName,
+      policyDocument: JSON.stringify({ n: iot.commandCalls(GetPolicyCommand).length % 2 }),
+    }));
+    iot.on(ListPolicyVersionsCommand).resolves({ policyVersions: [] });
+    iot.on(CreatePolicyVersionCommand).rejects(new VersionsLimitExceededException(meta(409)));
+    await expect(syncPolicy(ctx, 'p')).rejects.toBeInstanceOf(RetryableError);
+    expect(iot.commandCalls(CreatePolicyVersionCommand)).toHaveLength(4);
   });
 });

@@ -7,7 +7,8 @@ import {
   ListPolicyVersionsCommand,
   ListTargetsForPolicyCommand,
 } from '@aws-sdk/client-iot';
-import { isAlreadyExists } from '../aws';
+import { awsErrorName, isAlreadyExists } from '../aws';
+import { RetryableError } from '../errors';
 import { call, find, findAll, jsonEqual } from './call';
 import type { Outcome, ReplicationContext } from './context';
 
@@ -41,7 +42,12 @@ function parsed(document: string | undefined): unknown {
  * oldest non-default versions pruned to stay within AWS's five-version limit). A policy missing
  * in the primary is left alone here (`cleanupPolicy` handles deletion).
  */
-export async function syncPolicy(ctx: ReplicationContext, name: string): Promise<Outcome> {
+/** Errors that mean another writer changed the policy's versions between our read and write. */
+const POLICY_RACES = new Set(['VersionsLimitExceededException', 'DeleteConflictException', 'VersionConflictException']);
+/** Re-reads after a race before the error goes back to the workflow's retry. */
+const MAX_POLICY_ROUNDS = 3;
+
+export async function syncPolicy(ctx: ReplicationContext, name: string, round = 0): Promise<Outcome> {
   const source = await find(ctx, `GetPolicy ${name} (primary)`, () => ctx.primary.iot.send(new GetPolicyCommand({ policyName: name })));
   if (!source?.policyDocument) return { kind: 'policy', name, action: 'skipped', detail: 'absent in the primary' };
   const document = rewriteRegionInArns(source.policyDocument, ctx.primaryRegion, ctx.secondaryRegion);
@@ -55,7 +61,7 @@ export async function syncPolicy(ctx: ReplicationContext, name: string): Promise
       // A concurrent execution created it first: fall through to the comparison.
       if (!isAlreadyExists(error)) return call(ctx, `CreatePolicy ${name}`, () => Promise.reject(error));
     }
-    return syncPolicy(ctx, name);
+    return syncPolicy(ctx, name, round);
   }
   if (jsonEqual(parsed(target.policyDocument), parsed(document))) return { kind: 'policy', name, action: 'unchanged' };
 
@@ -68,14 +74,28 @@ export async function syncPolicy(ctx: ReplicationContext, name: string): Promise
   let count = versions.policyVersions?.length ?? 0;
   for (const version of prunable) {
     if (count < MAX_POLICY_VERSIONS) break;
-    await find(ctx, `DeletePolicyVersion ${name} ${version.versionId}`, () =>
-      ctx.secondary.iot.send(new DeletePolicyVersionCommand({ policyName: name, policyVersionId: version.versionId })),
+    // A concurrent writer may have made this version the default meanwhile: retry later.
+    await find(
+      ctx,
+      `DeletePolicyVersion ${name} ${version.versionId}`,
+      () => ctx.secondary.iot.send(new DeletePolicyVersionCommand({ policyName: name, policyVersionId: version.versionId })),
+      ['DeleteConflictException'],
     );
     count--;
   }
-  await call(ctx, `CreatePolicyVersion ${name}`, () =>
-    ctx.secondary.iot.send(new CreatePolicyVersionCommand({ policyName: name, policyDocument: document, setAsDefault: true })),
-  );
+  try {
+    await ctx.secondary.iot.send(new CreatePolicyVersionCommand({ policyName: name, policyDocument: document, setAsDefault: true }));
+  } catch (error) {
+    // Executions for things sharing this policy run concurrently: another one may have added a
+    // version (five-version limit) or made the version we pruned the default. Compare again
+    // from the start, a bounded number of times, then let the workflow retry.
+    if (!POLICY_RACES.has(awsErrorName(error))) return call(ctx, `CreatePolicyVersion ${name}`, () => Promise.reject(error));
+    if (round < MAX_POLICY_ROUNDS) return syncPolicy(ctx, name, round + 1);
+    throw new RetryableError(`CreatePolicyVersion ${name}: ${awsErrorName(error)} after ${round + 1} rounds (concurrent writers)`, {
+      cause: error,
+      context: { eventId: ctx.eventId },
+    });
+  }
   return { kind: 'policy', name, action: 'updated', detail: 'new default version' };
 }
 
