@@ -68,7 +68,11 @@ export async function createCertificate(side: Side, active = true) {
  * A device policy whose resources are ARNs in `side.region`, plus a topic NAME that contains the
  * region as free text (must survive replication unchanged).
  */
-export function devicePolicyDocument(region: string, thingName = '${iot:Connection.Thing.ThingName}'): string {
+export function devicePolicyDocument(
+  region: string,
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: an IoT policy variable, not a JS template
+  thingName = '${iot:Connection.Thing.ThingName}',
+): string {
   return JSON.stringify({
     Version: '2012-10-17',
     Statement: [

@@ -29,8 +29,8 @@ describe('Workflows', () => {
   }, 300_000);
 
   it('actionlint catches a broken workflow (the check can fail)', () => {
-    // biome-ignore lint/suspicious/noTemplateCurlyInString: a GitHub expression, not a JS template
     const broken =
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a GitHub expression, not a JS template
       'on: push\njobs:\n  x:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo ${{ github.nope }}\n';
     const run = lint(['-'], broken);
     expect(run.status).toBe(1);

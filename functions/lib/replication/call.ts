@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import { awsErrorName, classifyAwsError, isNotFound } from '../aws';
 import { RetryableError } from '../errors';
 import type { ReplicationContext } from './context';
@@ -49,25 +50,12 @@ export async function all<T>(
 
 /** Same attributes (string maps), ignoring key order. */
 export function sameMap(a: Readonly<Record<string, string>> | undefined, b: Readonly<Record<string, string>> | undefined): boolean {
-  const x = a ?? {};
-  const y = b ?? {};
-  const keys = Object.keys(x);
-  return keys.length === Object.keys(y).length && keys.every((k) => Object.prototype.hasOwnProperty.call(y, k) && y[k] === x[k]);
+  return isDeepStrictEqual(a ?? {}, b ?? {});
 }
 
-/** Deep equality of JSON values. */
+/** Deep equality of JSON values (key order ignored, array order kept). */
 export function jsonEqual(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (typeof a !== typeof b || a === null || b === null || typeof a !== 'object') return false;
-  if (Array.isArray(a) !== Array.isArray(b)) return false;
-  if (Array.isArray(a)) {
-    const bb = b as unknown[];
-    return a.length === bb.length && a.every((v, i) => jsonEqual(v, bb[i]));
-  }
-  const ao = a as Record<string, unknown>;
-  const bo = b as Record<string, unknown>;
-  const keys = Object.keys(ao);
-  return keys.length === Object.keys(bo).length && keys.every((k) => Object.prototype.hasOwnProperty.call(bo, k) && jsonEqual(ao[k], bo[k]));
+  return isDeepStrictEqual(a, b);
 }
 
 /** Like `all`, but `undefined` when AWS answers ResourceNotFound (the listed parent is gone). */

@@ -15,7 +15,7 @@ import type { Outcome, ReplicationContext } from './context';
 /** AWS keeps at most five versions of a policy. */
 const MAX_POLICY_VERSIONS = 5;
 
-const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /**
  * Rewrites the region segment of every ARN in a policy document from `from` to `to`:
@@ -24,7 +24,7 @@ const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
  * left alone, unlike the reference's blind string replace.
  */
 export function rewriteRegionInArns(document: string, from: string, to: string): string {
-  const pattern = new RegExp(`(arn:aws[a-z-]*:[a-z0-9-]+:)${escape(from)}(:)`, 'g');
+  const pattern = new RegExp(`(arn:aws[a-z-]*:[a-z0-9-]+:)${escapeRegExp(from)}(:)`, 'g');
   return document.replace(pattern, `$1${to}$2`);
 }
 

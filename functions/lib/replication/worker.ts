@@ -1,4 +1,4 @@
-import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { InvalidEventError, RetryableError } from '../errors';
 import { applyEvent } from './apply';
 import type { Outcome, ReplicationContext } from './context';
