@@ -11,17 +11,9 @@
  * https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html
  */
 
-/** Registry and shadow event types, as written into the replication table by the capture rules. */
-export const EVENT_TYPES = [
-  'THING_EVENT',
-  'THING_TYPE_EVENT',
-  'THING_TYPE_ASSOCIATION_EVENT',
-  'THING_GROUP_EVENT',
-  'THING_GROUP_MEMBERSHIP_EVENT',
-  'THING_GROUP_HIERARCHY_EVENT',
-  'SHADOW_EVENT',
-] as const;
-export type EventType = (typeof EVENT_TYPES)[number];
+import { EVENT_TYPES, type EventType } from '../functions/lib/event-types';
+
+export { EVENT_TYPES, type EventType };
 
 /** The four worker families (function entries `functions/worker-<family>`). */
 export const WORKER_FAMILIES = ['thing', 'thingType', 'thingGroup', 'shadow'] as const;

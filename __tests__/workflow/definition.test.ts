@@ -16,7 +16,6 @@ import {
   worstCaseTaskSeconds,
   type WorkerFamily,
 } from '../../stacks/workflow-definition';
-import { KNOWN_EVENT_TYPES } from '../../functions/lib/trigger/records';
 import {
   FAILURE_TABLE,
   SECONDARY,
@@ -64,10 +63,6 @@ describe('Workflow definition: shape', () => {
     const tasks = Object.values(definition.States).filter((s: any) => s.Type === 'Task');
     expect(tasks).toHaveLength(5);
     for (const t of tasks) expect((t as any).Catch?.length).toBeGreaterThan(0);
-  });
-
-  it('knows the same event types as the stream trigger', () => {
-    expect([...KNOWN_EVENT_TYPES].sort()).toEqual([...EVENT_TYPES].sort());
   });
 
   it('throws when the delay cap is below the first interval', () => {

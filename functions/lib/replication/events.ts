@@ -1,16 +1,7 @@
 import { InvalidEventError } from '../errors';
+import { EVENT_TYPES, type EventType } from '../event-types';
 
-/** Event types the capture rules write into the table (`eventType` of the item). */
-export const EVENT_TYPES = [
-  'THING_EVENT',
-  'THING_TYPE_EVENT',
-  'THING_TYPE_ASSOCIATION_EVENT',
-  'THING_GROUP_EVENT',
-  'THING_GROUP_MEMBERSHIP_EVENT',
-  'THING_GROUP_HIERARCHY_EVENT',
-  'SHADOW_EVENT',
-] as const;
-export type EventType = (typeof EVENT_TYPES)[number];
+export { EVENT_TYPES, type EventType };
 
 /** A captured item, validated and reduced to what replication needs. */
 export type ReplicationEvent =

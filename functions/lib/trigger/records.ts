@@ -6,21 +6,10 @@ import { createHash } from 'node:crypto';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBRecord } from 'aws-lambda';
+import { EVENT_TYPES } from '../event-types';
 
-/**
- * Event types a worker handles (the capture rules' `eventType`; mirrors `EVENT_TYPES` of
- * `stacks/workflow-definition.ts`, which a test keeps in sync: the Lambda bundle must not import
- * stack code).
- */
-export const KNOWN_EVENT_TYPES: ReadonlySet<string> = new Set([
-  'THING_EVENT',
-  'THING_TYPE_EVENT',
-  'THING_TYPE_ASSOCIATION_EVENT',
-  'THING_GROUP_EVENT',
-  'THING_GROUP_MEMBERSHIP_EVENT',
-  'THING_GROUP_HIERARCHY_EVENT',
-  'SHADOW_EVENT',
-]);
+/** Event types a worker handles (the capture rules' `eventType`). */
+export const KNOWN_EVENT_TYPES: ReadonlySet<string> = new Set(EVENT_TYPES);
 
 /** Step Functions' limit on an execution's input (UTF-8 bytes). */
 export const MAX_EXECUTION_INPUT_BYTES = 256 * 1024;
