@@ -6,7 +6,6 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import aslValidator from 'asl-validator';
 import { startMoto, motoClient, type Moto } from '../support/moto';
 import {
-  EVENT_TYPES,
   STATE,
   TRANSIENT_ERRORS,
   UNKNOWN_EVENT_ERROR,
