@@ -13,6 +13,7 @@
  * drill is bounded by `--timeout`.
  */
 import { randomBytes } from 'node:crypto';
+import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import {
   CreateTableCommand,
@@ -37,9 +38,9 @@ import { diffSnapshots, mapLimit, snapshotRegion } from '../../functions/lib/fle
 import { readConfig } from '../context';
 import { type DrillBroker, startBroker } from '../drill/broker';
 import * as events from '../drill/events';
-import { type DrillMoto, ensureMoto, REPO, startMoto } from '../drill/moto';
 import { EXIT, ExternalError, isAwsError } from '../errors';
 import { type CliIo, writeLine } from '../io';
+import { ensureMoto, type MotoServer, startMotoServer } from '../moto';
 
 export interface DrillOptions {
   readonly things: number;
@@ -86,6 +87,9 @@ export interface DrillReport {
 /** Bound of the one-time moto installation (a virtualenv and pip install on the first drill). */
 const INSTALL_TIMEOUT_MS = 10 * 60_000;
 
+/** Project root (scripts/ensure-moto.sh): two levels up, from cli/commands/ and from the bundle in .build/cli/. */
+const REPO = resolve(__dirname, '..', '..');
+
 /** Runs a drill; exit 0 when replication verified and the failover decision is the secondary. */
 export async function drillCommand(options: DrillOptions, io: CliIo): Promise<number> {
   const config = readConfig(options.config, io);
@@ -129,9 +133,9 @@ export async function drillCommand(options: DrillOptions, io: CliIo): Promise<nu
   };
 
   const body = async (motoBinary: string) => {
-    const moto: DrillMoto = await phase(
+    const moto: MotoServer = await phase(
       'start moto server',
-      () => startMoto(motoBinary, 30_000),
+      () => startMotoServer({ binary: motoBinary, startTimeoutMs: 30_000 }),
       (m) => m.endpoint,
     );
     register(() => moto.stop());
