@@ -22,22 +22,14 @@ import {
   type PutItemCommandInput,
   ScanCommand,
 } from '@aws-sdk/client-dynamodb';
-import {
-  AddThingToThingGroupCommand,
-  AttachPolicyCommand,
-  AttachThingPrincipalCommand,
-  CreateKeysAndCertificateCommand,
-  CreatePolicyCommand,
-  CreateThingCommand,
-  CreateThingGroupCommand,
-  CreateThingTypeCommand,
-  IoTClient,
-} from '@aws-sdk/client-iot';
-import { IoTDataPlaneClient, UpdateThingShadowCommand } from '@aws-sdk/client-iot-data-plane';
+import { IoTClient } from '@aws-sdk/client-iot';
+import { IoTDataPlaneClient } from '@aws-sdk/client-iot-data-plane';
 import { diffSnapshots, mapLimit, snapshotRegion } from '../../functions/lib/fleet';
 import { readConfig } from '../context';
 import { type DrillBroker, startBroker } from '../drill/broker';
 import * as events from '../drill/events';
+import * as fleet from '../drill/fleet';
+import type { Side } from '../drill/fleet';
 import { EXIT, ExternalError, isAwsError } from '../errors';
 import { type CliIo, writeLine } from '../io';
 import { ensureMoto, type MotoServer, startMotoServer } from '../moto';
@@ -377,85 +369,53 @@ function printReport(r: DrillReport, io: CliIo): void {
 }
 
 /** Seeds the primary and returns the events the capture rules would have written. */
-async function seed(
-  primary: { region: string; iot: IoTClient; data: IoTDataPlaneClient },
-  count: number,
-): Promise<events.TableItem[]> {
+async function seed(primary: Side, count: number): Promise<events.TableItem[]> {
   const region = primary.region;
   const items: events.TableItem[] = [];
-  await primary.iot.send(
-    new CreateThingTypeCommand({
-      thingTypeName: 'drill-sensor',
-      thingTypeProperties: { thingTypeDescription: 'drill sensor', searchableAttributes: ['site'] },
-    }),
-  );
-  items.push(events.thingTypeCreated(region, 'drill-sensor', 'drill sensor', ['site']));
-  await primary.iot.send(
-    new CreateThingGroupCommand({
-      thingGroupName: 'drill-fleet',
-      thingGroupProperties: { attributePayload: { attributes: { owner: 'drill' } } },
-    }),
-  );
-  items.push(events.thingGroupCreated(region, 'drill-fleet', null, { owner: 'drill' }));
-  await primary.iot.send(
-    new CreateThingGroupCommand({
-      thingGroupName: 'drill-site-a',
-      parentGroupName: 'drill-fleet',
-      thingGroupProperties: { attributePayload: { attributes: { city: 'paris' } } },
-    }),
-  );
-  items.push(events.thingGroupCreated(region, 'drill-site-a', 'drill-fleet', { city: 'paris' }));
+  const sensor = { name: 'drill-sensor', description: 'drill sensor', searchableAttributes: ['site'] };
+  await fleet.createThingType(primary, sensor.name, sensor);
+  items.push(events.thingTypeEvent(region, 'CREATED', sensor));
+  await fleet.createGroup(primary, 'drill-fleet', { attributes: { owner: 'drill' } });
+  items.push(events.thingGroupEvent(region, 'CREATED', { name: 'drill-fleet', attributes: { owner: 'drill' } }));
+  const siteA = { name: 'drill-site-a', parent: 'drill-fleet', attributes: { city: 'paris' } };
+  await fleet.createGroup(primary, siteA.name, siteA);
+  items.push(events.thingGroupEvent(region, 'CREATED', { ...siteA, rootToParent: [siteA.parent] }));
   const policyDocument = JSON.stringify({
     Version: '2012-10-17',
     Statement: [
       {
         Effect: 'Allow',
         Action: 'iot:Connect',
-        Resource: `arn:aws:iot:${region}:123456789012:client/\${iot:Connection.Thing.ThingName}`,
+        Resource: `arn:aws:iot:${region}:${events.ACCOUNT}:client/\${iot:Connection.Thing.ThingName}`,
       },
       {
         Effect: 'Allow',
         Action: ['iot:Publish', 'iot:Receive'],
-        Resource: `arn:aws:iot:${region}:123456789012:topic/drill/*`,
+        Resource: `arn:aws:iot:${region}:${events.ACCOUNT}:topic/drill/*`,
       },
     ],
   });
-  await primary.iot.send(new CreatePolicyCommand({ policyName: 'drill-device-policy', policyDocument }));
+  await fleet.createPolicy(primary, 'drill-device-policy', policyDocument);
 
   const names = Array.from({ length: count }, (_, i) => `drill-${String(i + 1).padStart(4, '0')}`);
   await mapLimit(names, 8, async (name, i) => {
     const attributes = { site: i % 2 ? 'b' : 'a', serial: String(100000 + i) };
-    await primary.iot.send(
-      new CreateThingCommand({ thingName: name, thingTypeName: 'drill-sensor', attributePayload: { attributes } }),
-    );
-    const cert = await primary.iot.send(new CreateKeysAndCertificateCommand({ setAsActive: true })); // private key discarded
-    await primary.iot.send(new AttachPolicyCommand({ policyName: 'drill-device-policy', target: cert.certificateArn }));
-    await primary.iot.send(new AttachThingPrincipalCommand({ thingName: name, principal: cert.certificateArn }));
-    items.push(events.thingCreated(region, name, 'drill-sensor', attributes));
+    // A thing with a certificate (private key discarded) and the policy attached.
+    await fleet.createDevice(primary, name, { type: sensor.name, attributes, policy: 'drill-device-policy' });
+    items.push(events.thingEvent(region, 'CREATED', { name, type: sensor.name, attributes }));
     const group = i % 2 ? 'drill-fleet' : 'drill-site-a';
-    await primary.iot.send(new AddThingToThingGroupCommand({ thingGroupName: group, thingName: name }));
-    items.push(events.membershipAdded(region, group, name));
+    await fleet.addToGroup(primary, group, name);
+    items.push(events.membershipEvent(region, 'ADDED', group, name));
     const state = { reported: { temperature: 20 + (i % 10) }, desired: { interval: 60 } };
-    const accepted = await primary.data.send(
-      new UpdateThingShadowCommand({ thingName: name, payload: Buffer.from(JSON.stringify({ state })) }),
+    const doc = await fleet.updateShadow(primary, name, '', state);
+    items.push(
+      events.shadowEvent(region, 'update', name, '', { state, version: doc.version, timestamp: doc.timestamp }),
     );
-    const doc = JSON.parse(Buffer.from(accepted.payload as Uint8Array).toString()) as {
-      version: number;
-      timestamp: number;
-    };
-    items.push(events.shadowUpdated(region, name, '', { state, version: doc.version, timestamp: doc.timestamp }));
     if (i % 5 === 0) {
       const named = { desired: { firmware: '1.2.3' } };
-      const res = await primary.data.send(
-        new UpdateThingShadowCommand({
-          thingName: name,
-          shadowName: 'ota',
-          payload: Buffer.from(JSON.stringify({ state: named })),
-        }),
-      );
-      const d = JSON.parse(Buffer.from(res.payload as Uint8Array).toString()) as { version: number; timestamp: number };
+      const d = await fleet.updateShadow(primary, name, 'ota', named);
       items.push(
-        events.shadowUpdated(region, name, 'ota', { state: named, version: d.version, timestamp: d.timestamp }),
+        events.shadowEvent(region, 'update', name, 'ota', { state: named, version: d.version, timestamp: d.timestamp }),
       );
     }
   });
@@ -505,7 +465,7 @@ async function replicate(
     [...Object.values(WORKER_STATE), STATE.recordFailure].map((s) => [s, 50]),
   );
   const run = async (item: events.TableItem) => {
-    const execution = machine.run({ eventId: item.uuid, event: item } as never, {
+    const execution = machine.run(events.workerInput(item) as never, {
       overrides: { taskResourceLocalHandlers: handlers as never, retryIntervalOverrides },
       // aws-local-stepfunctions has no $$.State in its context object.
       context: { State: { EnteredTime: new Date().toISOString(), RetryCount: 0 } } as never,
