@@ -1,7 +1,5 @@
 import { CloudwatchEventRule } from '@cdktf/provider-aws/lib/cloudwatch-event-rule';
 import { CloudwatchEventTarget } from '@cdktf/provider-aws/lib/cloudwatch-event-target';
-import { DataAwsCallerIdentity } from '@cdktf/provider-aws/lib/data-aws-caller-identity';
-import { DataAwsPartition } from '@cdktf/provider-aws/lib/data-aws-partition';
 import type { DynamodbTable } from '@cdktf/provider-aws/lib/dynamodb-table';
 import { LambdaFunctionEventInvokeConfig } from '@cdktf/provider-aws/lib/lambda-function-event-invoke-config';
 import { LambdaPermission } from '@cdktf/provider-aws/lib/lambda-permission';
@@ -10,6 +8,7 @@ import { SqsQueue } from '@cdktf/provider-aws/lib/sqs-queue';
 import { SsmParameter } from '@cdktf/provider-aws/lib/ssm-parameter';
 import { Construct } from 'constructs';
 import type { IotDrConfig } from '../config/schema';
+import { iotArns as iotArnsIn } from './arns';
 import { resourceName } from './names';
 import { NodejsFunction, type PolicyStatement } from './nodejs-function';
 
@@ -46,10 +45,7 @@ export class Reconciliation extends Construct {
     const complete = config.replication.mode === 'complete';
     const name = resourceName(config.namePrefix, 'reconcile');
 
-    const account = new DataAwsCallerIdentity(this, 'account', { provider });
-    const partition = new DataAwsPartition(this, 'partition', { provider });
-    const iotArns = (regions: readonly string[], ...types: string[]) =>
-      regions.flatMap((r) => types.map((t) => `arn:${partition.partition}:iot:${r}:${account.accountId}:${t}/*`));
+    const iotArns = iotArnsIn(this, provider);
     const both = [config.primaryRegion, config.secondaryRegion];
     const secondaryOnly = [config.secondaryRegion];
 

@@ -1,7 +1,5 @@
 import { CloudwatchLogGroup } from '@cdktf/provider-aws/lib/cloudwatch-log-group';
 import { CloudwatchMetricAlarm } from '@cdktf/provider-aws/lib/cloudwatch-metric-alarm';
-import { DataAwsCallerIdentity } from '@cdktf/provider-aws/lib/data-aws-caller-identity';
-import { DataAwsPartition } from '@cdktf/provider-aws/lib/data-aws-partition';
 import { DynamodbTable } from '@cdktf/provider-aws/lib/dynamodb-table';
 import { IamRole } from '@cdktf/provider-aws/lib/iam-role';
 import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
@@ -11,6 +9,7 @@ import { SfnStateMachine } from '@cdktf/provider-aws/lib/sfn-state-machine';
 import { SqsQueue } from '@cdktf/provider-aws/lib/sqs-queue';
 import { Construct } from 'constructs';
 import type { IotDrConfig } from '../config/schema';
+import { iotArns } from './arns';
 import { resourceName } from './names';
 import { assumeRolePolicy, NodejsFunction, type PolicyStatement, policyDocument } from './nodejs-function';
 import { ITEM, type ReplicationTable } from './replication-table';
@@ -81,13 +80,9 @@ export class ReplicationWorkflow extends Construct {
     const replication = config.replication;
     const name = (purpose: string) => resourceName(config.namePrefix, purpose);
 
-    const account = new DataAwsCallerIdentity(this, 'account', { provider });
-    const partition = new DataAwsPartition(this, 'partition', { provider });
-    const iotArn = (region: string, type: string) =>
-      `arn:${partition.partition}:iot:${region}:${account.accountId}:${type}/*`;
-    const bothRegions = (...types: string[]) =>
-      [config.primaryRegion, config.secondaryRegion].flatMap((r) => types.map((t) => iotArn(r, t)));
-    const secondaryOnly = (...types: string[]) => types.map((t) => iotArn(config.secondaryRegion, t));
+    const arns = iotArns(this, provider);
+    const bothRegions = (...types: string[]) => arns([config.primaryRegion, config.secondaryRegion], ...types);
+    const secondaryOnly = (...types: string[]) => arns([config.secondaryRegion], ...types);
 
     // --- Failure table and DLQ --------------------------------------------------------------
     this.failureTable = new DynamodbTable(this, 'failures', {
