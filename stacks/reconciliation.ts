@@ -9,6 +9,7 @@ import { SsmParameter } from '@cdktf/provider-aws/lib/ssm-parameter';
 import { Construct } from 'constructs';
 import type { IotDrConfig } from '../config/schema';
 import { iotArns as iotArnsIn } from './arns';
+import { PRINCIPAL_READ_ACTIONS, PRINCIPAL_WRITE_ACTIONS } from './iot-permissions';
 import { resourceName } from './names';
 import { NodejsFunction, type PolicyStatement } from './nodejs-function';
 
@@ -88,16 +89,7 @@ export class Reconciliation extends Construct {
           'iot:ListNamedShadowsForThing',
           'iot:DescribeThingType',
           'iot:DescribeThingGroup',
-          ...(complete
-            ? [
-                'iot:DescribeCertificate',
-                'iot:ListAttachedPolicies',
-                'iot:ListPrincipalThings',
-                'iot:GetPolicy',
-                'iot:ListPolicyVersions',
-                'iot:ListTargetsForPolicy',
-              ]
-            : []),
+          ...(complete ? PRINCIPAL_READ_ACTIONS : []),
         ],
         resources: iotArns(both, 'thing', 'thingtype', 'thinggroup', ...(complete ? ['cert', 'policy'] : [])),
       },
@@ -120,18 +112,7 @@ export class Reconciliation extends Construct {
           'iot:DeleteThingGroup',
           'iot:AddThingToThingGroup',
           'iot:RemoveThingFromThingGroup',
-          ...(complete
-            ? [
-                'iot:UpdateCertificate',
-                'iot:DeleteCertificate',
-                'iot:AttachPolicy',
-                'iot:DetachPolicy',
-                'iot:CreatePolicy',
-                'iot:CreatePolicyVersion',
-                'iot:DeletePolicy',
-                'iot:DeletePolicyVersion',
-              ]
-            : []),
+          ...(complete ? PRINCIPAL_WRITE_ACTIONS : []),
         ],
         resources: iotArns(secondaryOnly, 'thing', 'thingtype', 'thinggroup', ...(complete ? ['cert', 'policy'] : [])),
       },

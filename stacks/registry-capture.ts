@@ -1,10 +1,11 @@
-import { CloudwatchMetricAlarm } from '@cdktf/provider-aws/lib/cloudwatch-metric-alarm';
+import type { CloudwatchMetricAlarm } from '@cdktf/provider-aws/lib/cloudwatch-metric-alarm';
 import { IamRole } from '@cdktf/provider-aws/lib/iam-role';
 import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
 import { IotTopicRule } from '@cdktf/provider-aws/lib/iot-topic-rule';
 import type { AwsProvider } from '@cdktf/provider-aws/lib/provider';
 import { SqsQueue } from '@cdktf/provider-aws/lib/sqs-queue';
 import { Construct } from 'constructs';
+import { queueNotEmptyAlarm } from './alarms';
 import { assumeRolePolicy, policyDocument } from './nodejs-function';
 import { resourceName, topicRuleName } from './names';
 import { ITEM, type ReplicationTable } from './replication-table';
@@ -73,19 +74,11 @@ export class RegistryCapture extends Construct {
       messageRetentionSeconds: 1209600,
     });
 
-    this.errorAlarm = new CloudwatchMetricAlarm(this, 'errors-alarm', {
+    this.errorAlarm = queueNotEmptyAlarm(this, 'errors-alarm', {
       provider,
       alarmName: resourceName(props.namePrefix, 'capture-errors'),
       alarmDescription: 'iot-dr: a topic rule failed to write an event into the replication table; see the queue',
-      namespace: 'AWS/SQS',
-      metricName: 'ApproximateNumberOfMessagesVisible',
-      dimensions: { QueueName: this.errorQueue.name },
-      statistic: 'Maximum',
-      period: 300,
-      evaluationPeriods: 1,
-      threshold: 0,
-      comparisonOperator: 'GreaterThanThreshold',
-      treatMissingData: 'notBreaching',
+      queue: this.errorQueue,
     });
 
     this.role = new IamRole(this, 'role', {

@@ -1,5 +1,5 @@
 import { CloudwatchLogGroup } from '@cdktf/provider-aws/lib/cloudwatch-log-group';
-import { CloudwatchMetricAlarm } from '@cdktf/provider-aws/lib/cloudwatch-metric-alarm';
+import type { CloudwatchMetricAlarm } from '@cdktf/provider-aws/lib/cloudwatch-metric-alarm';
 import { DynamodbTable } from '@cdktf/provider-aws/lib/dynamodb-table';
 import { IamRole } from '@cdktf/provider-aws/lib/iam-role';
 import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
@@ -9,7 +9,9 @@ import { SfnStateMachine } from '@cdktf/provider-aws/lib/sfn-state-machine';
 import { SqsQueue } from '@cdktf/provider-aws/lib/sqs-queue';
 import { Construct } from 'constructs';
 import type { IotDrConfig } from '../config/schema';
+import { aboveZeroAlarm, queueNotEmptyAlarm } from './alarms';
 import { iotArns } from './arns';
+import { PRINCIPAL_READ_ACTIONS, PRINCIPAL_WRITE_ACTIONS } from './iot-permissions';
 import { resourceName } from './names';
 import { assumeRolePolicy, NodejsFunction, type PolicyStatement, policyDocument } from './nodejs-function';
 import { ITEM, type ReplicationTable } from './replication-table';
@@ -115,16 +117,7 @@ export class ReplicationWorkflow extends Construct {
             'iot:DescribeThingType',
             'iot:ListThingPrincipals',
             'iot:ListNamedShadowsForThing',
-            ...(complete
-              ? [
-                  'iot:DescribeCertificate',
-                  'iot:ListAttachedPolicies',
-                  'iot:ListPrincipalThings',
-                  'iot:GetPolicy',
-                  'iot:ListPolicyVersions',
-                  'iot:ListTargetsForPolicy',
-                ]
-              : []),
+            ...(complete ? PRINCIPAL_READ_ACTIONS : []),
           ],
           resources: bothRegions('thing', 'thingtype', ...(complete ? ['cert', 'policy'] : [])),
         },
@@ -141,18 +134,7 @@ export class ReplicationWorkflow extends Construct {
             // deprecation state copied) by the thing worker too.
             'iot:CreateThingType',
             'iot:DeprecateThingType',
-            ...(complete
-              ? [
-                  'iot:UpdateCertificate',
-                  'iot:DeleteCertificate',
-                  'iot:AttachPolicy',
-                  'iot:DetachPolicy',
-                  'iot:CreatePolicy',
-                  'iot:CreatePolicyVersion',
-                  'iot:DeletePolicy',
-                  'iot:DeletePolicyVersion',
-                ]
-              : []),
+            ...(complete ? PRINCIPAL_WRITE_ACTIONS : []),
           ],
           resources: secondaryOnly('thing', 'thingtype', ...(complete ? ['cert', 'policy'] : [])),
         },
@@ -385,21 +367,13 @@ export class ReplicationWorkflow extends Construct {
     });
 
     // --- Alarms (no action here: the stack wires its alarm topic where it has one) ------------
-    this.dlqAlarm = new CloudwatchMetricAlarm(this, 'dlq-alarm', {
+    this.dlqAlarm = queueNotEmptyAlarm(this, 'dlq-alarm', {
       provider,
       alarmName: name('replication-dlq-not-empty'),
       alarmDescription: 'iot-dr: stream records could not start a replication workflow; see the DLQ messages',
-      namespace: 'AWS/SQS',
-      metricName: 'ApproximateNumberOfMessagesVisible',
-      dimensions: { QueueName: this.dlq.name },
-      statistic: 'Maximum',
-      period: 300,
-      evaluationPeriods: 1,
-      threshold: 0,
-      comparisonOperator: 'GreaterThanThreshold',
-      treatMissingData: 'notBreaching',
+      queue: this.dlq,
     });
-    this.failedExecutionsAlarm = new CloudwatchMetricAlarm(this, 'failed-executions-alarm', {
+    this.failedExecutionsAlarm = aboveZeroAlarm(this, 'failed-executions-alarm', {
       provider,
       alarmName: name('replication-failures'),
       alarmDescription: 'iot-dr: replication executions failed; see the failure table',
@@ -407,11 +381,6 @@ export class ReplicationWorkflow extends Construct {
       metricName: 'ExecutionsFailed',
       dimensions: { StateMachineArn: this.stateMachine.arn },
       statistic: 'Sum',
-      period: 300,
-      evaluationPeriods: 1,
-      threshold: 0,
-      comparisonOperator: 'GreaterThanThreshold',
-      treatMissingData: 'notBreaching',
     });
   }
 }
