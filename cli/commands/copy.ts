@@ -148,6 +148,22 @@ async function copy(run: RunContext, options: CopyOptions, io: CliIo): Promise<n
     if (!options.quiet && !options.json) writeLine(io.stderr, line);
   };
   if (checkpoint.resumed) note(`Resuming from ${checkpointFile}: ${checkpoint.done.size} thing(s) already copied.`);
+  // Syncs each name (bounded concurrency), counting outcomes and recording failures; once
+  // interrupted, names not yet started are left for the next run.
+  const syncEach = (
+    names: readonly string[],
+    resource: CopyFailure['resource'],
+    sync: (name: string) => Promise<Outcome[]>,
+  ) =>
+    mapLimit(names, options.concurrency, async (name) => {
+      if (aborted()) return;
+      try {
+        count(await sync(name));
+      } catch (err) {
+        failures.push({ resource, name, error: errorText(err) });
+      }
+      progress.tick();
+    });
 
   // 1. Thing types (things reference them).
   if (!checkpoint.phases.thingTypes) {
@@ -156,15 +172,7 @@ async function copy(run: RunContext, options: CopyOptions, io: CliIo): Promise<n
       for (const t of page.thingTypes ?? []) if (t.thingTypeName) types.push(t.thingTypeName);
     }
     progress.start(types.length, 'thing types');
-    await mapLimit(types, options.concurrency, async (name) => {
-      if (aborted()) return;
-      try {
-        count(asArray(await syncThingType(run.ctx, name)));
-      } catch (err) {
-        failures.push({ resource: 'thingType', name, error: errorText(err) });
-      }
-      progress.tick();
-    });
+    await syncEach(types, 'thingType', async (name) => asArray(await syncThingType(run.ctx, name)));
     progress.stop();
     if (!aborted() && !failures.length) checkpoint.markPhase('thingTypes');
   }
@@ -175,15 +183,7 @@ async function copy(run: RunContext, options: CopyOptions, io: CliIo): Promise<n
     const before = failures.length;
     progress.start(groups.size, 'thing groups');
     for (const level of groupLevels(groups)) {
-      await mapLimit(level, options.concurrency, async (name) => {
-        if (aborted()) return;
-        try {
-          count(asArray(await syncThingGroup(run.ctx, name)));
-        } catch (err) {
-          failures.push({ resource: 'thingGroup', name, error: errorText(err) });
-        }
-        progress.tick();
-      });
+      await syncEach(level, 'thingGroup', async (name) => asArray(await syncThingGroup(run.ctx, name)));
     }
     progress.stop();
     if (!aborted() && failures.length === before) checkpoint.markPhase('thingGroups');
@@ -204,15 +204,7 @@ async function copy(run: RunContext, options: CopyOptions, io: CliIo): Promise<n
       for (const p of page.policies ?? []) if (p.policyName) policies.push(p.policyName);
     }
     progress.start(policies.length, 'policies');
-    await mapLimit(policies, options.concurrency, async (name) => {
-      if (aborted()) return;
-      try {
-        count([await syncPolicy(run.ctx, name)]);
-      } catch (err) {
-        failures.push({ resource: 'policy', name, error: errorText(err) });
-      }
-      progress.tick();
-    });
+    await syncEach(policies, 'policy', async (name) => [await syncPolicy(run.ctx, name)]);
     progress.stop();
     if (!aborted() && failures.length === before) checkpoint.markPhase('policies');
   }
@@ -268,15 +260,7 @@ async function copy(run: RunContext, options: CopyOptions, io: CliIo): Promise<n
         if (c.certificateId && !seen.certificate.has(c.certificateId)) certificates.push(c.certificateId);
     }
     progress.start(certificates.length, 'certificates');
-    await mapLimit(certificates, options.concurrency, async (id) => {
-      if (aborted()) return;
-      try {
-        count((await syncCertificate(run.ctx, id)).outcomes);
-      } catch (err) {
-        failures.push({ resource: 'certificate', name: id, error: errorText(err) });
-      }
-      progress.tick();
-    });
+    await syncEach(certificates, 'certificate', async (id) => (await syncCertificate(run.ctx, id)).outcomes);
     progress.stop();
   }
 
