@@ -215,10 +215,7 @@ async function copy(run: RunContext, options: CopyOptions, io: CliIo): Promise<n
   const pending = names.filter((n) => !checkpoint.done.has(n));
   const todo = options.limit === undefined ? pending : pending.slice(0, options.limit);
   let copied = 0;
-  let lastSave = Date.now();
-  progress.start(todo.length, 'things');
-  await mapLimit(todo, options.concurrency, async (name) => {
-    if (aborted()) return;
+  const copyThing = async (name: string) => {
     try {
       count(await repairThing(run.ctx, name));
       checkpoint.markDone(name);
@@ -226,6 +223,12 @@ async function copy(run: RunContext, options: CopyOptions, io: CliIo): Promise<n
     } catch (err) {
       failures.push({ resource: 'thing', name, error: errorText(err) });
     }
+  };
+  let lastSave = Date.now();
+  progress.start(todo.length, 'things');
+  await mapLimit(todo, options.concurrency, async (name) => {
+    if (aborted()) return;
+    await copyThing(name);
     progress.tick();
     if (Date.now() - lastSave > 1000) {
       lastSave = Date.now();
@@ -239,15 +242,7 @@ async function copy(run: RunContext, options: CopyOptions, io: CliIo): Promise<n
   const retry = failures.filter((f) => f.resource === 'thing').map((f) => f.name);
   if (retry.length && !aborted()) {
     for (const f of failures.filter((x) => x.resource === 'thing')) failures.splice(failures.indexOf(f), 1);
-    for (const name of retry) {
-      try {
-        count(await repairThing(run.ctx, name));
-        checkpoint.markDone(name);
-        copied++;
-      } catch (err) {
-        failures.push({ resource: 'thing', name, error: errorText(err) });
-      }
-    }
+    for (const name of retry) await copyThing(name);
   }
 
   // 5. Certificates no thing uses (a whole-fleet copy in complete mode only: a

@@ -1,17 +1,8 @@
 // Worker Lambda for THING_TYPE_EVENT: thin wrapper over the replication library (functions/lib/replication).
-import { Logger } from '@aws-lambda-powertools/logger';
-import { Metrics } from '@aws-lambda-powertools/metrics';
-import { requiredEnv } from '../lib/errors';
-import { createContext, runWorker, type ReplicationMode, type WorkerOutput } from '../lib/replication';
+import { workerHandler } from '../lib/replication';
 
-// Read once at cold start; a missing variable fails the init loudly instead of every event.
-const ctx = createContext({
-  primaryRegion: requiredEnv('PRIMARY_REGION'),
-  secondaryRegion: requiredEnv('SECONDARY_REGION'),
-  mode: requiredEnv('REPLICATION_MODE', ['complete', 'thing-only']) as ReplicationMode,
-  logger: new Logger({ serviceName: 'iot-dr-worker-thing-type' }),
-});
-const metrics = new Metrics({ namespace: 'IotDr', serviceName: 'iot-dr-worker-thing-type' });
-
-/** Step Functions task: input `{ eventId, event }`, output `{ outcomes }`. */
-export const handler = (input: unknown): Promise<WorkerOutput> => runWorker(ctx, metrics, ['THING_TYPE_EVENT'], input);
+/**
+ * Step Functions task: input `{ eventId, event }`, output `{ outcomes }`. The environment is read
+ * here, at cold start.
+ */
+export const handler = workerHandler('iot-dr-worker-thing-type', ['THING_TYPE_EVENT']);

@@ -12,4 +12,4 @@ export { deleteAllShadows, replicatorClientToken, shadowPatch, syncShadow, type 
 export { deleteThing, syncThing, type SyncThingOptions } from './thing';
 export { syncThingGroup, syncThingGroupMembership } from './thing-group';
 export { syncThingType } from './thing-type';
-export { runWorker, type WorkerInput, type WorkerOutput } from './worker';
+export { runWorker, type WorkerInput, type WorkerOutput, workerHandler } from './worker';

@@ -1,7 +1,8 @@
-import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { InvalidEventError, RetryableError } from '../errors';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { InvalidEventError, RetryableError, requiredEnv } from '../errors';
 import { applyEvent } from './apply';
-import type { Outcome, ReplicationContext } from './context';
+import { createContext, type Outcome, type ReplicationContext, type ReplicationMode } from './context';
 import type { EventType } from './events';
 
 /** A worker's input: the Step Functions state input built by the trigger. */
@@ -63,4 +64,23 @@ export async function runWorker(
   } finally {
     if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
   }
+}
+
+/**
+ * A worker Lambda's handler for `accepted` event types. Call it at module load: it reads
+ * `PRIMARY_REGION`, `SECONDARY_REGION` and `REPLICATION_MODE` at once (a missing variable fails
+ * the cold start loudly instead of every event) and creates the context and metrics once.
+ */
+export function workerHandler(
+  serviceName: string,
+  accepted: readonly EventType[],
+): (input: unknown) => Promise<WorkerOutput> {
+  const ctx = createContext({
+    primaryRegion: requiredEnv('PRIMARY_REGION'),
+    secondaryRegion: requiredEnv('SECONDARY_REGION'),
+    mode: requiredEnv('REPLICATION_MODE', ['complete', 'thing-only']) as ReplicationMode,
+    logger: new Logger({ serviceName }),
+  });
+  const metrics = new Metrics({ namespace: 'IotDr', serviceName });
+  return (input) => runWorker(ctx, metrics, accepted, input);
 }
