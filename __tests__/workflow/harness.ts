@@ -1,21 +1,14 @@
 // Helpers for the workflow tests (not a test file: jest only runs *.test.ts).
+// The local runner (aws-local-stepfunctions with local handlers, the PutItem stand-in, the failure
+// table) is the production one `iot-dr drill` uses: cli/drill/workflow.ts, re-exported here.
 import { randomUUID } from 'node:crypto';
-import {
-  CreateTableCommand,
-  type DynamoDBClient,
-  PutItemCommand,
-  type PutItemCommandInput,
-} from '@aws-sdk/client-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
-import { StateMachine } from 'aws-local-stepfunctions';
-import {
-  STATE,
-  WORKER_STATE,
-  workflowDefinition,
-  type AslDefinition,
-  type WorkflowDefinitionProps,
-} from '../../stacks/workflow-definition';
+import { createFailureTable as createTable } from '../../cli/drill/workflow';
+import { workflowDefinition, type AslDefinition, type WorkflowDefinitionProps } from '../../stacks/workflow-definition';
+
+export { dynamodbPutItem, type LocalHandler, type RunResult, runWorkflow } from '../../cli/drill/workflow';
 
 export const PRIMARY = 'us-east-1';
 export const SECONDARY = 'us-west-2';
@@ -96,85 +89,6 @@ export function streamEvent(records: DynamoDBRecord[]): DynamoDBStreamEvent {
 }
 
 /** Creates the failure table of the contract in `client`'s region. */
-export async function createFailureTable(client: DynamoDBClient, tableName = FAILURE_TABLE): Promise<void> {
-  await client.send(
-    new CreateTableCommand({
-      TableName: tableName,
-      BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [{ AttributeName: 'eventId', AttributeType: 'S' }],
-      KeySchema: [{ AttributeName: 'eventId', KeyType: 'HASH' }],
-    }),
-  );
-}
-
-/**
- * Stands in for the native `arn:aws:states:::dynamodb:putItem` integration, which
- * aws-local-stepfunctions cannot call: the state's resolved Parameters are exactly the PutItem
- * request, sent to moto. Errors are renamed the way Step Functions names integration errors.
- */
-export function dynamodbPutItem(client: DynamoDBClient) {
-  return async (parameters: unknown) => {
-    try {
-      await client.send(new PutItemCommand(parameters as PutItemCommandInput));
-      return {};
-    } catch (error) {
-      const e = error as Error;
-      const renamed = new Error(e.message);
-      renamed.name = `DynamoDB.${e.name}`;
-      throw renamed;
-    }
-  };
-}
-
-export type LocalHandler = (input: any) => Promise<any>;
-
-export interface RunResult {
-  readonly status: 'SUCCEEDED' | 'FAILED';
-  readonly output?: any;
-  readonly error?: string;
-  readonly cause?: string;
-  /** States entered, in order. */
-  readonly states: string[];
-  /** Retries per state. */
-  readonly retries: Record<string, number>;
-}
-
-/**
- * Executes the ASL with aws-local-stepfunctions. Retry waits are shortened to `retryWaitMs`
- * (the real backoff would make a test wait minutes). aws-local-stepfunctions has no `$$.State`
- * in its context object, so the run supplies `State.EnteredTime` (an emulator gap, see docs).
- */
-export async function runWorkflow(
-  definition: AslDefinition,
-  input: unknown,
-  handlers: Record<string, LocalHandler>,
-  options: { retryWaitMs?: number } = {},
-): Promise<RunResult> {
-  const machine = new StateMachine(definition as any);
-  const retryWait = options.retryWaitMs ?? 5;
-  const retryIntervalOverrides = Object.fromEntries(
-    [...Object.values(WORKER_STATE), STATE.recordFailure].map((s) => [s, retryWait]),
-  );
-  const execution = machine.run(input as any, {
-    overrides: { taskResourceLocalHandlers: handlers, retryIntervalOverrides },
-    context: { State: { EnteredTime: new Date().toISOString(), RetryCount: 0 } } as any,
-  });
-  const states: string[] = [];
-  const retries: Record<string, number> = {};
-  const collect = (async () => {
-    for await (const event of execution.eventLogs as AsyncGenerator<any>) {
-      if (event.type === 'StateEntered') states.push(event.state.name);
-      if (event.type === 'StateRetried') retries[event.state.name] = (retries[event.state.name] ?? 0) + 1;
-    }
-  })();
-  try {
-    const output = await execution.result;
-    await collect;
-    return { status: 'SUCCEEDED', output, states, retries };
-  } catch (error) {
-    await collect;
-    const e = error as Error & { cause?: Error & { cause?: unknown } };
-    const inner = e.cause instanceof Error ? e.cause : e;
-    return { status: 'FAILED', error: inner.name, cause: inner.message, states, retries };
-  }
+export function createFailureTable(client: DynamoDBClient, tableName = FAILURE_TABLE): Promise<void> {
+  return createTable(client, tableName);
 }

@@ -15,13 +15,7 @@
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import {
-  CreateTableCommand,
-  DynamoDBClient,
-  PutItemCommand,
-  type PutItemCommandInput,
-  ScanCommand,
-} from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { IoTClient } from '@aws-sdk/client-iot';
 import { IoTDataPlaneClient } from '@aws-sdk/client-iot-data-plane';
 import { diffSnapshots, mapLimit, snapshotRegion } from '../../functions/lib/fleet';
@@ -180,14 +174,8 @@ export async function drillCommand(options: DrillOptions, io: CliIo): Promise<nu
     );
 
     const failureTable = 'iot-dr-drill-failures';
-    await ddb.send(
-      new CreateTableCommand({
-        TableName: failureTable,
-        BillingMode: 'PAY_PER_REQUEST',
-        KeySchema: [{ AttributeName: 'eventId', KeyType: 'HASH' }],
-        AttributeDefinitions: [{ AttributeName: 'eventId', AttributeType: 'S' }],
-      }),
-    );
+    const { createFailureTable } = await import('../drill/workflow');
+    await createFailureTable(ddb, failureTable);
     report.replication = await phase(
       'replicate through the workflow (ASL + worker handlers)',
       () => replicate(items, ddb, failureTable),
@@ -433,7 +421,7 @@ async function replicate(
   ddb: DynamoDBClient,
   failureTable: string,
 ): Promise<DrillReport['replication']> {
-  const { StateMachine } = await import('aws-local-stepfunctions');
+  const { dynamodbPutItem, localWorkflow } = await import('../drill/workflow');
   const { STATE, WORKER_STATE, workflowDefinition } = await import('../../stacks/workflow-definition');
   const fake = (name: string) => `arn:aws:lambda:us-west-2:123456789012:function:iot-dr-${name}`;
   const definition = workflowDefinition({
@@ -453,30 +441,11 @@ async function replicate(
     [WORKER_STATE.thingType]: (await import('../../functions/worker-thing-type/handler')).handler,
     [WORKER_STATE.thingGroup]: (await import('../../functions/worker-thing-group/handler')).handler,
     [WORKER_STATE.shadow]: (await import('../../functions/worker-shadow/handler')).handler,
-    // aws-local-stepfunctions cannot call the native DynamoDB integration: the state's resolved
-    // Parameters are exactly the PutItem request, sent to moto.
-    [STATE.recordFailure]: async (parameters: unknown) => {
-      await ddb.send(new PutItemCommand(parameters as PutItemCommandInput));
-      return {};
-    },
+    // aws-local-stepfunctions cannot call the native DynamoDB integration: PutItem sent to moto.
+    [STATE.recordFailure]: dynamodbPutItem(ddb),
   } as Record<string, (input: unknown) => Promise<unknown>>;
-  const machine = new StateMachine(definition as never);
-  const retryIntervalOverrides = Object.fromEntries(
-    [...Object.values(WORKER_STATE), STATE.recordFailure].map((s) => [s, 50]),
-  );
-  const run = async (item: events.TableItem) => {
-    const execution = machine.run(events.workerInput(item) as never, {
-      overrides: { taskResourceLocalHandlers: handlers as never, retryIntervalOverrides },
-      // aws-local-stepfunctions has no $$.State in its context object.
-      context: { State: { EnteredTime: new Date().toISOString(), RetryCount: 0 } } as never,
-    });
-    try {
-      await execution.result;
-      return true;
-    } catch {
-      return false;
-    }
-  };
+  const execute = localWorkflow(definition, handlers, { retryWaitMs: 50 });
+  const run = async (item: events.TableItem) => (await execute(events.workerInput(item))).status === 'SUCCEEDED';
   const first = items.filter((i) => i.eventType === 'THING_TYPE_EVENT' || i.eventType === 'THING_GROUP_EVENT');
   const things = items.filter((i) => i.eventType === 'THING_EVENT');
   const rest = items.filter((i) => !first.includes(i) && !things.includes(i));
