@@ -90,14 +90,23 @@ export class IotDrStack extends TerraformStack {
       config,
       failureTable: this.replication.failureTable,
     });
-    new TerraformOutput(this, 'reconciliation_function_name', { value: this.reconciliation.function.function.functionName });
+    new TerraformOutput(this, 'reconciliation_function_name', {
+      value: this.reconciliation.function.function.functionName,
+    });
 
     // Failover (issue 4). Route 53 is global and publishes health-check metrics in us-east-1 only:
     // its checks and alarms use a provider there (a third alias when neither region is us-east-1).
     const globalProvider =
-      config.primaryRegion === 'us-east-1' ? this.primary
-      : config.secondaryRegion === 'us-east-1' ? this.secondary
-      : regionProvider(this, 'global', { alias: 'global', region: 'us-east-1', tags, testEndpoint: props.testEndpoint });
+      config.primaryRegion === 'us-east-1'
+        ? this.primary
+        : config.secondaryRegion === 'us-east-1'
+          ? this.secondary
+          : regionProvider(this, 'global', {
+              alias: 'global',
+              region: 'us-east-1',
+              tags,
+              testEndpoint: props.testEndpoint,
+            });
     const random = new RandomProvider(this, 'random');
     const health = new HealthChecks(this, 'health-check', {
       primary: this.primary,
