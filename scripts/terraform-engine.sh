@@ -57,7 +57,7 @@ LOGS="$ROOT/logs"
 TOFURC="$ROOT/tofurc"
 TIMINGS="$ROOT/timings.tsv"
 PRIMARY_HOST=registry.opentofu.org   # what OpenTofu resolves "aws" / "hashicorp/aws" to
-ALIAS_HOST=registry.terraform.io     # symlinked, for configs that spell the host out
+ALIAS_HOST=registry.terraform.io     # hard-linked copy, for configs that spell the host out
 
 export GOCACHE="$ROOT/go/build"
 export GOMODCACHE="$ROOT/go/mod"
@@ -148,14 +148,17 @@ build_tofu() {
   local out="$BIN/tofu"
   if have "$out"; then log "tofu present: $out"; return 0; fi
   go_build tofu "$TOFU_MODULE" "$TOFU_VERSION" cmd/tofu "$out" "-s -w -X $TOFU_MODULE/version.dev=no"
-  "$out" version >&2
+  env -u TF_CLI_CONFIG_FILE "$out" version >&2
 }
 
+# The same binary under registry.terraform.io, as a hard link: OpenTofu's mirror scan does not
+# follow a symlinked directory (tried: "was not found in any of the search locations").
 link_alias_host() { # name version
-  local src="$PLUGINS/$PRIMARY_HOST/hashicorp/$1/$2"
-  local dst="$PLUGINS/$ALIAS_HOST/hashicorp/$1/$2"
+  local src; src=$(provider_path "$1" "$2")
+  local dst="${src/\/$PRIMARY_HOST\//\/$ALIAS_HOST\/}"
+  [ -L "$PLUGINS/$ALIAS_HOST/hashicorp/$1/$2" ] && rm -f "$PLUGINS/$ALIAS_HOST/hashicorp/$1/$2"
   mkdir -p "$(dirname "$dst")"
-  [ -e "$dst" ] || ln -s "../../../$PRIMARY_HOST/hashicorp/$1/$2" "$dst"
+  [ "$dst" -ef "$src" ] || ln -f "$src" "$dst" 2>/dev/null || cp -f "$src" "$dst"
 }
 
 build_provider() { # name module goversion version

@@ -64,10 +64,10 @@ run_synth() {
   tf_log "synth took $((SECONDS - t0))s"
 }
 
-# stack_dirs: every cdktf.out/stacks/<stack> holding a cdk.tf.json
+# stack_dirs: every cdktf.out/stacks/<stack> holding a cdk.tf.json ($CDKTF_OUTDIR when set)
 stack_dirs() {
   local d
-  for d in "$REPO"/cdktf.out/stacks/*/; do
+  for d in "${CDKTF_OUTDIR:-$REPO/cdktf.out}"/stacks/*/; do
     [ -f "$d/cdk.tf.json" ] && printf '%s\n' "${d%/}"
   done
 }

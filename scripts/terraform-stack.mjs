@@ -12,7 +12,8 @@
 //   node scripts/terraform-stack.mjs targets <stackdir> <exclude,comma,separated>
 //       prints -target=ADDR for every managed resource except the excluded ones and
 //       everything that (transitively) references them. Excluded names may be a full address
-//       (aws_iot_topic_rule.foo) or a resource type (aws_iot_topic_rule).
+//       (aws_iot_topic_rule.foo), a resource type (aws_iot_topic_rule), or TYPE+ATTR for the
+//       resources of that type that set ATTR (aws_dynamodb_table+replica).
 //   node scripts/terraform-stack.mjs regions <stackdir>
 //       prints "alias region" for every aws provider block.
 import { readFileSync, writeFileSync, readdirSync } from 'node:fs';
@@ -48,14 +49,16 @@ function override(dir, localBackend) {
   const out = { terraform: {} };
   const rp = {};
   for (const [local, spec] of Object.entries(req)) {
-    const source = typeof spec === 'string' ? local : spec.source ?? local;
+    const source = typeof spec === 'string' ? local : (spec.source ?? local);
     const type = source.split('/').pop();
     const have = MIRROR[type];
     if (!have) continue;
     const wanted = typeof spec === 'string' ? spec : spec.version;
     if (wanted === have) continue;
     rp[local] = { source, version: have };
-    console.log(`provider ${local} (${source}): synthesized constraint "${wanted ?? '(none)'}" -> mirror version ${have}`);
+    console.log(
+      `provider ${local} (${source}): synthesized constraint "${wanted ?? '(none)'}" -> mirror version ${have}`,
+    );
   }
   if (Object.keys(rp).length) out.terraform.required_providers = rp;
   if (localBackend) out.terraform.backend = { local: { path: 'terraform.tfstate' } };
@@ -74,18 +77,32 @@ function resources(dir) {
 function targets(dir, excludeCsv) {
   const { stack, addrs } = resources(dir);
   const excl = new Set();
-  const wanted = (excludeCsv ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const wanted = (excludeCsv ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  // TYPE+ATTR: resources of TYPE that set ATTR (non-empty), e.g. aws_dynamodb_table+replica
+  const matches = (w, a) => {
+    const [type, ...rest] = a.split('.');
+    if (w === a || w === type) return true;
+    const [wt, attr] = w.split('+');
+    if (!attr || wt !== type) return false;
+    const v = stack.resource[type][rest.join('.')][attr];
+    return v !== undefined && v !== null && !(Array.isArray(v) && v.length === 0);
+  };
   for (const a of addrs) {
-    if (wanted.includes(a) || wanted.includes(a.split('.')[0])) excl.add(a);
+    if (wanted.some((w) => matches(w, a))) excl.add(a);
   }
-  const unknown = wanted.filter((w) => !addrs.some((a) => a === w || a.split('.')[0] === w));
+  const unknown = wanted.filter((w) => !addrs.some((a) => matches(w, a)));
   if (unknown.length) console.error(`note: exclusions matching nothing in this stack: ${unknown.join(', ')}`);
   // Transitive closure: a resource referencing an excluded one (in an expression or
   // depends_on) is excluded too, or -target would pull the excluded one back in.
-  const body = new Map(addrs.map((a) => {
-    const [type, ...rest] = a.split('.');
-    return [a, JSON.stringify(stack.resource[type][rest.join('.')])];
-  }));
+  const body = new Map(
+    addrs.map((a) => {
+      const [type, ...rest] = a.split('.');
+      return [a, JSON.stringify(stack.resource[type][rest.join('.')])];
+    }),
+  );
   let changed = true;
   while (changed) {
     changed = false;
@@ -117,9 +134,19 @@ if (!cmd || !dir) {
   process.exit(2);
 }
 switch (cmd) {
-  case 'override': override(dir, arg === '--local-backend'); break;
-  case 'resources': console.log(resources(dir).addrs.join('\n')); break;
-  case 'targets': targets(dir, arg); break;
-  case 'regions': regions(dir); break;
-  default: console.error(`unknown command ${cmd}`); process.exit(2);
+  case 'override':
+    override(dir, arg === '--local-backend');
+    break;
+  case 'resources':
+    console.log(resources(dir).addrs.join('\n'));
+    break;
+  case 'targets':
+    targets(dir, arg);
+    break;
+  case 'regions':
+    regions(dir);
+    break;
+  default:
+    console.error(`unknown command ${cmd}`);
+    process.exit(2);
 }
