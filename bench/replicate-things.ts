@@ -5,8 +5,16 @@
 // Not a test: it prints things/s and checks the secondary holds what it should.
 import { parseArgs } from 'node:util';
 import { ListCertificatesCommand, ListThingsCommand, type IoTClient } from '@aws-sdk/client-iot';
-import { createDevice, createPolicy, PRIMARY, SECONDARY, thingEvent, twoRegions, workerInput } from '../__tests__/support/fleet';
-import { FAKE_CREDENTIALS, startMoto } from '../__tests__/support/moto';
+import {
+  createDevice,
+  createPolicy,
+  PRIMARY,
+  SECONDARY,
+  thingEvent,
+  twoRegions,
+  workerInput,
+} from '../__tests__/support/fleet';
+import { emulatedLambdaEnv, startMoto } from '../__tests__/support/moto';
 
 const { values } = parseArgs({
   options: {
@@ -52,15 +60,10 @@ async function main(): Promise<void> {
   try {
     const { primary, secondary } = twoRegions(moto.endpoint);
     Object.assign(process.env, {
+      ...emulatedLambdaEnv(moto.endpoint),
       PRIMARY_REGION: PRIMARY,
       SECONDARY_REGION: SECONDARY,
       REPLICATION_MODE: 'complete',
-      IOT_DR_AWS_ENDPOINT: moto.endpoint,
-      AWS_ACCESS_KEY_ID: FAKE_CREDENTIALS.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: FAKE_CREDENTIALS.secretAccessKey,
-      AWS_SESSION_TOKEN: FAKE_CREDENTIALS.sessionToken,
-      POWERTOOLS_LOG_LEVEL: 'SILENT',
-      POWERTOOLS_METRICS_DISABLED: 'true',
     });
     // Loaded after the environment is set: the handler reads it at module load, like in Lambda.
     const { handler } = await import('../functions/worker-thing/handler');
@@ -69,13 +72,20 @@ async function main(): Promise<void> {
     for (let p = 0; p < policies; p++) await createPolicy(primary, `bench-policy-${p}`);
     const name = (i: number) => `bench-${String(i).padStart(5, '0')}`;
     await pool(things, concurrency, async (i) => {
-      await createDevice(primary, name(i), { attributes: { index: String(i), batch: 'bench' }, policy: `bench-policy-${i % policies}` });
+      await createDevice(primary, name(i), {
+        attributes: { index: String(i), batch: 'bench' },
+        policy: `bench-policy-${i % policies}`,
+      });
     });
     const buildSeconds = (Date.now() - started) / 1000;
-    console.log(`primary: ${things} things, ${things} certificates, ${policies} policies built in ${buildSeconds.toFixed(1)} s`);
+    console.log(
+      `primary: ${things} things, ${things} certificates, ${policies} policies built in ${buildSeconds.toFixed(1)} s`,
+    );
 
     // An hour-old event: the thing's certificate is in place, no principal grace retry applies.
-    const events = Array.from({ length: things }, (_, i) => thingEvent(PRIMARY, 'CREATED', { name: name(i), timestamp: Date.now() - 3_600_000 }));
+    const events = Array.from({ length: things }, (_, i) =>
+      thingEvent(PRIMARY, 'CREATED', { name: name(i), timestamp: Date.now() - 3_600_000 }),
+    );
     started = Date.now();
     let failures = 0;
     await pool(things, concurrency, async (i) => {
@@ -87,7 +97,10 @@ async function main(): Promise<void> {
       }
     });
     const seconds = (Date.now() - started) / 1000;
-    const [secondaryThings, secondaryCerts] = [await count(secondary.iot, 'things'), await count(secondary.iot, 'certificates')];
+    const [secondaryThings, secondaryCerts] = [
+      await count(secondary.iot, 'things'),
+      await count(secondary.iot, 'certificates'),
+    ];
     console.log(
       `replicated ${things} things (complete mode, concurrency ${concurrency}) in ${seconds.toFixed(1)} s = ${(things / seconds).toFixed(1)} things/s; ` +
         `failures ${failures}; secondary has ${secondaryThings} things, ${secondaryCerts} certificates`,
@@ -102,7 +115,9 @@ async function main(): Promise<void> {
       writes += outcomes.filter((o) => o.action !== 'unchanged').length;
     });
     const again = (Date.now() - started) / 1000;
-    console.log(`duplicate pass: ${things} events in ${again.toFixed(1)} s = ${(things / again).toFixed(1)} events/s; writes ${writes}`);
+    console.log(
+      `duplicate pass: ${things} events in ${again.toFixed(1)} s = ${(things / again).toFixed(1)} events/s; writes ${writes}`,
+    );
     if (writes) process.exitCode = 1;
   } finally {
     await moto.stop();

@@ -10,6 +10,30 @@ import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { ExternalError } from './errors';
 
+/** Credentials moto accepts (it checks none); never valid anywhere else. */
+export const EMULATOR_CREDENTIALS = {
+  accessKeyId: 'testing',
+  secretAccessKey: 'testing',
+  sessionToken: 'testing',
+} as const;
+
+/**
+ * The environment under which the real Lambda handlers run against moto: every SDK client goes
+ * to `endpoint` (functions/lib/aws.ts reads IOT_DR_AWS_ENDPOINT) with emulator credentials, and
+ * Powertools stays quiet. Each caller adds the function's own variables.
+ */
+export function emulatedLambdaEnv(endpoint: string): Record<string, string> {
+  return {
+    IOT_DR_AWS_ENDPOINT: endpoint,
+    AWS_ACCESS_KEY_ID: EMULATOR_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: EMULATOR_CREDENTIALS.secretAccessKey,
+    AWS_SESSION_TOKEN: EMULATOR_CREDENTIALS.sessionToken,
+    AWS_EC2_METADATA_DISABLED: 'true',
+    POWERTOOLS_LOG_LEVEL: 'SILENT',
+    POWERTOOLS_METRICS_DISABLED: 'true',
+  };
+}
+
 /** A running moto server. */
 export interface MotoServer {
   /** `http://127.0.0.1:<port>`: pass it as every SDK client's `endpoint`. */

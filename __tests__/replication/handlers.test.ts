@@ -1,7 +1,12 @@
 // The real worker handlers (functions/worker-*/handler.ts) against moto: env read at module
 // load, input validation, dispatch per worker, and a sequence of events replayed shuffled with
 // duplicates ending in the same state as the primary.
-import { DeleteThingCommand, DetachThingPrincipalCommand, ListThingPrincipalsCommand, UpdateThingCommand } from '@aws-sdk/client-iot';
+import {
+  DeleteThingCommand,
+  DetachThingPrincipalCommand,
+  ListThingPrincipalsCommand,
+  UpdateThingCommand,
+} from '@aws-sdk/client-iot';
 import { InvalidEventError } from '../../functions/lib/errors';
 import {
   addToGroup,
@@ -24,7 +29,7 @@ import {
   workerInput,
   type TableItem,
 } from '../support/fleet';
-import { FAKE_CREDENTIALS, startMoto, type Moto } from '../support/moto';
+import { emulatedLambdaEnv, startMoto, type Moto } from '../support/moto';
 
 type Handler = (input: unknown) => Promise<{ outcomes: { kind: string; name: string; action: string }[] }>;
 
@@ -46,15 +51,10 @@ beforeAll(async () => {
   moto = await startMoto();
   env = twoRegions(moto.endpoint);
   Object.assign(process.env, {
+    ...emulatedLambdaEnv(moto.endpoint),
     PRIMARY_REGION: 'us-east-1',
     SECONDARY_REGION: 'us-west-2',
     REPLICATION_MODE: 'complete',
-    IOT_DR_AWS_ENDPOINT: moto.endpoint,
-    AWS_ACCESS_KEY_ID: FAKE_CREDENTIALS.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: FAKE_CREDENTIALS.secretAccessKey,
-    AWS_SESSION_TOKEN: FAKE_CREDENTIALS.sessionToken,
-    POWERTOOLS_LOG_LEVEL: 'SILENT',
-    POWERTOOLS_METRICS_DISABLED: 'true',
   });
   workers.thing = loadHandler('worker-thing');
   workers.thingType = loadHandler('worker-thing-type');
@@ -83,7 +83,10 @@ describe('Worker handlers', () => {
     [undefined, 'input'],
     [{ event: {} }, 'eventId'],
     [{ eventId: 'x' }, 'event'],
-    [{ eventId: 'x', event: { eventType: 'THING_GROUP_EVENT', operation: 'CREATED', thingGroupName: 'g' } }, 'event.eventType'],
+    [
+      { eventId: 'x', event: { eventType: 'THING_GROUP_EVENT', operation: 'CREATED', thingGroupName: 'g' } },
+      'event.eventType',
+    ],
     [{ eventId: 'x', event: { eventType: 'THING_EVENT', operation: 'RENAMED', thingName: 't' } }, 'event.operation'],
     [{ eventId: 'x', event: { eventType: 'THING_EVENT', operation: 'CREATED' } }, 'event.thingName'],
   ])('worker-thing rejects %j with InvalidEventError naming %s', async (input, field) => {
@@ -94,8 +97,14 @@ describe('Worker handlers', () => {
   });
 
   it('worker-thing-group rejects a membership event whose ARN is not a thing group ARN', async () => {
-    const event = { ...membershipEvent(PRIMARY, 'ADDED', 'g', 't'), groupArn: 'arn:aws:iot:us-east-1:123456789012:thing/g' };
-    await expect(workers.thingGroup(workerInput(event))).rejects.toMatchObject({ name: 'InvalidEventError', field: 'event.groupArn' });
+    const event = {
+      ...membershipEvent(PRIMARY, 'ADDED', 'g', 't'),
+      groupArn: 'arn:aws:iot:us-east-1:123456789012:thing/g',
+    };
+    await expect(workers.thingGroup(workerInput(event))).rejects.toMatchObject({
+      name: 'InvalidEventError',
+      field: 'event.groupArn',
+    });
     expect(InvalidEventError).toBeDefined();
   });
 
@@ -107,7 +116,10 @@ describe('Worker handlers', () => {
     await createGroup(env.primary, 'home');
     events.push({ worker: 'thingGroup', item: thingGroupEvent(PRIMARY, 'CREATED', { name: 'home' }) });
     await createGroup(env.primary, 'kitchen', { parent: 'home', attributes: { floor: '0' } });
-    events.push({ worker: 'thingGroup', item: thingGroupEvent(PRIMARY, 'CREATED', { name: 'kitchen', parent: 'home' }) });
+    events.push({
+      worker: 'thingGroup',
+      item: thingGroupEvent(PRIMARY, 'CREATED', { name: 'kitchen', parent: 'home' }),
+    });
     events.push({ worker: 'thingGroup', item: hierarchyEvent(PRIMARY, 'ADDED', 'home', 'kitchen') });
     await createPolicy(env.primary, 'bulb-policy');
     for (const name of ['b1', 'b2']) {
@@ -116,7 +128,9 @@ describe('Worker handlers', () => {
       await addToGroup(env.primary, 'kitchen', name);
       events.push({ worker: 'thingGroup', item: membershipEvent(PRIMARY, 'ADDED', 'kitchen', name) });
     }
-    await env.primary.iot.send(new UpdateThingCommand({ thingName: 'b1', attributePayload: { attributes: { room: 'hall' }, merge: false } }));
+    await env.primary.iot.send(
+      new UpdateThingCommand({ thingName: 'b1', attributePayload: { attributes: { room: 'hall' }, merge: false } }),
+    );
     events.push({ worker: 'thing', item: thingEvent(PRIMARY, 'UPDATED', { name: 'b1', version: 2 }) });
     for (const level of [1, 2, 3]) {
       const accepted = await updateShadow(env.primary, 'b1', '', { reported: { level } });
@@ -137,10 +151,14 @@ describe('Worker handlers', () => {
     const snapshot = async () => ({
       b1: await describeThing(env.secondary, 'b1').then((t) => ({ type: t?.thingTypeName, attributes: t?.attributes })),
       b2: await describeThing(env.secondary, 'b2'),
-      kitchen: await describeGroup(env.secondary, 'kitchen').then((g) => ({ parent: g?.thingGroupMetadata?.parentGroupName, props: g?.thingGroupProperties })),
+      kitchen: await describeGroup(env.secondary, 'kitchen').then((g) => ({
+        parent: g?.thingGroupMetadata?.parentGroupName,
+        props: g?.thingGroupProperties,
+      })),
       shadow: (await readShadow(env.secondary, 'b1'))?.state.reported,
       named: await readShadow(env.secondary, 'b2', 'schedule'),
-      principals: (await env.secondary.iot.send(new ListThingPrincipalsCommand({ thingName: 'b1' }))).principals?.length,
+      principals: (await env.secondary.iot.send(new ListThingPrincipalsCommand({ thingName: 'b1' }))).principals
+        ?.length,
     });
     const first = await snapshot();
 
@@ -155,7 +173,10 @@ describe('Worker handlers', () => {
     });
 
     // When the same events come again, shuffled (deterministically) and duplicated
-    const shuffled = [...events, ...events.slice(0, 5)].map((e, i) => ({ e, k: (i * 7919) % 23 })).sort((a, b) => a.k - b.k).map((x) => x.e);
+    const shuffled = [...events, ...events.slice(0, 5)]
+      .map((e, i) => ({ e, k: (i * 7919) % 23 }))
+      .sort((a, b) => a.k - b.k)
+      .map((x) => x.e);
     for (const { worker, item } of shuffled) await workers[worker](workerInput(item));
 
     // Then nothing moved

@@ -7,16 +7,19 @@ import { execFileSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { IoTClient } from '@aws-sdk/client-iot';
 import { IoTDataPlaneClient } from '@aws-sdk/client-iot-data-plane';
-import { type MotoServer, type MotoServerOptions, startMotoServer } from '../../cli/moto';
+import {
+  type MotoServer,
+  type MotoServerOptions,
+  startMotoServer,
+  EMULATOR_CREDENTIALS,
+  emulatedLambdaEnv,
+} from '../../cli/moto';
 
 export { freePort } from '../../cli/moto';
 
 /** Fake credentials: moto accepts anything, and real AWS must never be reachable from tests. */
-export const FAKE_CREDENTIALS = {
-  accessKeyId: 'testing',
-  secretAccessKey: 'testing',
-  sessionToken: 'testing',
-} as const;
+export const FAKE_CREDENTIALS = EMULATOR_CREDENTIALS;
+export { emulatedLambdaEnv };
 
 /** A running moto server (endpoint, reset, stop). */
 export type Moto = MotoServer;
@@ -67,6 +70,10 @@ export function motoIotData(endpoint: string, region: string): IoTDataPlaneClien
 }
 
 /** Any SDK v3 client for `region` on moto, e.g. `motoClient(DynamoDBClient, moto.endpoint, 'us-west-2')`. */
-export function motoClient<C>(Client: new (config: ReturnType<typeof motoClientConfig>) => C, endpoint: string, region: string): C {
+export function motoClient<C>(
+  Client: new (config: ReturnType<typeof motoClientConfig>) => C,
+  endpoint: string,
+  region: string,
+): C {
   return new Client(motoClientConfig(endpoint, region));
 }

@@ -17,7 +17,7 @@ import {
 } from '@aws-sdk/client-iot';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
-import { motoClient, startMoto, type Moto } from '../support/moto';
+import { emulatedLambdaEnv, motoClient, startMoto, type Moto } from '../support/moto';
 import {
   addToGroup,
   attachCertificate,
@@ -93,16 +93,12 @@ beforeAll(async () => {
 
   // The real Lambda modules, configured through their environment as in the stack.
   Object.assign(process.env, {
+    ...emulatedLambdaEnv(moto.endpoint),
     PRIMARY_REGION: PRIMARY,
     SECONDARY_REGION: SECONDARY,
     REPLICATION_MODE: 'complete',
     STATE_MACHINE_ARN: stateMachineArn,
     DLQ_URL: dlqUrl,
-    IOT_DR_AWS_ENDPOINT: moto.endpoint,
-    AWS_ACCESS_KEY_ID: 'testing',
-    AWS_SECRET_ACCESS_KEY: 'testing',
-    POWERTOOLS_LOG_LEVEL: 'SILENT',
-    POWERTOOLS_METRICS_DISABLED: 'true',
   });
   jest.isolateModules(() => {
     /* eslint-disable @typescript-eslint/no-require-imports */

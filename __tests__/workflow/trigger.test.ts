@@ -15,7 +15,7 @@ import {
 import { CreateQueueCommand, ReceiveMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
 import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
-import { motoClient, startMoto, type Moto } from '../support/moto';
+import { emulatedLambdaEnv, motoClient, startMoto, type Moto } from '../support/moto';
 import { executionNameFor, decodeRecord } from '../../functions/lib/trigger/records';
 import { processBatch, type TriggerLogger } from '../../functions/lib/trigger/process';
 import { triggerConfig } from '../../functions/lib/trigger/config';
@@ -104,14 +104,10 @@ describe('Stream trigger: handler against moto', () => {
 
     // The real handler module, configured through its environment like in Lambda.
     Object.assign(process.env, {
+      ...emulatedLambdaEnv(moto.endpoint),
       STATE_MACHINE_ARN: stateMachineArn,
       DLQ_URL: dlqUrl,
       SECONDARY_REGION: SECONDARY,
-      IOT_DR_AWS_ENDPOINT: moto.endpoint,
-      AWS_ACCESS_KEY_ID: 'testing',
-      AWS_SECRET_ACCESS_KEY: 'testing',
-      POWERTOOLS_LOG_LEVEL: 'SILENT',
-      POWERTOOLS_METRICS_DISABLED: 'true',
     });
     jest.isolateModules(() => {
       // eslint-disable-next-line @typescript-eslint/no-require-imports

@@ -26,7 +26,7 @@ import * as fleet from '../drill/fleet';
 import type { Side } from '../drill/fleet';
 import { EXIT, ExternalError, isAwsError } from '../errors';
 import { type CliIo, writeLine } from '../io';
-import { ensureMoto, type MotoServer, startMotoServer } from '../moto';
+import { emulatedLambdaEnv, ensureMoto, type MotoServer, startMotoServer } from '../moto';
 
 export interface DrillOptions {
   readonly things: number;
@@ -136,16 +136,10 @@ export async function drillCommand(options: DrillOptions, io: CliIo): Promise<nu
     );
 
     Object.assign(process.env, {
-      AWS_ACCESS_KEY_ID: 'drill',
-      AWS_SECRET_ACCESS_KEY: 'drill',
-      AWS_SESSION_TOKEN: 'drill',
-      AWS_EC2_METADATA_DISABLED: 'true',
-      IOT_DR_AWS_ENDPOINT: moto.endpoint,
+      ...emulatedLambdaEnv(moto.endpoint),
       PRIMARY_REGION: config.primaryRegion,
       SECONDARY_REGION: config.secondaryRegion,
       REPLICATION_MODE: config.replication.mode,
-      POWERTOOLS_LOG_LEVEL: 'SILENT',
-      POWERTOOLS_METRICS_DISABLED: 'true',
       POWERTOOLS_DEV: 'false',
     });
     const clientConfig = (region: string) => ({
