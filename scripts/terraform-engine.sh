@@ -136,7 +136,7 @@ go_build() {
     local target="$module"; [ "$pkg" != "." ] && target="$module/$pkg"
     measure "$name" env GOBIN="$stage" go install -trimpath -ldflags "$ldflags" "$target@$version"
   fi
-  local built; built=$(find "$stage" -maxdepth 1 -type f -perm -u+x | head -n 1)
+  local built; built=$(find "$stage" -maxdepth 1 -type f -perm -u+x -print -quit)
   [ -n "$built" ] || { log "$name: no binary produced in $stage"; return 1; }
   mv -f "$built" "$out"
   rm -rf "$stage"

@@ -25,7 +25,10 @@ fi
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/iot-dr-validate.XXXXXX")
 if [ -z "${IOT_DR_KEEP_TMP:-}" ]; then trap 'rm -rf "$TMP"' EXIT; else tf_log "keeping $TMP"; fi
 
-"$IOT_DR_TOFU" version | head -n 1 >&2
+# read the whole output: `| head` under pipefail fails the run with SIGPIPE (exit 141) when
+# tofu prints more than one line (provider list, update notice)
+ver=$("$IOT_DR_TOFU" version 2>&1 || true)
+printf '%s\n' "${ver%%$'\n'*}" >&2
 fail=0
 for src in "${STACKS[@]}"; do
   name=$(basename "$src")
