@@ -164,8 +164,29 @@ const healthCheckSchema = z.strictObject({
   /** API Gateway throttling for the health-check API. */
   apiRateLimitPerSecond: int(1, 10000).default(10),
   apiBurstLimit: int(1, 5000).default(20),
-  /** E-mail address subscribed to the alarm topic; no topic is created when omitted. */
-  alarmEmail: z.email().optional(),
+  /** Moved to `alarms.email` (accepted only to give a clear error). */
+  alarmEmail: z.unknown().optional().meta({ deprecated: true, description: 'moved to alarms.email' }),
+});
+
+const snsTopicArn = z
+  .string()
+  .regex(/^arn:aws(-[a-z]+)*:sns:[a-z]{2}(-[a-z]+)+-\d:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$/, {
+    error: (issue) =>
+      `must be an SNS topic ARN such as arn:aws:sns:us-east-1:123456789012:pager (got ${JSON.stringify(issue.input)})`,
+  });
+
+const alarmsSchema = z.strictObject({
+  /**
+   * E-mail address subscribed to the alarm topic iot-dr creates (KMS-encrypted) in every region
+   * that has alarms: primary, secondary, and us-east-1 (Route 53 health-check metrics live there).
+   */
+  email: z.email().optional(),
+  /**
+   * Existing SNS topics (a pager, a chat integration) notified by every alarm in their own region:
+   * CloudWatch publishes only to topics in the alarm's region, so without `email` every region
+   * with alarms needs one.
+   */
+  topicArns: z.array(snsTopicArn).max(4).default([]),
 });
 
 const dnsSchema = z.strictObject({
@@ -227,6 +248,8 @@ export const configSchema = z
       .default({ manageEventConfigurations: true, manageIndexingConfiguration: true }),
     replication: replicationSchema.default(() => replicationSchema.parse({})),
     healthCheck: healthCheckSchema.default(() => healthCheckSchema.parse({})),
+    /** Where alarms (replication failures, dead letters, unhealthy regions) send ALARM and OK. */
+    alarms: alarmsSchema.default(() => alarmsSchema.parse({})),
     dns: dnsSchema.optional(),
     reconciliation: reconciliationSchema.default(() => reconciliationSchema.parse({})),
   })
@@ -238,6 +261,39 @@ export const configSchema = z
         input: cfg.secondaryRegion,
         message: `primary and secondary regions must differ (both are "${cfg.primaryRegion}")`,
       });
+    }
+    if (cfg.healthCheck.alarmEmail !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['healthCheck', 'alarmEmail'],
+        input: cfg.healthCheck.alarmEmail,
+        message: 'moved to alarms.email, which now covers every alarm of the stack in every region',
+      });
+    }
+    if (cfg.alarms.topicArns.length > 0 && !cfg.alarms.email) {
+      // Regions that have alarms: capture errors (primary), replication (secondary), Route 53 (us-east-1).
+      const alarmRegions = [...new Set([cfg.primaryRegion, cfg.secondaryRegion, 'us-east-1'])];
+      const covered = new Set(cfg.alarms.topicArns.map((arn) => arn.split(':')[3]));
+      const missing = alarmRegions.filter((r) => !covered.has(r));
+      if (missing.length > 0) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['alarms', 'topicArns'],
+          input: cfg.alarms.topicArns,
+          message: `needs a topic in every region that has alarms (${alarmRegions.join(', ')}): none in ${missing.join(', ')}; CloudWatch publishes only to topics in the alarm's region (or set alarms.email)`,
+        });
+      }
+    }
+    for (const [i, arn] of cfg.alarms.topicArns.entries()) {
+      const r = arn.split(':')[3];
+      if (![cfg.primaryRegion, cfg.secondaryRegion, 'us-east-1'].includes(r)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['alarms', 'topicArns', i],
+          input: arn,
+          message: `is in ${r}, where this stack has no alarms (${[...new Set([cfg.primaryRegion, cfg.secondaryRegion, 'us-east-1'])].join(', ')})`,
+        });
+      }
     }
     if (cfg.replication.workflowRetryMaxDelaySeconds < cfg.replication.workflowRetryIntervalSeconds) {
       ctx.addIssue({

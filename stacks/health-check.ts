@@ -15,16 +15,13 @@ import { CloudwatchLogGroup } from '@cdktf/provider-aws/lib/cloudwatch-log-group
 import { CloudwatchMetricAlarm } from '@cdktf/provider-aws/lib/cloudwatch-metric-alarm';
 import { DataAwsCallerIdentity } from '@cdktf/provider-aws/lib/data-aws-caller-identity';
 import { DataAwsIotEndpoint } from '@cdktf/provider-aws/lib/data-aws-iot-endpoint';
-import { KmsKey } from '@cdktf/provider-aws/lib/kms-key';
 import { LambdaPermission } from '@cdktf/provider-aws/lib/lambda-permission';
 import type { AwsProvider } from '@cdktf/provider-aws/lib/provider';
 import { Route53HealthCheck } from '@cdktf/provider-aws/lib/route53-health-check';
-import { SnsTopic } from '@cdktf/provider-aws/lib/sns-topic';
-import { SnsTopicSubscription } from '@cdktf/provider-aws/lib/sns-topic-subscription';
 import { SsmParameter } from '@cdktf/provider-aws/lib/ssm-parameter';
 import { Password } from '@cdktf/provider-random/lib/password';
 import type { RandomProvider } from '@cdktf/provider-random/lib/provider';
-import { Fn, TerraformOutput } from 'cdktf';
+import { TerraformOutput } from 'cdktf';
 import { Construct } from 'constructs';
 import type { IotDrConfig } from '../config/schema';
 import { resourceName } from './names';
@@ -52,8 +49,6 @@ export interface RegionHealthCheckProps {
   readonly namePrefix: string;
   readonly settings: HealthCheckSettings;
   readonly logRetentionDays: number;
-  /** SNS topic (in us-east-1) notified when the check turns unhealthy and healthy again. @default - none */
-  readonly alarmTopicArn?: string;
 }
 
 /**
@@ -222,8 +217,6 @@ export class RegionHealthCheck extends Construct {
       comparisonOperator: 'LessThanThreshold',
       // No data from Route 53 means nobody is checking: treat it as unhealthy.
       treatMissingData: 'breaching',
-      alarmActions: props.alarmTopicArn ? [props.alarmTopicArn] : undefined,
-      okActions: props.alarmTopicArn ? [props.alarmTopicArn] : undefined,
     });
   }
 }
@@ -238,21 +231,17 @@ export interface HealthChecksProps {
 }
 
 /**
- * Both regions' health checks, the optional alarm topic, and the outputs (API URLs without the
+ * Both regions' health checks and the outputs (API URLs without the
  * secret, health check ids, secret parameter names).
  */
 export class HealthChecks extends Construct {
   public readonly primary: RegionHealthCheck;
   public readonly secondary: RegionHealthCheck;
-  /** Present when `healthCheck.alarmEmail` is set. */
-  public readonly alarmTopic?: SnsTopic;
 
   constructor(scope: Construct, id: string, props: HealthChecksProps) {
     super(scope, id);
     const { config } = props;
     const settings = config.healthCheck;
-
-    if (settings.alarmEmail) this.alarmTopic = this.createAlarmTopic(props, settings.alarmEmail);
 
     const common = {
       globalProvider: props.globalProvider,
@@ -260,7 +249,6 @@ export class HealthChecks extends Construct {
       namePrefix: config.namePrefix,
       settings,
       logRetentionDays: config.logRetentionDays,
-      alarmTopicArn: this.alarmTopic?.arn,
     };
     this.primary = new RegionHealthCheck(this, 'primary', {
       ...common,
@@ -290,79 +278,5 @@ export class HealthChecks extends Construct {
         `health_check_${role}_secret_parameter`,
       );
     }
-  }
-
-  /**
-   * SNS topic in us-east-1 for the alarms, encrypted with a customer managed key: CloudWatch
-   * cannot publish to a topic encrypted with the AWS managed key alias/aws/sns, whose policy
-   * cannot grant it kms:GenerateDataKey* (the alarm would fire and the e-mail would never come).
-   * https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services
-   */
-  private createAlarmTopic(props: HealthChecksProps, email: string): SnsTopic {
-    const provider = props.globalProvider;
-    const prefix = props.config.namePrefix;
-    const account = new DataAwsCallerIdentity(this, 'account', { provider }).accountId;
-    const key = new KmsKey(this, 'alarm-key', {
-      provider,
-      description: `${prefix}: encrypts the health-check alarm topic`,
-      enableKeyRotation: true,
-      deletionWindowInDays: 30,
-      policy: Fn.jsonencode({
-        Version: '2012-10-17',
-        Statement: [
-          {
-            Sid: 'AccountAdministersTheKey',
-            Effect: 'Allow',
-            Principal: { AWS: `arn:aws:iam::${account}:root` },
-            Action: [
-              'kms:Create*',
-              'kms:Describe*',
-              'kms:Enable*',
-              'kms:List*',
-              'kms:Put*',
-              'kms:Update*',
-              'kms:Revoke*',
-              'kms:Disable*',
-              'kms:Get*',
-              'kms:Delete*',
-              'kms:TagResource',
-              'kms:UntagResource',
-              'kms:ScheduleKeyDeletion',
-              'kms:CancelKeyDeletion',
-              'kms:RotateKeyOnDemand',
-              'kms:Encrypt',
-              'kms:Decrypt',
-              'kms:GenerateDataKey*',
-              'kms:ReEncrypt*',
-            ],
-            // In a key policy "*" means this key.
-            Resource: '*',
-          },
-          {
-            Sid: 'CloudWatchAlarmsPublish',
-            Effect: 'Allow',
-            Principal: { Service: 'cloudwatch.amazonaws.com' },
-            Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
-            Resource: '*',
-            Condition: {
-              StringEquals: { 'aws:SourceAccount': account },
-              ArnLike: { 'aws:SourceArn': `arn:aws:cloudwatch:us-east-1:${account}:alarm:${prefix}-*` },
-            },
-          },
-        ],
-      }),
-    });
-    const topic = new SnsTopic(this, 'alarm-topic', {
-      provider,
-      name: resourceName(prefix, 'health-alarms'),
-      kmsMasterKeyId: key.arn,
-    });
-    new SnsTopicSubscription(this, 'alarm-email', {
-      provider,
-      topicArn: topic.arn,
-      protocol: 'email',
-      endpoint: email,
-    });
-    return topic;
   }
 }

@@ -3,6 +3,7 @@ import { TerraformOutput, TerraformStack } from 'cdktf';
 import type { Construct } from 'constructs';
 import type { IotDrConfig } from '../config/schema';
 import { AccountSettings } from './account-settings';
+import { AlarmNotifications } from './alarm-topics';
 import { configureBackend } from './backend';
 import { resourceName } from './names';
 import { regionProvider } from './providers';
@@ -31,6 +32,7 @@ export class IotDrStack extends TerraformStack {
   public readonly capture: RegistryCapture;
   public readonly replication: ReplicationWorkflow;
   public readonly reconciliation: Reconciliation;
+  public readonly alarms: AlarmNotifications;
 
   constructor(scope: Construct, id: string, props: IotDrStackProps) {
     super(scope, id);
@@ -124,5 +126,18 @@ export class IotDrStack extends TerraformStack {
         namePrefix: config.namePrefix,
       });
     }
+
+    // Last: every alarm of the stack, whichever construct made it, notifies in its own region.
+    this.alarms = new AlarmNotifications(this, 'alarms', {
+      config,
+      providers: [
+        { provider: this.primary, region: config.primaryRegion },
+        { provider: this.secondary, region: config.secondaryRegion },
+        ...(globalProvider === this.primary || globalProvider === this.secondary
+          ? []
+          : [{ provider: globalProvider, region: 'us-east-1' }]),
+      ],
+    });
+    this.alarms.attach(this);
   }
 }

@@ -1,5 +1,6 @@
 import { CloudwatchEventRule } from '@cdktf/provider-aws/lib/cloudwatch-event-rule';
 import { CloudwatchEventTarget } from '@cdktf/provider-aws/lib/cloudwatch-event-target';
+import type { CloudwatchMetricAlarm } from '@cdktf/provider-aws/lib/cloudwatch-metric-alarm';
 import type { DynamodbTable } from '@cdktf/provider-aws/lib/dynamodb-table';
 import { LambdaFunctionEventInvokeConfig } from '@cdktf/provider-aws/lib/lambda-function-event-invoke-config';
 import { LambdaPermission } from '@cdktf/provider-aws/lib/lambda-permission';
@@ -8,6 +9,7 @@ import { SqsQueue } from '@cdktf/provider-aws/lib/sqs-queue';
 import { SsmParameter } from '@cdktf/provider-aws/lib/ssm-parameter';
 import { Construct } from 'constructs';
 import type { IotDrConfig } from '../config/schema';
+import { queueNotEmptyAlarm } from './alarms';
 import { iotArns as iotArnsIn } from './arns';
 import { PRINCIPAL_READ_ACTIONS, PRINCIPAL_WRITE_ACTIONS } from './iot-permissions';
 import { resourceName } from './names';
@@ -38,6 +40,8 @@ export class Reconciliation extends Construct {
   public readonly cursor: SsmParameter;
   /** Invocations that failed (asynchronous invocation, no retry: the next run retries anyway). */
   public readonly dlq: SqsQueue;
+  /** A run failed (its invocation is in the DLQ): drift and recorded failures stay unrepaired. */
+  public readonly dlqAlarm: CloudwatchMetricAlarm;
 
   constructor(scope: Construct, id: string, props: ReconciliationProps) {
     super(scope, id);
@@ -161,6 +165,12 @@ export class Reconciliation extends Construct {
       maximumRetryAttempts: 0,
       maximumEventAgeInSeconds: 3600,
       destinationConfig: { onFailure: { destination: this.dlq.arn } },
+    });
+    this.dlqAlarm = queueNotEmptyAlarm(this, 'dlq-alarm', {
+      provider,
+      alarmName: resourceName(config.namePrefix, 'reconcile-failed'),
+      alarmDescription: 'iot-dr: a reconciliation run failed; see the DLQ message and the function log',
+      queue: this.dlq,
     });
 
     this.rule = new CloudwatchEventRule(this, 'schedule', {

@@ -227,8 +227,8 @@ describe('Stack: failover with DNS, a custom domain and alarm e-mail (eu-west-1 
     primaryRegion: 'eu-west-1',
     secondaryRegion: 'eu-central-1',
     dns: { hostedZoneId: ZONE, recordName: 'iot.example.com', ttlSeconds: 20, customDomain: true },
+    alarms: { email: 'ops@example.com' },
     healthCheck: {
-      alarmEmail: 'ops@example.com',
       intervalSeconds: 30,
       failureThreshold: 2,
       checkerRegions: ['us-east-1', 'eu-west-1', 'ap-southeast-1', 'sa-east-1'],
@@ -244,7 +244,7 @@ describe('Stack: failover with DNS, a custom domain and alarm e-mail (eu-west-1 
       'aws_route53_record',
     ]) {
       const ours = resourcesOf(tf, type).filter(
-        ([id]) => id.startsWith('health-check') || id.startsWith('failover-dns'),
+        ([id]) => id.startsWith('health-check') || id.startsWith('failover-dns') || id.startsWith('alarms_us-east-1'),
       );
       expect(ours.length).toBeGreaterThan(0);
       for (const [id, body] of ours) expect([id, body.provider]).toEqual([id, 'aws.global']);
@@ -261,24 +261,24 @@ describe('Stack: failover with DNS, a custom domain and alarm e-mail (eu-west-1 
     }
   });
 
-  it('notifies an e-mail topic encrypted with a key CloudWatch may use', () => {
-    const topicArn = ref(tf, 'aws_sns_topic', 'arn', 'alarm-topic');
+  it('notifies the e-mail topic in us-east-1, encrypted with a key CloudWatch may use', () => {
+    const topicArn = ref(tf, 'aws_sns_topic', 'arn', 'alarms_us-east-1-topic');
     for (const role of ['primary', 'secondary']) {
       expect(one(tf, 'aws_cloudwatch_metric_alarm', `health-check_${role}_`)).toMatchObject({
         alarm_actions: [topicArn],
         ok_actions: [topicArn],
       });
     }
-    expect(one(tf, 'aws_sns_topic', 'alarm-topic')).toMatchObject({
-      name: 'iot-dr-health-alarms',
-      kms_master_key_id: ref(tf, 'aws_kms_key', 'arn', 'alarm-key'),
+    expect(one(tf, 'aws_sns_topic', 'alarms_us-east-1-topic')).toMatchObject({
+      name: 'iot-dr-alarms',
+      kms_master_key_id: ref(tf, 'aws_kms_key', 'arn', 'alarms_us-east-1-key'),
     });
-    expect(one(tf, 'aws_sns_topic_subscription', 'alarm-email')).toMatchObject({
+    expect(one(tf, 'aws_sns_topic_subscription', 'alarms_us-east-1-email')).toMatchObject({
       protocol: 'email',
       endpoint: 'ops@example.com',
       topic_arn: topicArn,
     });
-    const key = one(tf, 'aws_kms_key', 'alarm-key');
+    const key = one(tf, 'aws_kms_key', 'alarms_us-east-1-key');
     expect(key).toMatchObject({ enable_key_rotation: true, provider: 'aws.global' });
     expect(key.policy).toContain('cloudwatch.amazonaws.com');
     expect(key.policy).not.toMatch(/"kms:\*"|\\"kms:\*\\"/);

@@ -19,7 +19,7 @@ const CONFIGS = {
   defaults: {},
   'DNS, custom domain and alarm e-mail': {
     dns: { hostedZoneId: 'Z0123456789ABCDEFGHIJ', recordName: 'iot.example.com', customDomain: true },
-    healthCheck: { alarmEmail: 'ops@example.com' },
+    alarms: { email: 'ops@example.com' },
   },
 };
 

@@ -22,7 +22,7 @@ const CONFIGS = {
     primaryRegion: 'eu-west-1' as const,
     secondaryRegion: 'eu-central-1' as const,
     dns: { hostedZoneId: 'Z0123456789ABCDEFGHIJ', recordName: 'iot.example.com', customDomain: true },
-    healthCheck: { alarmEmail: 'ops@example.com' },
+    alarms: { email: 'ops@example.com' },
   },
 };
 
