@@ -135,6 +135,14 @@ const replicationSchema = z.strictObject({
   /** Timeout of one worker Lambda invocation. */
   workerTimeoutSeconds: int(10, 900).default(60),
   /**
+   * Complete mode: how long after its event a thing found without any certificate is re-read
+   * (every 20 s, `PrincipalPendingError`) before it is replicated without one; devices get their
+   * certificate attached moments or minutes after the thing is created, and AWS IoT emits no event
+   * for the attachment. Sets both the workers' window and the workflow's retry budget. 0 waits
+   * not at all; at most 3600 (the default reconciliation period, which repairs anything later).
+   */
+  principalGraceSeconds: int(0, 3600).default(300),
+  /**
    * `STANDARD`: exactly-once starts (execution names deduplicate redelivered records for 90 days),
    * $25 per million state transitions, 2 per event. `EXPRESS`: about 40x cheaper at high volume,
    * but at-least-once (a redelivered record runs again; the workers are idempotent) and limited to

@@ -15,7 +15,16 @@ import { PRINCIPAL_READ_ACTIONS, PRINCIPAL_WRITE_ACTIONS } from './iot-permissio
 import { resourceName } from './names';
 import { assumeRolePolicy, NodejsFunction, type PolicyStatement, policyDocument } from './nodejs-function';
 import { ITEM, type ReplicationTable } from './replication-table';
-import { type WorkerFamily, workflowDefinition, worstCaseExecutionSeconds } from './workflow-definition';
+import { PRINCIPAL_GRACE_ENV } from '../functions/lib/principal-grace';
+import {
+  principalRetryPolicy,
+  type WorkerFamily,
+  workflowDefinition,
+  worstCaseExecutionSeconds,
+  worstCasePrincipalWaitSeconds,
+  worstCaseRecordSeconds,
+  worstCaseTaskSeconds,
+} from './workflow-definition';
 
 /** Longest an Express workflow execution may run. */
 const EXPRESS_MAX_SECONDS = 300;
@@ -196,6 +205,8 @@ export class ReplicationWorkflow extends Construct {
       PRIMARY_REGION: config.primaryRegion,
       SECONDARY_REGION: config.secondaryRegion,
       REPLICATION_MODE: replication.mode,
+      // The same value sizes the workflow's PrincipalPendingError retrier below.
+      [PRINCIPAL_GRACE_ENV]: String(replication.principalGraceSeconds),
     };
     const worker = (family: WorkerFamily) =>
       new NodejsFunction(this, `worker-${family}`, {
@@ -229,10 +240,15 @@ export class ReplicationWorkflow extends Construct {
       // An Express execution that hits its 5-minute limit ends without reaching its Catch, so
       // without a failure record: the whole retry budget must fit.
       // https://docs.aws.amazon.com/step-functions/latest/dg/choosing-workflow-type.html
-      const worst = worstCaseExecutionSeconds(retry, taskTimeoutSeconds);
+      const grace = replication.principalGraceSeconds;
+      const worst = worstCaseExecutionSeconds(retry, taskTimeoutSeconds, grace);
       if (worst > EXPRESS_MAX_SECONDS) {
+        const principal = principalRetryPolicy(grace);
         throw new Error(
-          `replication.workflowType "EXPRESS" needs the worst-case retry budget to fit in ${EXPRESS_MAX_SECONDS} s, but replication.workflowRetryMaxAttempts=${retry.maxAttempts}, workflowRetryIntervalSeconds=${retry.intervalSeconds}, workflowRetryMaxDelaySeconds=${retry.maxDelaySeconds} and workerTimeoutSeconds=${replication.workerTimeoutSeconds} allow ${worst} s: lower them (e.g. 3, 2, 10 and 20) or use "STANDARD"`,
+          `replication.workflowType "EXPRESS" needs the worst-case execution to fit in ${EXPRESS_MAX_SECONDS} s, but the configuration allows ${worst} s: ` +
+            `${worstCaseTaskSeconds(retry, taskTimeoutSeconds)} s for the transient-error retrier (replication.workflowRetryMaxAttempts=${retry.maxAttempts}, workflowRetryIntervalSeconds=${retry.intervalSeconds}, workflowRetryMaxDelaySeconds=${retry.maxDelaySeconds}, workerTimeoutSeconds=${replication.workerTimeoutSeconds}), ` +
+            `${worstCasePrincipalWaitSeconds(grace, taskTimeoutSeconds)} s for the PrincipalPendingError retrier (replication.principalGraceSeconds=${grace}: ${principal.maxAttempts} retries ${principal.intervalSeconds} s apart, each attempt up to ${taskTimeoutSeconds} s) ` +
+            `and ${worstCaseRecordSeconds()} s for the failure recorder: lower them (e.g. 3, 2, 10, 20 and principalGraceSeconds 40) or use "STANDARD"`,
         );
       }
     }
@@ -299,6 +315,7 @@ export class ReplicationWorkflow extends Construct {
           failureRetentionDays: replication.failureRetentionDays,
           retry,
           taskTimeoutSeconds,
+          principalGraceSeconds: replication.principalGraceSeconds,
         }),
       ),
       loggingConfiguration: {

@@ -3,8 +3,9 @@
  * stack, the tests (asl-validator, aws-local-stepfunctions) and the docs share one definition.
  *
  * Shape (Standard workflow, JSONPath): one Choice routes the event by `$.event.eventType` to the
- * worker Lambda of its family; each worker Task retries transient errors with capped, jittered
- * exponential backoff and catches everything else. A caught error is written to the failure table
+ * worker Lambda of its family; each worker Task retries a thing still waiting for its certificate
+ * (`PrincipalPendingError`) on a steady interval covering the principal grace, other transient
+ * errors with capped, jittered exponential backoff, and catches everything else. A caught error is written to the failure table
  * (native DynamoDB PutItem integration, no Lambda) and the execution then ends in a Fail state,
  * so a failed event is visible both as a row that reconciliation re-applies and as a failed
  * execution in CloudWatch. A successful event costs exactly two state transitions.
@@ -12,8 +13,14 @@
  */
 
 import { EVENT_TYPES, type EventType } from '../functions/lib/event-types';
+import {
+  DEFAULT_PRINCIPAL_GRACE_SECONDS,
+  MAX_PRINCIPAL_GRACE_SECONDS,
+  PRINCIPAL_PENDING_ERROR,
+} from '../functions/lib/principal-grace';
 
 export { EVENT_TYPES, type EventType };
+export { DEFAULT_PRINCIPAL_GRACE_SECONDS, MAX_PRINCIPAL_GRACE_SECONDS, PRINCIPAL_PENDING_ERROR };
 
 /** The four worker families (function entries `functions/worker-<family>`). */
 export const WORKER_FAMILIES = ['thing', 'thingType', 'thingGroup', 'shadow'] as const;
@@ -46,6 +53,7 @@ export const STATE = {
   route: 'RouteEvent',
   unknownEvent: 'UnknownEventType',
   retriesExhausted: 'RetriesExhausted',
+  principalWaitExhausted: 'PrincipalWaitExhausted',
   permanentError: 'PermanentError',
   recordFailure: 'RecordFailure',
   failed: 'ReplicationFailed',
@@ -53,8 +61,10 @@ export const STATE = {
 } as const;
 
 /**
- * Errors worth another attempt: the workers' `RetryableError` (throttling, 5xx, a principal not
- * attached yet) and the Lambda service errors AWS recommends retrying, plus task timeouts.
+ * Errors worth another attempt with exponential backoff: the workers' `RetryableError` (throttling,
+ * 5xx, state still settling) and the Lambda service errors AWS recommends retrying, plus task
+ * timeouts. A principal not attached yet is `PrincipalPendingError`, retried by its own retrier
+ * (a different name: Step Functions matches error names as strings, never by class).
  * `Lambda.Unknown` is what a worker that ran out of time or memory reports; the workers are
  * idempotent, so another bounded attempt is safe.
  * https://docs.aws.amazon.com/step-functions/latest/dg/bp-lambda-serviceexception.html
@@ -82,6 +92,35 @@ export interface WorkflowRetryPolicy {
   readonly maxDelaySeconds: number;
 }
 
+/** Steady wait between two re-reads of a thing still waiting for its certificate. */
+export const PRINCIPAL_RETRY_INTERVAL_SECONDS = 20;
+
+/** The `PrincipalPendingError` retrier: steady waits (BackoffRate 1, no jitter). */
+export interface PrincipalRetryPolicy {
+  /** Retries after the first attempt. */
+  readonly maxAttempts: number;
+  /** Wait before every retry. */
+  readonly intervalSeconds: number;
+}
+
+/**
+ * The retrier that waits for a certificate: `intervalSeconds` is 20 s (the grace itself when
+ * shorter, at least 1 s, the ASL minimum) and `maxAttempts` is the grace divided by it, rounded
+ * up, so the waits alone add up to at least the grace. The worker compares the event's age with the
+ * same grace, and that age has grown by at least every wait, so the last retry always runs after
+ * the grace: it finds the certificate, or replicates the thing without one (reconciliation adds a
+ * later one). A grace of 0 gives `maxAttempts` 0: the worker never throws the error then.
+ */
+export function principalRetryPolicy(graceSeconds: number): PrincipalRetryPolicy {
+  if (!Number.isInteger(graceSeconds) || graceSeconds < 0 || graceSeconds > MAX_PRINCIPAL_GRACE_SECONDS) {
+    throw new Error(
+      `principalGraceSeconds must be a whole number from 0 to ${MAX_PRINCIPAL_GRACE_SECONDS} (got ${graceSeconds})`,
+    );
+  }
+  const intervalSeconds = Math.max(1, Math.min(PRINCIPAL_RETRY_INTERVAL_SECONDS, graceSeconds));
+  return { maxAttempts: Math.ceil(graceSeconds / intervalSeconds), intervalSeconds };
+}
+
 export interface WorkflowDefinitionProps {
   /** Lambda ARN of each worker (Terraform tokens in a stack, fake ARNs in tests). */
   readonly workers: Readonly<Record<WorkerFamily, string>>;
@@ -92,6 +131,12 @@ export interface WorkflowDefinitionProps {
   readonly retry: WorkflowRetryPolicy;
   /** Deadline of one worker invocation; should exceed the function's own timeout. */
   readonly taskTimeoutSeconds: number;
+  /**
+   * The workers' principal grace (`replication.principalGraceSeconds`, also passed to them as
+   * `PRINCIPAL_GRACE_SECONDS`): sizes the `PrincipalPendingError` retrier.
+   * @default 300
+   */
+  readonly principalGraceSeconds?: number;
 }
 
 /** An ASL document (kept loose on purpose: asl-validator checks it against the schema). */
@@ -116,11 +161,37 @@ const RECORD_TIMEOUT_SECONDS = 10;
 const RECORD_RETRY = { maxAttempts: 3, intervalSeconds: 1, maxDelaySeconds: 10 } as const;
 
 /**
- * Worst-case seconds of one execution: the worker state exhausting its retries, then the failure
- * recorder exhausting its own. Express workflows stop after 300 s, so this must fit there.
+ * Worst-case seconds the `PrincipalPendingError` retrier adds to one worker state: each of its
+ * retries waits its interval and may take up to the task deadline. Retriers count separately (a
+ * retrier's count applies across all its visits within the state), so this adds to
+ * {@link worstCaseTaskSeconds}.
+ * https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html
  */
-export function worstCaseExecutionSeconds(retry: WorkflowRetryPolicy, taskTimeoutSeconds: number): number {
-  return worstCaseTaskSeconds(retry, taskTimeoutSeconds) + worstCaseTaskSeconds(RECORD_RETRY, RECORD_TIMEOUT_SECONDS);
+export function worstCasePrincipalWaitSeconds(principalGraceSeconds: number, taskTimeoutSeconds: number): number {
+  const policy = principalRetryPolicy(principalGraceSeconds);
+  return policy.maxAttempts * (policy.intervalSeconds + taskTimeoutSeconds);
+}
+
+/** Worst-case seconds of the failure recorder (a DynamoDB PutItem exhausting its retries). */
+export function worstCaseRecordSeconds(): number {
+  return worstCaseTaskSeconds(RECORD_RETRY, RECORD_TIMEOUT_SECONDS);
+}
+
+/**
+ * Worst-case seconds of one execution: the worker state exhausting both its retriers (transient
+ * errors and a principal that never arrives), then the failure recorder exhausting its own.
+ * Express workflows stop after 300 s, so this must fit there.
+ */
+export function worstCaseExecutionSeconds(
+  retry: WorkflowRetryPolicy,
+  taskTimeoutSeconds: number,
+  principalGraceSeconds: number,
+): number {
+  return (
+    worstCaseTaskSeconds(retry, taskTimeoutSeconds) +
+    worstCasePrincipalWaitSeconds(principalGraceSeconds, taskTimeoutSeconds) +
+    worstCaseRecordSeconds()
+  );
 }
 
 /**
@@ -142,6 +213,7 @@ export function workflowDefinition(props: WorkflowDefinitionProps): AslDefinitio
     );
   }
   const retentionSeconds = props.failureRetentionDays * 86400;
+  const principal = principalRetryPolicy(props.principalGraceSeconds ?? DEFAULT_PRINCIPAL_GRACE_SECONDS);
 
   const workerTask = (family: WorkerFamily) => ({
     Type: 'Task',
@@ -150,7 +222,17 @@ export function workflowDefinition(props: WorkflowDefinitionProps): AslDefinitio
     Parameters: { 'eventId.$': '$.eventId', 'event.$': '$.event' },
     ResultPath: '$.result',
     TimeoutSeconds: props.taskTimeoutSeconds,
+    // Step Functions scans the retriers in order and uses the first whose ErrorEquals names the
+    // error; each retrier keeps its own count. The certificate wait comes first, with its own
+    // steady budget that outlasts the grace; it never consumes the transient errors' budget.
     Retry: [
+      {
+        ErrorEquals: [PRINCIPAL_PENDING_ERROR],
+        IntervalSeconds: principal.intervalSeconds,
+        BackoffRate: 1,
+        MaxAttempts: principal.maxAttempts,
+        JitterStrategy: 'NONE',
+      },
       {
         ErrorEquals: [...TRANSIENT_ERRORS],
         IntervalSeconds: retry.intervalSeconds,
@@ -160,11 +242,13 @@ export function workflowDefinition(props: WorkflowDefinitionProps): AslDefinitio
         JitterStrategy: 'FULL',
       },
     ],
-    // Two catchers so the record can say how many attempts were made: a transient error reaching
-    // the Catch has exhausted the one retrier (exactly maxAttempts + 1 invocations); any other
-    // error is permanent and is not retried. Step Functions exposes RetryCount only inside the
-    // retried state, never to the catcher, hence the constant per catcher.
+    // One catcher per retrier so the record can say how many attempts were made: an error reaching
+    // the Catch has exhausted its retrier (at least its maxAttempts + 1 invocations; more when the
+    // other retrier also retried); any other error is permanent and is not retried. Step Functions
+    // exposes RetryCount only inside the retried state, never to the catcher, hence the constant
+    // per catcher.
     Catch: [
+      { ErrorEquals: [PRINCIPAL_PENDING_ERROR], ResultPath: '$.failure', Next: STATE.principalWaitExhausted },
       { ErrorEquals: [...TRANSIENT_ERRORS], ResultPath: '$.failure', Next: STATE.retriesExhausted },
       { ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: STATE.permanentError },
     ],
@@ -223,6 +307,13 @@ export function workflowDefinition(props: WorkflowDefinitionProps): AslDefinitio
       [STATE.retriesExhausted]: {
         Type: 'Pass',
         Result: String(retry.maxAttempts + 1),
+        ResultPath: '$.attempts',
+        Next: STATE.recordFailure,
+      },
+      [STATE.principalWaitExhausted]: {
+        Type: 'Pass',
+        Comment: 'The thing still had no principal after the whole grace (clock skew, or the waits were cut short)',
+        Result: String(principal.maxAttempts + 1),
         ResultPath: '$.attempts',
         Next: STATE.recordFailure,
       },

@@ -110,3 +110,28 @@ describe('Configuration JSON Schema', () => {
     expect(committed).toBe(configJsonSchema());
   });
 });
+
+describe('Configuration: replication.principalGraceSeconds', () => {
+  it('defaults to 300 s, the workers\' own default grace', () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { DEFAULT_PRINCIPAL_GRACE_SECONDS, MAX_PRINCIPAL_GRACE_SECONDS } = require('../../functions/lib/principal-grace');
+    expect(parseConfig({}).replication.principalGraceSeconds).toBe(300);
+    expect(DEFAULT_PRINCIPAL_GRACE_SECONDS).toBe(300);
+    // The schema's upper bound is the one the workers and the workflow definition enforce.
+    expect(parseConfig({ replication: { principalGraceSeconds: MAX_PRINCIPAL_GRACE_SECONDS } }).replication.principalGraceSeconds).toBe(3600);
+  });
+
+  it.each([0, 1, 40, 300, 3600])('accepts %i', (value) => {
+    expect(parseConfig({ replication: { principalGraceSeconds: value } }).replication.principalGraceSeconds).toBe(value);
+  });
+
+  it.each([
+    [-1, 'replication.principalGraceSeconds: must be between 0 and 3600 (got -1)'],
+    [3601, 'replication.principalGraceSeconds: must be between 0 and 3600 (got 3601)'],
+    [2.5, 'replication.principalGraceSeconds: must be a whole number (got 2.5)'],
+    ['300', 'replication.principalGraceSeconds: must be a number (got "300")'],
+  ])('rejects %p naming the field and the rule', (value, expected) => {
+    const problems = problemsOf(() => parseConfig({ replication: { principalGraceSeconds: value } }));
+    expect(problems.join('\n')).toContain(expected);
+  });
+});

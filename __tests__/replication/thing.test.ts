@@ -214,7 +214,7 @@ describe('Replication: things', () => {
 
     // When / Then: the first attempt asks for a retry
     await expect(applyEvent(env.ctx, event, 'e-1')).rejects.toBeInstanceOf(RetryableError);
-    await expect(applyEvent(env.ctx, event, 'e-1')).rejects.toMatchObject({ name: 'RetryableError' });
+    await expect(applyEvent(env.ctx, event, 'e-1')).rejects.toMatchObject({ name: 'PrincipalPendingError' });
 
     // When the certificate arrives and the workflow retries the same event
     const cert = await createCertificate(env.primary);

@@ -41,7 +41,13 @@ import {
   updateShadow,
 } from '../support/fleet';
 import { certificateIdFromPem } from '../../functions/lib/replication';
-import { STATE, WORKER_STATE } from '../../stacks/workflow-definition';
+import {
+  PRINCIPAL_PENDING_ERROR,
+  STATE,
+  WORKER_STATE,
+  principalRetryPolicy,
+  type AslDefinition,
+} from '../../stacks/workflow-definition';
 import {
   ACCOUNT,
   FAILURE_TABLE,
@@ -70,7 +76,24 @@ let dlqUrl: string;
 let trigger: (event: DynamoDBStreamEvent) => Promise<DynamoDBBatchResponse>;
 const workers: Record<string, Handler> = {};
 const saved = { ...process.env };
-const definition = testDefinition();
+/** The grace of the stack's default configuration, given to the definition and the workers alike. */
+const GRACE_SECONDS = 300;
+const definition = testDefinition({ principalGraceSeconds: GRACE_SECONDS });
+const principalRetries = principalRetryPolicy(GRACE_SECONDS).maxAttempts;
+
+/** The four worker handlers, loaded fresh (their environment is read at module load). */
+function loadWorkers(): Record<string, Handler> {
+  const loaded: Record<string, Handler> = {};
+  jest.isolateModules(() => {
+    /* eslint-disable @typescript-eslint/no-require-imports */
+    loaded[WORKER_STATE.thing] = require('../../functions/worker-thing/handler').handler;
+    loaded[WORKER_STATE.thingType] = require('../../functions/worker-thing-type/handler').handler;
+    loaded[WORKER_STATE.thingGroup] = require('../../functions/worker-thing-group/handler').handler;
+    loaded[WORKER_STATE.shadow] = require('../../functions/worker-shadow/handler').handler;
+    /* eslint-enable @typescript-eslint/no-require-imports */
+  });
+  return loaded;
+}
 
 beforeAll(async () => {
   moto = await startMoto();
@@ -97,18 +120,15 @@ beforeAll(async () => {
     PRIMARY_REGION: PRIMARY,
     SECONDARY_REGION: SECONDARY,
     REPLICATION_MODE: 'complete',
+    PRINCIPAL_GRACE_SECONDS: String(GRACE_SECONDS),
     STATE_MACHINE_ARN: stateMachineArn,
     DLQ_URL: dlqUrl,
   });
   jest.isolateModules(() => {
-    /* eslint-disable @typescript-eslint/no-require-imports */
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
     trigger = require('../../functions/stream-trigger/handler').handler;
-    workers[WORKER_STATE.thing] = require('../../functions/worker-thing/handler').handler;
-    workers[WORKER_STATE.thingType] = require('../../functions/worker-thing-type/handler').handler;
-    workers[WORKER_STATE.thingGroup] = require('../../functions/worker-thing-group/handler').handler;
-    workers[WORKER_STATE.shadow] = require('../../functions/worker-shadow/handler').handler;
-    /* eslint-enable @typescript-eslint/no-require-imports */
   });
+  Object.assign(workers, loadWorkers());
 });
 
 afterAll(async () => {
@@ -120,9 +140,13 @@ afterAll(async () => {
 /** Every Task resolved to its real handler; `wrap` can decorate one (fault injection around it). */
 const handlers = (
   wrap: Partial<Record<string, (real: Handler) => LocalHandler>> = {},
+  real: Record<string, Handler> = workers,
 ): Record<string, LocalHandler> => ({
   ...Object.fromEntries(
-    Object.entries(workers).map(([state, real]) => [state, wrap[state]?.(real) ?? ((input: unknown) => real(input))]),
+    Object.entries(real).map(([state, worker]) => [
+      state,
+      wrap[state]?.(worker) ?? ((input: unknown) => worker(input)),
+    ]),
   ),
   [STATE.recordFailure]: dynamodbPutItem(ddb),
 });
@@ -131,7 +155,11 @@ const handlers = (
  * Delivers items as one stream batch to the trigger, then runs each started execution (its input
  * as stored by moto Step Functions) through the ASL with the real workers, in batch order.
  */
-async function replicate(items: ReadonlyArray<{ uuid: string }>, wrap: Parameters<typeof handlers>[0] = {}) {
+async function replicate(
+  items: ReadonlyArray<{ uuid: string }>,
+  wrap: Parameters<typeof handlers>[0] = {},
+  options: { definition?: AslDefinition; workers?: Record<string, Handler>; retryWaitMs?: number } = {},
+) {
   const response = await trigger(streamEvent(items.map((i) => streamRecord(i))));
   const runs: RunResult[] = [];
   const list = await sfn.send(new ListExecutionsCommand({ stateMachineArn, maxResults: 1000 }));
@@ -139,7 +167,11 @@ async function replicate(items: ReadonlyArray<{ uuid: string }>, wrap: Parameter
     const execution = (list.executions ?? []).find((e) => e.name === i.uuid);
     if (!execution) continue;
     const { input } = await sfn.send(new DescribeExecutionCommand({ executionArn: execution.executionArn }));
-    runs.push(await runWorkflow(definition, JSON.parse(input!), handlers(wrap)));
+    runs.push(
+      await runWorkflow(options.definition ?? definition, JSON.parse(input!), handlers(wrap, options.workers), {
+        retryWaitMs: options.retryWaitMs,
+      }),
+    );
   }
   return { response, runs };
 }
@@ -231,45 +263,117 @@ describe('Replication pipeline: trigger -> Step Functions -> workers (moto, two 
     expect(await readShadow(secondary, 'meter-1', 'config')).toBeUndefined();
   });
 
-  it('retries a worker that throws RetryableError (certificate attached after the event) until it converges', async () => {
+  /** A thing-worker wrapper counting attempts and errors; `attach` attaches a certificate in the primary after one attempt. */
+  const watchThingWorker = (
+    counter: { attempts: number; errors: string[] },
+    attach?: { after: number; thing: string; certArn: string },
+  ) => ({
+    [WORKER_STATE.thing]: (real: Handler) => async (input: unknown) => {
+      counter.attempts += 1;
+      try {
+        return await real(input);
+      } catch (error) {
+        counter.errors.push((error as Error).name);
+        throw error;
+      } finally {
+        if (attach && counter.attempts === attach.after)
+          await attachCertificate(env.primary, attach.thing, attach.certArn);
+      }
+    },
+  });
+
+  it('waits for a certificate attached after the first attempt (real PrincipalPendingError) and converges', async () => {
     // Given a thing whose certificate is attached only after its event was captured
     const { primary, secondary } = env;
     await createThing(primary, 'late-1');
     const cert = await createCertificate(primary);
     const event = thingEvent(PRIMARY, 'CREATED', { name: 'late-1' });
-    let attempts = 0;
+    const counter = { attempts: 0, errors: [] as string[] };
     // When the real worker runs; the certificate is attached in the primary after its first attempt
-    const { runs } = await replicate([event], {
-      [WORKER_STATE.thing]: (real) => async (input) => {
-        attempts += 1;
-        try {
-          return await real(input);
-        } finally {
-          if (attempts === 1) await attachCertificate(primary, 'late-1', cert.arn);
-        }
-      },
-    });
-    // Then the first attempt failed with RetryableError, the retry converged
+    const { runs } = await replicate(
+      [event],
+      watchThingWorker(counter, { after: 1, thing: 'late-1', certArn: cert.arn }),
+    );
+    // Then the first attempt asked to wait for the certificate, the retry converged
     expect(runs[0].status).toBe('SUCCEEDED');
-    expect(attempts).toBe(2);
+    expect(counter).toEqual({ attempts: 2, errors: [PRINCIPAL_PENDING_ERROR] });
     expect(runs[0].retries[WORKER_STATE.thing]).toBe(1);
     expect((await secondary.iot.send(new ListThingPrincipalsCommand({ thingName: 'late-1' }))).principals).toHaveLength(
       1,
     );
   });
 
-  it('records a thing that never gets its certificate in the failure table after the bounded retries', async () => {
+  it('still converges when the certificate comes after the transient-error budget would have run out', async () => {
+    // Given a thing whose certificate is attached after 2 more attempts than the transient rule allows
+    const { primary, secondary } = env;
+    await createThing(primary, 'late-2');
+    const cert = await createCertificate(primary);
+    const event = thingEvent(PRIMARY, 'CREATED', { name: 'late-2' });
+    const after = TEST_RETRY.maxAttempts + 3;
+    expect(after).toBeLessThan(principalRetries);
+    const counter = { attempts: 0, errors: [] as string[] };
+    // When the real worker runs (the emulator shortens the 20 s waits; the event stays inside its grace)
+    const { runs } = await replicate([event], watchThingWorker(counter, { after, thing: 'late-2', certArn: cert.arn }));
+    // Then every early attempt waited on the certificate retrier, and the next one converged
+    expect(runs[0].status).toBe('SUCCEEDED');
+    expect(counter.attempts).toBe(after + 1);
+    expect(counter.errors).toEqual(Array(after).fill(PRINCIPAL_PENDING_ERROR));
+    expect(runs[0].retries[WORKER_STATE.thing]).toBe(after);
+    expect((await secondary.iot.send(new ListThingPrincipalsCommand({ thingName: 'late-2' }))).principals).toHaveLength(
+      1,
+    );
+    expect(await failureOf(event.uuid)).toBeUndefined();
+  });
+
+  it('replicates a thing that never gets a certificate without one once its (2 s) grace has really passed', async () => {
+    // Given workers and a definition built from a 2 s grace (one retry after 2 s), waits not shortened
+    const { primary, secondary } = env;
+    process.env.PRINCIPAL_GRACE_SECONDS = '2';
+    let shortGraceWorkers: Record<string, Handler>;
+    try {
+      shortGraceWorkers = loadWorkers();
+    } finally {
+      process.env.PRINCIPAL_GRACE_SECONDS = String(GRACE_SECONDS);
+    }
+    const shortGrace = testDefinition({ principalGraceSeconds: 2 });
+    const retrier = (shortGrace.States[WORKER_STATE.thing] as { Retry: Array<{ IntervalSeconds: number }> }).Retry[0];
+    await createThing(primary, 'bare-1');
+    const event = thingEvent(PRIMARY, 'CREATED', { name: 'bare-1' });
+    const counter = { attempts: 0, errors: [] as string[] };
+    const started = Date.now();
+    // When the workflow runs with the retrier's real interval
+    const { runs } = await replicate([event], watchThingWorker(counter), {
+      definition: shortGrace,
+      workers: shortGraceWorkers,
+      retryWaitMs: retrier.IntervalSeconds * 1000,
+    });
+    // Then the first attempt waited, the retry (after the grace) replicated the thing without certificate
+    expect(runs[0].status).toBe('SUCCEEDED');
+    expect(counter).toEqual({ attempts: 2, errors: [PRINCIPAL_PENDING_ERROR] });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(2000);
+    expect(await describeThing(secondary, 'bare-1')).toBeDefined();
+    expect(
+      (await secondary.iot.send(new ListThingPrincipalsCommand({ thingName: 'bare-1' }))).principals ?? [],
+    ).toEqual([]);
+    expect(await failureOf(event.uuid)).toBeUndefined();
+  });
+
+  it('records a thing still without certificate when the retries end before its grace (shortened waits)', async () => {
+    // The emulator shortens the 20 s waits to milliseconds, so the worker's clock stays inside the
+    // 300 s grace and the certificate retrier is exhausted: the record path of that retrier.
     const { primary } = env;
     await createThing(primary, 'orphan-1');
     const event = thingEvent(PRIMARY, 'CREATED', { name: 'orphan-1' });
     const { runs } = await replicate([event]);
     expect(runs[0].status).toBe('FAILED');
-    expect(runs[0].error).toBe('RetryableError');
+    expect(runs[0].error).toBe(PRINCIPAL_PENDING_ERROR);
+    expect(runs[0].retries[WORKER_STATE.thing]).toBe(principalRetries);
+    expect(runs[0].states.slice(-3)).toEqual([STATE.principalWaitExhausted, STATE.recordFailure, STATE.failed]);
     const failure = await failureOf(event.uuid);
     expect(failure).toMatchObject({
       eventId: event.uuid,
-      error: 'RetryableError',
-      attempts: TEST_RETRY.maxAttempts + 1,
+      error: PRINCIPAL_PENDING_ERROR,
+      attempts: principalRetries + 1,
     });
     expect(failure!.cause).toContain('orphan-1');
     expect(JSON.parse(failure!.event)).toMatchObject({ eventType: 'THING_EVENT', thingName: 'orphan-1' });

@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import aslValidator from 'asl-validator';
 import { resourcesOf, synthJson, type TerraformJson } from '../support/synth';
-import { STATE, WORKER_STATE } from '../../stacks/workflow-definition';
+import { PRINCIPAL_PENDING_ERROR, STATE, WORKER_STATE } from '../../stacks/workflow-definition';
 
 const CONFIG = {
   primaryRegion: 'eu-west-1',
@@ -18,6 +18,7 @@ const CONFIG = {
     workflowRetryMaxDelaySeconds: 45,
     failureRetentionDays: 10,
     workerTimeoutSeconds: 50,
+    principalGraceSeconds: 90,
   },
 } as const;
 
@@ -121,7 +122,15 @@ describe('Construct: ReplicationWorkflow', () => {
     expect(errorsText('\n')).toBe('');
     expect(isValid).toBe(true);
     const task = definition.States[WORKER_STATE.thing];
-    expect(task.Retry[0]).toMatchObject({
+    // principalGraceSeconds 90: 5 retries 20 s apart (100 s of waits >= 90 s), before the generic rule
+    expect(task.Retry[0]).toEqual({
+      ErrorEquals: [PRINCIPAL_PENDING_ERROR],
+      IntervalSeconds: 20,
+      BackoffRate: 1,
+      MaxAttempts: 5,
+      JitterStrategy: 'NONE',
+    });
+    expect(task.Retry[1]).toMatchObject({
       IntervalSeconds: 3,
       MaxAttempts: 4,
       MaxDelaySeconds: 45,
@@ -150,16 +159,27 @@ describe('Construct: ReplicationWorkflow', () => {
     });
   });
 
-  it('gives the workers their regions and mode', () => {
+  it('gives the workers their regions, mode and the principal grace the workflow retrier is sized from', () => {
     for (const w of ['worker-thing_', 'worker-thingType_', 'worker-thingGroup_', 'worker-shadow_']) {
       expect(one(tf, 'aws_lambda_function', w)).toMatchObject({
         runtime: 'nodejs22.x',
         timeout: 50,
         environment: {
-          variables: { PRIMARY_REGION: 'eu-west-1', SECONDARY_REGION: 'eu-central-1', REPLICATION_MODE: 'complete' },
+          variables: {
+            PRIMARY_REGION: 'eu-west-1',
+            SECONDARY_REGION: 'eu-central-1',
+            REPLICATION_MODE: 'complete',
+            PRINCIPAL_GRACE_SECONDS: '90',
+          },
         },
       });
     }
+    // The default configuration passes the default grace, and sizes the retrier from it.
+    const defaults = synthJson({});
+    const thing = one(defaults, 'aws_lambda_function', 'worker-thing_');
+    expect(thing.environment.variables.PRINCIPAL_GRACE_SECONDS).toBe('300');
+    const retrier = JSON.parse(one(defaults, 'aws_sfn_state_machine').definition).States[WORKER_STATE.thing].Retry[0];
+    expect(retrier.MaxAttempts * retrier.IntervalSeconds).toBeGreaterThanOrEqual(300);
   });
 
   describe('IAM', () => {
@@ -281,6 +301,8 @@ describe('Construct: ReplicationWorkflow', () => {
           workflowRetryIntervalSeconds: 2,
           workflowRetryMaxDelaySeconds: 10,
           workerTimeoutSeconds: 20,
+          // 134 s transient + 2 x (20 s + 30 s) principal wait + 47 s recorder = 281 s
+          principalGraceSeconds: 40,
         },
       });
       expect(one(express, 'aws_sfn_state_machine')).toMatchObject({
@@ -290,9 +312,31 @@ describe('Construct: ReplicationWorkflow', () => {
     });
 
     it('throws when Express is chosen with a retry budget longer than 5 minutes, naming the fields', () => {
+      // 122 + 7 x 70 = 612 s transient, 15 x (20 + 70) = 1350 s principal wait, 47 s recorder
       expect(() => synthJson({ replication: { workflowType: 'EXPRESS' } })).toThrow(
-        'replication.workflowType "EXPRESS" needs the worst-case retry budget to fit in 300 s, but replication.workflowRetryMaxAttempts=6, workflowRetryIntervalSeconds=2, workflowRetryMaxDelaySeconds=60 and workerTimeoutSeconds=60 allow 659 s',
+        'replication.workflowType "EXPRESS" needs the worst-case execution to fit in 300 s, but the configuration allows 2009 s: 612 s for the transient-error retrier (replication.workflowRetryMaxAttempts=6, workflowRetryIntervalSeconds=2, workflowRetryMaxDelaySeconds=60, workerTimeoutSeconds=60), 1350 s for the PrincipalPendingError retrier (replication.principalGraceSeconds=300: 15 retries 20 s apart, each attempt up to 70 s) and 47 s for the failure recorder',
       );
+    });
+
+    it('throws when only the principal grace makes an Express budget too long, naming replication.principalGraceSeconds', () => {
+      const express = {
+        workflowType: 'EXPRESS',
+        workflowRetryMaxAttempts: 3,
+        workflowRetryIntervalSeconds: 2,
+        workflowRetryMaxDelaySeconds: 10,
+        workerTimeoutSeconds: 20,
+      } as const;
+      // 181 s without the wait; grace 60 adds 3 x (20 + 30) = 150 s -> 331 s
+      expect(() => synthJson({ replication: { ...express, principalGraceSeconds: 60 } })).toThrow(
+        /allows 331 s: .* 150 s for the PrincipalPendingError retrier \(replication\.principalGraceSeconds=60: 3 retries 20 s apart/,
+      );
+      // A grace of 0 (no waiting: reconciliation attaches late certificates) fits, with a retrier that never retries.
+      const noWait = synthJson({ replication: { ...express, principalGraceSeconds: 0 } });
+      const definition = JSON.parse(one(noWait, 'aws_sfn_state_machine').definition);
+      expect(definition.States[WORKER_STATE.thing].Retry[0]).toMatchObject({
+        ErrorEquals: [PRINCIPAL_PENDING_ERROR],
+        MaxAttempts: 0,
+      });
     });
   });
 

@@ -1,8 +1,10 @@
 /**
  * The project's error hierarchy. Lambda reports `error.name` as the Step Functions error name, so
- * the names are part of the workflow contract: the ASL retries on `RetryableError` and catches
- * everything else into the failure table.
+ * the names are part of the workflow contract: the ASL retries `PrincipalPendingError` on a steady
+ * interval covering the principal grace, `RetryableError` with capped exponential backoff, and
+ * catches everything else into the failure table.
  */
+import { PRINCIPAL_PENDING_ERROR } from './principal-grace';
 
 /** Context attached to an error: the resource and event it concerns. */
 export interface ErrorContext {
@@ -32,6 +34,21 @@ export class RetryableError extends IotDrError {
   constructor(message: string, options: { cause?: unknown; context?: ErrorContext } = {}) {
     super(message, options);
     this.name = 'RetryableError';
+  }
+}
+
+/**
+ * A thing created in complete mode is still without any principal in the primary, and its event is
+ * younger than the principal grace: its certificate is usually attached moments or minutes later,
+ * and AWS IoT emits no registry event for AttachThingPrincipal, so the only way to see it is to
+ * read the thing again. A `RetryableError` (code catching that still works) with its own name, so
+ * the workflow can retry it on a steady interval long enough to cover the grace, apart from the
+ * short exponential backoff of the other transient errors.
+ */
+export class PrincipalPendingError extends RetryableError {
+  constructor(message: string, options: { cause?: unknown; context?: ErrorContext } = {}) {
+    super(message, options);
+    this.name = PRINCIPAL_PENDING_ERROR;
   }
 }
 
@@ -71,6 +88,21 @@ export function requiredEnv(name: string, allowed?: readonly string[]): string {
   }
   if (allowed && !allowed.includes(value)) {
     throw new ConfigurationError(`environment variable ${name} must be one of ${allowed.join(', ')} (got "${value}")`);
+  }
+  return value;
+}
+
+/**
+ * Reads an optional environment variable holding a whole number from `min` to `max`; `fallback`
+ * when it is absent or empty. Anything else throws a `ConfigurationError` naming the variable and
+ * the rule.
+ */
+export function integerEnv(name: string, rule: { min: number; max: number; fallback: number }): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw.trim() === '') return rule.fallback;
+  const value = Number(raw.trim());
+  if (!/^-?\d+$/.test(raw.trim()) || !Number.isSafeInteger(value) || value < rule.min || value > rule.max) {
+    throw new ConfigurationError(`environment variable ${name} must be a whole number from ${rule.min} to ${rule.max} (got "${raw}")`);
   }
   return value;
 }

@@ -4,6 +4,7 @@ import type { AwsCredentialIdentity } from '@aws-sdk/types';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { clientConfig } from '../aws';
 import { ConfigurationError } from '../errors';
+import { DEFAULT_PRINCIPAL_GRACE_SECONDS, MAX_PRINCIPAL_GRACE_SECONDS } from '../principal-grace';
 
 /** `complete` copies certificates and policies with each thing; `thing-only` the registry only. */
 export type ReplicationMode = 'complete' | 'thing-only';
@@ -32,8 +33,10 @@ export interface ReplicationContext {
   /** Structured logger; `applyEvent` derives one per event carrying its id and resource. */
   readonly logger: Logger;
   /**
-   * A thing created less than this long before its event, found without any principal in
-   * complete mode, throws `RetryableError`: its certificate is usually attached moments later.
+   * A thing whose event is younger than this, found without any principal in complete mode,
+   * throws `PrincipalPendingError`: its certificate is usually attached moments later. The
+   * workflow's dedicated retrier waits at least this long (both come from
+   * `replication.principalGraceSeconds`).
    */
   readonly principalGraceMs: number;
   /** Page size of every listing (all pages are always read). */
@@ -53,7 +56,7 @@ export interface CreateContextOptions {
   readonly maxAttempts?: number;
   /** @default a Powertools Logger with service name `iot-dr-replication` */
   readonly logger?: Logger;
-  /** @default 300000 (5 minutes) */
+  /** 0 to {@link MAX_PRINCIPAL_GRACE_SECONDS} seconds, in milliseconds. @default 300000 (5 minutes) */
   readonly principalGraceMs?: number;
   /** Page size of listings; tests use 1 to exercise pagination. @default 250 */
   readonly pageSize?: number;
@@ -74,6 +77,12 @@ export function createContext(options: CreateContextOptions): ReplicationContext
   if (options.mode !== 'complete' && options.mode !== 'thing-only') {
     throw new ConfigurationError(`mode must be "complete" or "thing-only" (got "${options.mode}")`);
   }
+  const principalGraceMs = options.principalGraceMs ?? DEFAULT_PRINCIPAL_GRACE_SECONDS * 1000;
+  if (!Number.isFinite(principalGraceMs) || principalGraceMs < 0 || principalGraceMs > MAX_PRINCIPAL_GRACE_SECONDS * 1000) {
+    throw new ConfigurationError(
+      `principalGraceMs must be from 0 to ${MAX_PRINCIPAL_GRACE_SECONDS * 1000} milliseconds (got ${options.principalGraceMs})`,
+    );
+  }
   const clients = (region: string): RegionClients => {
     const config = clientConfig({ region, endpoint: options.endpoint, credentials: options.credentials, maxAttempts: options.maxAttempts });
     return { iot: new IoTClient(config), data: new IoTDataPlaneClient(config) };
@@ -85,7 +94,7 @@ export function createContext(options: CreateContextOptions): ReplicationContext
     primary: clients(options.primaryRegion),
     secondary: clients(options.secondaryRegion),
     logger: options.logger ?? new Logger({ serviceName: 'iot-dr-replication' }),
-    principalGraceMs: options.principalGraceMs ?? 300_000,
+    principalGraceMs,
     pageSize: options.pageSize ?? 250,
   };
 }

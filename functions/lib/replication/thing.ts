@@ -10,7 +10,7 @@ import {
   type DescribeThingCommandOutput,
 } from '@aws-sdk/client-iot';
 import { awsErrorName, isAlreadyExists } from '../aws';
-import { RetryableError } from '../errors';
+import { PrincipalPendingError, RetryableError } from '../errors';
 import { call, find, findAll, sameMap } from './call';
 import { certificateIdFromArn, releaseCertificate, syncCertificate } from './certificates';
 import type { Outcome, ReplicationContext } from './context';
@@ -21,8 +21,9 @@ import { syncThingType } from './thing-type';
 export interface SyncThingOptions {
   /**
    * Epoch milliseconds of the registry event that triggered the sync. In complete mode, a thing
-   * without principals whose event is younger than `ctx.principalGraceMs` throws `RetryableError`
-   * (its certificate is usually attached moments after the thing is created).
+   * without principals whose event is younger than `ctx.principalGraceMs` throws
+   * `PrincipalPendingError` (its certificate is usually attached moments after the thing is
+   * created; AWS IoT emits no registry event for the attachment, so the thing must be re-read).
    */
   readonly eventTimestampMs?: number;
   /** Replicate the registry entry only (type, attributes), never principals. @default false */
@@ -81,7 +82,8 @@ async function upsertThing(ctx: ReplicationContext, source: DescribeThingCommand
 async function syncPrincipals(ctx: ReplicationContext, thingName: string, options: SyncThingOptions, createdNow: boolean): Promise<Outcome[]> {
   const principals = (await thingPrincipals(ctx, 'primary', thingName)) ?? [];
   if (principals.length === 0 && options.eventTimestampMs !== undefined && Date.now() - options.eventTimestampMs < ctx.principalGraceMs) {
-    throw new RetryableError(`thing ${thingName} has no principal in the primary yet (event ${Math.round((Date.now() - options.eventTimestampMs) / 1000)} s old)`, {
+    const ageSeconds = Math.round((Date.now() - options.eventTimestampMs) / 1000);
+    throw new PrincipalPendingError(`thing ${thingName} has no principal in the primary yet (event ${ageSeconds} s old, grace ${ctx.principalGraceMs / 1000} s)`, {
       context: { thingName, eventId: ctx.eventId },
     });
   }

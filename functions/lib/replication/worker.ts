@@ -1,7 +1,8 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { InvalidEventError, RetryableError, requiredEnv } from '../errors';
+import { InvalidEventError, integerEnv, RetryableError, requiredEnv } from '../errors';
 import { applyEvent } from './apply';
+import { DEFAULT_PRINCIPAL_GRACE_SECONDS, MAX_PRINCIPAL_GRACE_SECONDS, PRINCIPAL_GRACE_ENV } from '../principal-grace';
 import { createContext, type Outcome, type ReplicationContext, type ReplicationMode } from './context';
 import type { EventType } from './events';
 
@@ -68,8 +69,11 @@ export async function runWorker(
 
 /**
  * A worker Lambda's handler for `accepted` event types. Call it at module load: it reads
- * `PRIMARY_REGION`, `SECONDARY_REGION` and `REPLICATION_MODE` at once (a missing variable fails
- * the cold start loudly instead of every event) and creates the context and metrics once.
+ * `PRIMARY_REGION`, `SECONDARY_REGION`, `REPLICATION_MODE` and `PRINCIPAL_GRACE_SECONDS` at once
+ * (a missing or bad variable fails the cold start loudly instead of every event) and creates the
+ * context and metrics once. `PRINCIPAL_GRACE_SECONDS` (whole seconds, 0 to 3600; 300 when unset)
+ * is set by the stack from `replication.principalGraceSeconds`, the same value that sizes the
+ * workflow's `PrincipalPendingError` retrier.
  */
 export function workerHandler(
   serviceName: string,
@@ -79,6 +83,8 @@ export function workerHandler(
     primaryRegion: requiredEnv('PRIMARY_REGION'),
     secondaryRegion: requiredEnv('SECONDARY_REGION'),
     mode: requiredEnv('REPLICATION_MODE', ['complete', 'thing-only']) as ReplicationMode,
+    principalGraceMs:
+      integerEnv(PRINCIPAL_GRACE_ENV, { min: 0, max: MAX_PRINCIPAL_GRACE_SECONDS, fallback: DEFAULT_PRINCIPAL_GRACE_SECONDS }) * 1000,
     logger: new Logger({ serviceName }),
   });
   const metrics = new Metrics({ namespace: 'IotDr', serviceName });
