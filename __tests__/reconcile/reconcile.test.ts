@@ -2,12 +2,12 @@
 // secondary): drift is found and repaired through the replication library, recorded failures are
 // re-applied and deleted, the cursor walks the fleet slice by slice.
 import { CreateTableCommand, DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
-import { UpdateThingCommand, UpdateThingGroupCommand } from '@aws-sdk/client-iot';
+import { DeleteThingGroupCommand, UpdateThingCommand, UpdateThingGroupCommand } from '@aws-sdk/client-iot';
 import { GetParameterCommand, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { diffSnapshots, reconcile, repairThing, snapshotRegion } from '../../functions/lib/fleet';
 import { createContext, type ReplicationContext } from '../../functions/lib/replication';
-import { createDevice, createThing, thingEvent, updateShadow } from '../support/fleet';
+import { addToGroup, createDevice, createGroup, createThing, describeGroup, thingEvent, updateShadow } from '../support/fleet';
 import { FAKE_CREDENTIALS, motoClient, startMoto, type Moto } from '../support/moto';
 import { PRIMARY, SECONDARY, seedFleet, sides, useFakeCredentials } from '../cli/helpers';
 
@@ -119,6 +119,36 @@ describe('reconcile', () => {
       (await dynamodb.send(new GetItemCommand({ TableName: TABLE, Key: { eventId: { S: 'evt-1' } } }))).Item,
     ).toBeUndefined();
     expect(result.cursor).toEqual({ primary: null, secondary: null, passes: 1 });
+  });
+
+  it('repairs a thing group whose parent differs (hierarchy drift): recreated under the primary parent, memberships restored', async () => {
+    // Given matching regions...
+    const { primary, secondary } = sides(moto.endpoint);
+    await seedFleet(primary);
+    await copyAll();
+    expect(await differences()).toEqual([]);
+    // ...then the primary deletes site-a and recreates it at the top level, with a child group,
+    // and the delete was missed: the secondary still has it under site
+    await primary.iot.send(new DeleteThingGroupCommand({ thingGroupName: 'site-a' }));
+    await createGroup(primary, 'site-a', { attributes: { city: 'paris' } });
+    await createGroup(primary, 'site-a-1', { parent: 'site-a' });
+    await addToGroup(primary, 'site-a', 'dev-1');
+    await addToGroup(primary, 'site-a-1', 'dev-2');
+    expect((await differences()).map((d) => `${d.kind}:${d.resource}:${d.name}`)).toEqual(
+      expect.arrayContaining(['hierarchy:thingGroup:site-a', 'missing:thingGroup:site-a-1', 'group:thing:dev-2']),
+    );
+
+    // When the job runs
+    const result = await reconcile({ ctx, ssm, cursorParameter: CURSOR, thingsPerRun: 100 });
+
+    // Then the group is recreated under the primary's (no) parent, and everything matches
+    expect(result.repairErrors).toEqual([]);
+    expect(result.outcomes.thingGroup?.updated).toBeGreaterThanOrEqual(1);
+    // the group repair alone restored the memberships: no thing differed when the things were checked
+    expect(result.thingsDrifted).toBe(0);
+    expect((await describeGroup(secondary, 'site-a'))?.thingGroupMetadata?.parentGroupName).toBeUndefined();
+    expect((await describeGroup(secondary, 'site-a-1'))?.thingGroupMetadata?.parentGroupName).toBe('site-a');
+    expect(await differences()).toEqual([]);
   });
 
   it('keeps a failure that still fails, counting the attempt', async () => {

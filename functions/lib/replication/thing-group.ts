@@ -6,47 +6,86 @@ import {
   DescribeThingGroupCommand,
   ListThingGroupsCommand,
   ListThingGroupsForThingCommand,
+  ListThingsInThingGroupCommand,
   RemoveThingFromThingGroupCommand,
   UpdateThingGroupCommand,
   type DescribeThingGroupCommandOutput,
 } from '@aws-sdk/client-iot';
 import { awsErrorName, isAlreadyExists } from '../aws';
 import { RetryableError } from '../errors';
-import { all, call, find, findAll, sameMap } from './call';
+import { call, find, findAll, sameMap } from './call';
 import type { Outcome, ReplicationContext } from './context';
 
 /** Hierarchies are at most 7 levels deep in AWS IoT; the bound stops a cycle in bad data. */
 const MAX_DEPTH = 8;
 
+/**
+ * How far one sync has recursed: towards the root (missing parents are created first) and towards
+ * the leaves (child groups deleted, recreated or restored). Each direction is bounded by MAX_DEPTH,
+ * so a chain of recursive calls is at most 2 × (MAX_DEPTH + 1) long.
+ */
+interface Depth {
+  readonly up: number;
+  readonly down: number;
+}
+const upward = (d: Depth): Depth => ({ up: d.up + 1, down: d.down });
+const downward = (d: Depth): Depth => ({ up: d.up, down: d.down + 1 });
+
+function checkDepth(ctx: ReplicationContext, name: string, depth: Depth): void {
+  if (depth.up > MAX_DEPTH || depth.down > MAX_DEPTH) {
+    throw new RetryableError(`thing group hierarchy deeper than ${MAX_DEPTH} at ${name}`, { context: { eventId: ctx.eventId } });
+  }
+}
+
 async function describeGroup(ctx: ReplicationContext, side: 'primary' | 'secondary', name: string) {
   return find(ctx, `DescribeThingGroup ${name} (${side})`, () => ctx[side].iot.send(new DescribeThingGroupCommand({ thingGroupName: name })));
 }
 
-async function childGroups(ctx: ReplicationContext, name: string): Promise<string[]> {
-  const groups = await all(ctx, `ListThingGroups parent=${name}`, async (nextToken) => {
-    const page = await ctx.secondary.iot.send(new ListThingGroupsCommand({ parentGroup: name, nextToken, maxResults: ctx.pageSize }));
+/** The direct child groups of `name` in one region (none when the group is gone). */
+async function childGroups(ctx: ReplicationContext, side: 'primary' | 'secondary', name: string): Promise<string[]> {
+  const groups = await findAll(ctx, `ListThingGroups parent=${name} (${side})`, async (nextToken) => {
+    // recursive=false: direct children only (moto lists every descendant when it is left out).
+    const page = await ctx[side].iot.send(new ListThingGroupsCommand({ parentGroup: name, recursive: false, nextToken, maxResults: ctx.pageSize }));
     return { items: page.thingGroups, next: page.nextToken };
   });
-  return groups.map((g) => g.groupName as string);
+  return (groups ?? []).map((g) => g.groupName as string);
 }
 
-async function deleteGroup(ctx: ReplicationContext, name: string, depth: number): Promise<Outcome[]> {
-  const target = await describeGroup(ctx, 'secondary', name);
-  if (!target) return [{ kind: 'thingGroup', name, action: 'unchanged', detail: 'absent in both regions' }];
-  // AWS refuses to delete a group with child groups: converge the children first (each one is
-  // deleted only if the primary lost it too).
-  const outcomes: Outcome[] = [];
-  for (const child of await childGroups(ctx, name)) outcomes.push(...(await syncGroup(ctx, child, depth + 1)));
+/** DeleteThingGroup in the secondary; AWS refuses it while child groups remain (→ RetryableError). */
+async function deleteOneGroup(ctx: ReplicationContext, name: string): Promise<void> {
   try {
     await ctx.secondary.iot.send(new DeleteThingGroupCommand({ thingGroupName: name }));
   } catch (error) {
     if (awsErrorName(error) === 'InvalidRequestException') {
-      throw new RetryableError(`DeleteThingGroup ${name}: refused (child groups remain)`, { cause: error });
+      throw new RetryableError(`DeleteThingGroup ${name}: refused (child groups remain)`, { cause: error, context: { eventId: ctx.eventId } });
     }
     await find(ctx, `DeleteThingGroup ${name}`, () => Promise.reject(error));
   }
+}
+
+async function deleteGroup(ctx: ReplicationContext, name: string, depth: Depth): Promise<Outcome[]> {
+  const target = await describeGroup(ctx, 'secondary', name);
+  if (!target) return [{ kind: 'thingGroup', name, action: 'unchanged', detail: 'absent in both regions' }];
+  // AWS refuses to delete a group with child groups: converge the children first (each one is
+  // deleted if the primary lost it too, or recreated under the parent the primary gives it).
+  const outcomes: Outcome[] = [];
+  for (const child of await childGroups(ctx, 'secondary', name)) outcomes.push(...(await syncGroup(ctx, child, downward(depth))));
+  await deleteOneGroup(ctx, name);
   outcomes.push({ kind: 'thingGroup', name, action: 'deleted' });
   return outcomes;
+}
+
+/**
+ * Deletes `name` and every group under it in the secondary, children first (AWS refuses to
+ * delete a group that has child groups). Returns the names deleted, in that order.
+ */
+async function deleteSubtree(ctx: ReplicationContext, name: string, depth: Depth): Promise<string[]> {
+  checkDepth(ctx, name, depth);
+  const deleted: string[] = [];
+  for (const child of await childGroups(ctx, 'secondary', name)) deleted.push(...(await deleteSubtree(ctx, child, downward(depth))));
+  await deleteOneGroup(ctx, name);
+  deleted.push(name);
+  return deleted;
 }
 
 /**
@@ -65,66 +104,192 @@ function sameGroup(source: DescribeThingGroupCommandOutput, target: DescribeThin
   );
 }
 
-async function syncGroup(ctx: ReplicationContext, name: string, depth: number): Promise<Outcome[]> {
-  if (depth > MAX_DEPTH) throw new RetryableError(`thing group hierarchy deeper than ${MAX_DEPTH} at ${name}`);
+/**
+ * Writes the primary's description and attributes; merge=false replaces the whole set (removals
+ * included). Without a description in the primary, '' is sent only when `target` has one to clear.
+ */
+async function writeProperties(
+  ctx: ReplicationContext,
+  name: string,
+  source: DescribeThingGroupCommandOutput,
+  target: DescribeThingGroupCommandOutput | undefined,
+): Promise<void> {
+  const description = source.thingGroupProperties?.thingGroupDescription;
+  const attributes = source.thingGroupProperties?.attributePayload?.attributes ?? {};
+  const clear = !description && !!target?.thingGroupProperties?.thingGroupDescription;
+  await call(ctx, `UpdateThingGroup ${name}`, () =>
+    ctx.secondary.iot.send(
+      new UpdateThingGroupCommand({
+        thingGroupName: name,
+        thingGroupProperties: { ...(description || clear ? { thingGroupDescription: description ?? '' } : {}), attributePayload: { attributes, merge: false } },
+      }),
+    ),
+  );
+}
+
+interface Restored {
+  /** Memberships the primary has, (re-)added in the secondary. */
+  readonly added: number;
+  /** Members of the primary's group that the secondary does not have (yet). */
+  readonly absent: readonly string[];
+  /** Outcomes of the primary's child groups, converged under this one. */
+  readonly children: Outcome[];
+}
+
+/**
+ * Finishes a group the secondary has just (re)created: adds the memberships of the PRIMARY's group
+ * (things not in the secondary yet are left to their own events and to reconciliation), converges
+ * the primary's child groups under it, then writes the primary's properties. That last
+ * UpdateThingGroup raises the group's version above 1, so a group still at version 1 was left
+ * unfinished (a failure in between, e.g. throttling) and the next sync finishes it again; every
+ * step is idempotent.
+ */
+async function restoreGroup(
+  ctx: ReplicationContext,
+  name: string,
+  source: DescribeThingGroupCommandOutput,
+  target: DescribeThingGroupCommandOutput | undefined,
+  depth: Depth,
+): Promise<Restored> {
+  const members =
+    (await findAll(ctx, `ListThingsInThingGroup ${name} (primary)`, async (nextToken) => {
+      const page = await ctx.primary.iot.send(new ListThingsInThingGroupCommand({ thingGroupName: name, recursive: false, nextToken, maxResults: ctx.pageSize }));
+      return { items: page.things, next: page.nextToken };
+    })) ?? [];
+  let added = 0;
+  const absent: string[] = [];
+  for (const thingName of members) {
+    // AddThingToThingGroup is idempotent; ResourceNotFound: the thing is not in the secondary.
+    const done = await find(ctx, `AddThingToThingGroup ${name}/${thingName}`, () =>
+      ctx.secondary.iot.send(new AddThingToThingGroupCommand({ thingGroupName: name, thingName })),
+    );
+    if (done) added++;
+    else absent.push(thingName);
+  }
+  // ResourceNotFound can also name the group: one gone meanwhile must not pass for absent things.
+  if (absent.length && !(await describeGroup(ctx, 'secondary', name))) {
+    throw new RetryableError(`thing group ${name} disappeared from the secondary while its memberships were restored`, { context: { eventId: ctx.eventId } });
+  }
+  const children: Outcome[] = [];
+  for (const child of await childGroups(ctx, 'primary', name)) children.push(...(await syncGroup(ctx, child, downward(depth))));
+  await writeProperties(ctx, name, source, target);
+  return { added, absent, children };
+}
+
+function membershipDetail(restored: Restored): string[] {
+  const parts: string[] = [];
+  if (restored.added || restored.absent.length) parts.push(`${restored.added} membership(s) restored from the primary`);
+  if (restored.absent.length) {
+    const shown = restored.absent.slice(0, 5).join(', ') + (restored.absent.length > 5 ? ', ...' : '');
+    parts.push(`${restored.absent.length} member(s) not in the secondary yet, left to their own events and reconciliation: ${shown}`);
+  }
+  return parts;
+}
+
+const under = (parent: string | undefined) => (parent ? `under parent ${parent}` : 'without a parent');
+
+/** Reports groups recreated along with `name`'s subtree as `updated` (they existed before). */
+function relabelRecreated(outcomes: Outcome[], removed: ReadonlySet<string>, name: string): Outcome[] {
+  return outcomes.map((o) => {
+    if (o.kind !== 'thingGroup' || !removed.has(o.name)) return o;
+    if (o.action === 'created') {
+      const why = o.name === name ? 'recreated' : `recreated with ${name}`;
+      return { ...o, action: 'updated', detail: `${why}${o.detail ? `: ${o.detail}` : ''}` };
+    }
+    if (o.action === 'unchanged' && o.detail === 'absent in both regions') return { ...o, action: 'deleted', detail: `deleted with ${name}'s subtree (absent in the primary)` };
+    return o;
+  });
+}
+
+async function syncGroup(ctx: ReplicationContext, name: string, depth: Depth): Promise<Outcome[]> {
+  checkDepth(ctx, name, depth);
   const source = await describeGroup(ctx, 'primary', name);
   if (!source) return deleteGroup(ctx, name, depth);
   if (source.queryString) return [dynamicGroupSkipped(name)];
   const parent = source.thingGroupMetadata?.parentGroupName;
   const outcomes: Outcome[] = [];
   // Parents first: CreateThingGroup needs its parent to exist.
-  if (parent && !(await describeGroup(ctx, 'secondary', parent))) outcomes.push(...(await syncGroup(ctx, parent, depth + 1)));
+  if (parent && !(await describeGroup(ctx, 'secondary', parent))) outcomes.push(...(await syncGroup(ctx, parent, upward(depth))));
 
-  const description = source.thingGroupProperties?.thingGroupDescription;
-  const attributes = source.thingGroupProperties?.attributePayload?.attributes ?? {};
-  const target = await describeGroup(ctx, 'secondary', name);
-  if (!target) {
-    try {
-      await ctx.secondary.iot.send(
-        new CreateThingGroupCommand({
-          thingGroupName: name,
-          parentGroupName: parent,
-          thingGroupProperties: { ...(description ? { thingGroupDescription: description } : {}), attributePayload: { attributes } },
-        }),
-      );
-      outcomes.push({ kind: 'thingGroup', name, action: 'created', detail: parent ? `parent ${parent}` : undefined });
-      return outcomes;
-    } catch (error) {
-      if (!isAlreadyExists(error)) await call(ctx, `CreateThingGroup ${name}`, () => Promise.reject(error));
-      return [...outcomes, ...(await syncGroup(ctx, name, depth + 1))];
-    }
+  let target = await describeGroup(ctx, 'secondary', name);
+  let recreated: { readonly was: string | undefined; readonly removed: readonly string[] } | undefined;
+  const targetParent = target?.thingGroupMetadata?.parentGroupName;
+  if (target && (targetParent ?? '') !== (parent ?? '')) {
+    // A group's parent is fixed at creation (UpdateThingGroup cannot change it): the primary
+    // deleted and recreated the group, and the delete was missed. Recreate it here under the
+    // primary's parent. Its child groups' parents are fixed too, so the whole secondary subtree
+    // goes (children first) and comes back from the primary's definitions, memberships included.
+    recreated = { was: targetParent, removed: await deleteSubtree(ctx, name, depth) };
+    target = undefined;
   }
-  const targetParent = target.thingGroupMetadata?.parentGroupName;
-  if ((targetParent ?? '') !== (parent ?? '')) {
-    // A group's parent is fixed at creation; a different parent means the primary deleted and
-    // recreated it and the delete was missed. Recreating here would drop its memberships, so this
-    // is reported for reconciliation rather than done silently.
-    outcomes.push({ kind: 'thingGroup', name, action: 'skipped', detail: `parent is ${targetParent ?? 'none'} in the secondary, ${parent ?? 'none'} in the primary` });
+
+  if (!target) {
+    let created: Outcome[];
+    if (recreated && parent && recreated.removed.includes(parent)) {
+      // The primary's parent was under this group in the secondary and went with it: it comes
+      // back first, and brings this group back as its child.
+      created = await syncGroup(ctx, name, upward(depth));
+    } else {
+      const description = source.thingGroupProperties?.thingGroupDescription;
+      const attributes = source.thingGroupProperties?.attributePayload?.attributes ?? {};
+      try {
+        await ctx.secondary.iot.send(
+          new CreateThingGroupCommand({
+            thingGroupName: name,
+            parentGroupName: parent,
+            thingGroupProperties: { ...(description ? { thingGroupDescription: description } : {}), attributePayload: { attributes } },
+          }),
+        );
+      } catch (error) {
+        if (!isAlreadyExists(error)) await call(ctx, `CreateThingGroup ${name}`, () => Promise.reject(error));
+        // Another execution created it meanwhile: converge that one.
+        return [...outcomes, ...(await syncGroup(ctx, name, upward(depth)))];
+      }
+      // A group missing in the secondary may have been deleted by an unfinished recreation, so
+      // memberships and child groups are always restored from the primary.
+      const restored = await restoreGroup(ctx, name, source, undefined, depth);
+      const detail = recreated
+        ? [`recreated ${under(parent)} (${recreated.was ? `was under ${recreated.was}` : 'had no parent'})`, ...membershipDetail(restored)].join('; ')
+        : [...(parent ? [`parent ${parent}`] : []), ...membershipDetail(restored)].join('; ');
+      created = [{ kind: 'thingGroup', name, action: recreated ? 'updated' : 'created', ...(detail ? { detail } : {}) }, ...restored.children];
+    }
+    if (!recreated) return [...outcomes, ...created];
+    const removed = new Set(recreated.removed);
+    outcomes.push(...relabelRecreated(created, removed, name));
+    // Groups the secondary had under this one that the primary keeps elsewhere (or lost):
+    // each is recreated where the primary has it, or stays deleted.
+    for (const other of recreated.removed) {
+      if (outcomes.some((o) => o.kind === 'thingGroup' && o.name === other)) continue;
+      outcomes.push(...relabelRecreated(await syncGroup(ctx, other, downward(depth)), removed, name));
+    }
+    return outcomes;
+  }
+
+  if (target.version === 1) {
+    // Created, but the final update of restoreGroup never ran (it raises the version): finish it.
+    const restored = await restoreGroup(ctx, name, source, target, depth);
+    const detail = ['creation finished', ...membershipDetail(restored)].join('; ');
+    outcomes.push({ kind: 'thingGroup', name, action: 'updated', detail }, ...restored.children);
+    return outcomes;
   }
   if (sameGroup(source, target)) {
     if (!outcomes.some((o) => o.name === name)) outcomes.push({ kind: 'thingGroup', name, action: 'unchanged' });
     return outcomes;
   }
-  await call(ctx, `UpdateThingGroup ${name}`, () =>
-    ctx.secondary.iot.send(
-      new UpdateThingGroupCommand({
-        thingGroupName: name,
-        // merge=false replaces the whole set: attributes removed in the primary disappear too.
-        thingGroupProperties: { thingGroupDescription: description ?? '', attributePayload: { attributes, merge: false } },
-      }),
-    ),
-  );
+  await writeProperties(ctx, name, source, target);
   outcomes.push({ kind: 'thingGroup', name, action: 'updated' });
   return outcomes;
 }
 
 /**
  * Makes the secondary's thing group match the primary's: description, attributes (removals
- * included) and parent (missing parents created first); deleted when the primary lost it
- * (child groups converged first).
+ * included) and parent (missing parents created first). A group created in the secondary gets the
+ * primary's memberships and child groups too. A group whose parent differs (fixed at creation in
+ * AWS IoT) is recreated under the primary's parent with its whole subtree, memberships restored
+ * from the primary. Deleted when the primary lost it (child groups converged first).
  */
 export async function syncThingGroup(ctx: ReplicationContext, name: string): Promise<Outcome[]> {
-  return syncGroup(ctx, name, 0);
+  return syncGroup(ctx, name, { up: 0, down: 0 });
 }
 
 async function groupsOfThing(ctx: ReplicationContext, side: 'primary' | 'secondary', thingName: string): Promise<string[] | undefined> {
