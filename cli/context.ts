@@ -52,6 +52,8 @@ export function runContext(options: GlobalOptions, io: CliIo): RunContext {
     secondaryRegion: config.secondaryRegion,
     mode: config.replication.mode,
     ...(endpoint ? { endpoint } : {}),
+    // copy creates all groups before any thing and then syncs each thing's memberships
+    restoreMembershipsOnCreate: false,
   });
   const limiter = new RateLimiter(options.rateLimit, options.quota ?? {});
   for (const side of [ctx.primary, ctx.secondary]) {

@@ -93,6 +93,7 @@ export class Reconciliation extends Construct {
           'iot:ListNamedShadowsForThing',
           'iot:DescribeThingType',
           'iot:DescribeThingGroup',
+          'iot:ListThingsInThingGroup',
           ...(complete ? PRINCIPAL_READ_ACTIONS : []),
         ],
         resources: iotArns(both, 'thing', 'thingtype', 'thinggroup', ...(complete ? ['cert', 'policy'] : [])),

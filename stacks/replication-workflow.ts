@@ -170,7 +170,13 @@ export class ReplicationWorkflow extends Construct {
       thingGroup: [
         {
           sid: 'ReadRegistry',
-          actions: ['iot:DescribeThingGroup', 'iot:DescribeThing', 'iot:ListThingGroupsForThing'],
+          // ListThingsInThingGroup: a recreated group gets the primary's memberships back
+          actions: [
+            'iot:DescribeThingGroup',
+            'iot:DescribeThing',
+            'iot:ListThingGroupsForThing',
+            'iot:ListThingsInThingGroup',
+          ],
           resources: bothRegions('thinggroup', 'thing'),
         },
         {

@@ -245,6 +245,23 @@ describe('thing group hierarchy drift', () => {
 
 // moto answers ListThingsInThingGroup and ListThingGroups in one page whatever the page size, so
 // paging is shown with aws-sdk-client-mock on the two clients of a context of their own.
+describe('restoreMembershipsOnCreate (off for iot-dr copy, which syncs memberships per thing)', () => {
+  it.each([
+    [true, ['t1']],
+    [false, []],
+  ])('%s: a group created in the secondary gets the primary memberships %j', async (restore, expected) => {
+    const ctx = { ...env.ctx, restoreMembershipsOnCreate: restore };
+    await createGroup(env.primary, 'G');
+    for (const side of [env.primary, env.secondary]) await createThing(side, 't1');
+    await addToGroup(env.primary, 'G', 't1');
+    const outcomes = await syncThingGroup(ctx, 'G');
+    expect(outcomes.map((o) => `${o.name}:${o.action}`)).toEqual(['G:created']);
+    expect(await membersOf(env.secondary, 'G')).toEqual(expected);
+    // finished either way (past version 1): the next sync changes nothing
+    expect((await syncThingGroup(ctx, 'G')).map((o) => `${o.name}:${o.action}`)).toEqual(['G:unchanged']);
+  });
+});
+
 describe('thing group hierarchy drift: paging (aws-sdk-client-mock, moto does not paginate these listings)', () => {
   it('restores the members of every page of the primary group, reads every page of its child groups', async () => {
     const ctx = createContext({

@@ -41,6 +41,13 @@ export interface ReplicationContext {
   readonly principalGraceMs: number;
   /** Page size of every listing (all pages are always read). */
   readonly pageSize: number;
+  /**
+   * A thing group created in the secondary gets the primary's memberships re-added at once (it
+   * may be one an unfinished hierarchy repair deleted). `iot-dr copy` turns this off: it creates
+   * every group before any thing exists and syncs each thing's memberships afterwards, so the adds
+   * would all fail, one wasted call per membership.
+   */
+  readonly restoreMembershipsOnCreate: boolean;
   /** Event id written into shadow clientTokens and logs (set by `applyEvent`). */
   readonly eventId?: string;
 }
@@ -60,6 +67,8 @@ export interface CreateContextOptions {
   readonly principalGraceMs?: number;
   /** Page size of listings; tests use 1 to exercise pagination. @default 250 */
   readonly pageSize?: number;
+  /** See {@link ReplicationContext.restoreMembershipsOnCreate}. @default true */
+  readonly restoreMembershipsOnCreate?: boolean;
 }
 
 const REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
@@ -96,5 +105,6 @@ export function createContext(options: CreateContextOptions): ReplicationContext
     logger: options.logger ?? new Logger({ serviceName: 'iot-dr-replication' }),
     principalGraceMs,
     pageSize: options.pageSize ?? 250,
+    restoreMembershipsOnCreate: options.restoreMembershipsOnCreate ?? true,
   };
 }

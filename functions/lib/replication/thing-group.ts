@@ -151,11 +151,13 @@ async function restoreGroup(
   target: DescribeThingGroupCommandOutput | undefined,
   depth: Depth,
 ): Promise<Restored> {
-  const members =
-    (await findAll(ctx, `ListThingsInThingGroup ${name} (primary)`, async (nextToken) => {
-      const page = await ctx.primary.iot.send(new ListThingsInThingGroupCommand({ thingGroupName: name, recursive: false, nextToken, maxResults: ctx.pageSize }));
-      return { items: page.things, next: page.nextToken };
-    })) ?? [];
+  // Off (iot-dr copy): the caller syncs every thing's memberships after creating the groups.
+  const members = !ctx.restoreMembershipsOnCreate
+    ? []
+    : ((await findAll(ctx, `ListThingsInThingGroup ${name} (primary)`, async (nextToken) => {
+        const page = await ctx.primary.iot.send(new ListThingsInThingGroupCommand({ thingGroupName: name, recursive: false, nextToken, maxResults: ctx.pageSize }));
+        return { items: page.things, next: page.nextToken };
+      })) ?? []);
   let added = 0;
   const absent: string[] = [];
   for (const thingName of members) {
