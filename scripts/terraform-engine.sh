@@ -5,7 +5,7 @@
 #   scripts/terraform-engine.sh [all|tofu|aws|random|providers|actionlint|env|status]
 #
 #   all (default)  tofu + aws + random providers (+ plugin mirror and CLI config)
-#   actionlint     github.com/rhysd/actionlint/cmd/actionlint, into the same cache
+#   actionlint     builds actionlint through scripts/actionlint.sh (its own cache) and prints its version
 #   env            print shell exports (eval "$(scripts/terraform-engine.sh env)")
 #   status         print what is built and where; exit 1 if the engine is incomplete
 #
@@ -28,6 +28,7 @@
 # accept them. See docs/terraform-engine.md.
 set -euo pipefail
 
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="${IOT_DR_ENGINE_DIR:-$HOME/.cache/iot-dr/engine}"
 NICE="${IOT_DR_ENGINE_NICE:-19}"
 FORCE="${IOT_DR_ENGINE_FORCE:-}"
@@ -46,8 +47,6 @@ RANDOM_GO_VERSION=v1.3.2-0.20260513075824-f8d869dc98d9 # commit f8d869dc98d9, da
 RANDOM_VERSION=3.9.0
 RANDOM_WANTED=3.7.2                                    # what @cdktf/provider-random 12.0.1 pins
 
-ACTIONLINT_MODULE=github.com/rhysd/actionlint
-ACTIONLINT_VERSION=v1.7.12
 
 # ---- layout ----------------------------------------------------------------
 GOOSARCH="$(go env GOOS 2>/dev/null || echo linux)_$(go env GOARCH 2>/dev/null || echo amd64)"
@@ -191,16 +190,7 @@ IOT_DR_AWS_PROVIDER_VERSION=$AWS_VERSION
 IOT_DR_AWS_PROVIDER_WANTED=$AWS_WANTED
 IOT_DR_RANDOM_PROVIDER_VERSION=$RANDOM_VERSION
 IOT_DR_RANDOM_PROVIDER_WANTED=$RANDOM_WANTED
-IOT_DR_ACTIONLINT=$BIN/actionlint
 EOF
-}
-
-build_actionlint() {
-  local out="$BIN/actionlint"
-  if have "$out"; then log "actionlint present: $out"; return 0; fi
-  go_build actionlint "$ACTIONLINT_MODULE" "$ACTIONLINT_VERSION" cmd/actionlint "$out" \
-    "-s -w -X $ACTIONLINT_MODULE.version=${ACTIONLINT_VERSION#v}"
-  "$out" -version >&2
 }
 
 status() {
@@ -208,7 +198,6 @@ status() {
   for f in "$BIN/tofu" "$(provider_path aws "$AWS_VERSION")" "$(provider_path random "$RANDOM_VERSION")"; do
     if [ -x "$f" ]; then echo "built:   $f"; else echo "missing: $f"; ok=1; fi
   done
-  if [ -x "$BIN/actionlint" ]; then echo "built:   $BIN/actionlint"; else echo "missing: $BIN/actionlint (optional)"; fi
   echo "mirror:  $PLUGINS (hosts $PRIMARY_HOST, $ALIAS_HOST)"
   echo "cli cfg: $TOFURC"
   [ -f "$TIMINGS" ] && { echo "timings: $TIMINGS"; cat "$TIMINGS"; }
@@ -232,7 +221,8 @@ main() {
       build_provider aws "$AWS_MODULE" "$AWS_GO_VERSION" "$AWS_VERSION"
       build_provider random "$RANDOM_MODULE" "$RANDOM_GO_VERSION" "$RANDOM_VERSION"
       write_tofurc; write_env ;;
-    actionlint) build_actionlint; write_env; echo "$BIN/actionlint" ;;
+    # one actionlint build for the whole project: scripts/actionlint.sh (npm test) owns it
+    actionlint) exec bash "$HERE/actionlint.sh" -version ;;
     env) write_env; sed 's/^/export /' "$ROOT/engine.env" ;;
     status) status ;;
     -h|--help|help) sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//' ;;

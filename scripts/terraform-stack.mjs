@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Helpers for scripts/validate-terraform.sh and scripts/tofu-moto.sh that need to read a
-// synthesized stack (cdk.tf.json). Only reads the synth output; never edits it in place.
+// synthesized stack (cdk.tf.json). Reads the synth output; only `standins` edits, and only the
+// temporary copy tofu-moto.sh applies.
 //
 //   node scripts/terraform-stack.mjs override <stackdir> [--local-backend]
 //       writes <stackdir>/zz_iot_dr_engine_override.tf.json, which pins the providers to the
@@ -16,7 +17,18 @@
 //       resources of that type that set ATTR (aws_dynamodb_table+replica).
 //   node scripts/terraform-stack.mjs regions <stackdir>
 //       prints "alias region" for every aws provider block.
-import { readFileSync, writeFileSync, readdirSync } from 'node:fs';
+//   node scripts/terraform-stack.mjs standins <stackdir>
+//       EDITS the (temporary) copy in <stackdir> for an apply into moto: resources moto cannot
+//       create but others depend on are replaced by stand-ins that carry the values the
+//       dependents read, so that exactly those resources are left out of the apply:
+//       - a DynamoDB table's `replica` (moto ignores UpdateTable ReplicaUpdates) becomes a plain
+//         table of the same name and key schema, with a stream, in the replica's region;
+//       - an `aws_sfn_state_machine` (moto lacks ValidateStateMachineDefinition, which the
+//         provider calls before creating) becomes a `terraform_data` whose output carries the ARN
+//         the state machine would have (account IOT_DR_MOTO_ACCOUNT, default moto's 123456789012).
+//       References are rewritten; a reference to any other attribute of a replaced resource is an
+//       error (extend the stand-in). Prints one line per stand-in.
+import { readFileSync, writeFileSync, readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 
 function loadStack(dir) {
@@ -128,14 +140,95 @@ function regions(dir) {
   for (const block of stack.provider.aws ?? []) console.log(`${block.alias ?? '(default)'} ${block.region ?? '?'}`);
 }
 
+const escapeRe = (t) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** Applies `rewrite` to every string in a JSON value. */
+function mapStrings(value, rewrite) {
+  if (typeof value === 'string') return rewrite(value);
+  if (Array.isArray(value)) return value.map((v) => mapStrings(v, rewrite));
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, mapStrings(v, rewrite)]));
+  }
+  return value;
+}
+
+function standins(dir) {
+  const file = join(dir, 'cdk.tf.json');
+  if (!existsSync(file)) throw new Error(`${file} not found`);
+  const doc = JSON.parse(readFileSync(file, 'utf8'));
+  const resource = doc.resource ?? {};
+  const regionOf = new Map((doc.provider?.aws ?? []).map((b) => [b.alias ? `aws.${b.alias}` : 'aws', b.region]));
+  const providerIn = (region) => [...regionOf].find(([, r]) => r === region)?.[0];
+  const account = process.env.IOT_DR_MOTO_ACCOUNT || '123456789012';
+  /** [pattern, replacement, description] applied to every string of the document */
+  const rewrites = [];
+  /** addresses whose remaining references must not survive */
+  const replaced = [];
+
+  for (const [name, table] of Object.entries(resource.aws_dynamodb_table ?? {})) {
+    const replicas = table.replica ?? [];
+    if (replicas.length === 0) continue;
+    const { replica: _r, deletion_protection_enabled: _d, ...base } = table;
+    delete table.replica;
+    replicas.forEach((rep, i) => {
+      const provider = providerIn(rep.region_name);
+      if (!provider) throw new Error(`aws_dynamodb_table.${name}: no provider for replica region ${rep.region_name}`);
+      const standin = `${name}_moto_replica_${i}`;
+      resource.aws_dynamodb_table[standin] = {
+        ...base,
+        provider,
+        stream_enabled: true,
+        stream_view_type: table.stream_view_type ?? 'NEW_AND_OLD_IMAGES',
+      };
+      // cdktf renders replica attributes as tolist(aws_dynamodb_table.NAME.replica).I.ATTR
+      rewrites.push([
+        new RegExp(`tolist\\(aws_dynamodb_table\\.${escapeRe(name)}\\.replica\\)\\.${i}\\.`, 'g'),
+        `aws_dynamodb_table.${standin}.`,
+      ]);
+      console.log(`aws_dynamodb_table.${name} replica ${rep.region_name} -> aws_dynamodb_table.${standin} (${provider})`);
+    });
+    replaced.push(`aws_dynamodb_table.${name}.replica`);
+  }
+
+  for (const [name, machine] of Object.entries(resource.aws_sfn_state_machine ?? {})) {
+    const region = regionOf.get(machine.provider ?? 'aws');
+    if (typeof machine.name !== 'string' || machine.name.includes('${')) {
+      throw new Error(`aws_sfn_state_machine.${name}: a stand-in needs a literal name`);
+    }
+    const standin = `${name}_moto_standin`;
+    resource.terraform_data = resource.terraform_data ?? {};
+    resource.terraform_data[standin] = {
+      input: { arn: `arn:aws:states:${region}:${account}:stateMachine:${machine.name}` },
+    };
+    delete resource.aws_sfn_state_machine[name];
+    rewrites.push([new RegExp(`\\baws_sfn_state_machine\\.${escapeRe(name)}\\.arn\\b`, 'g'), `terraform_data.${standin}.output.arn`]);
+    rewrites.push([new RegExp(`^aws_sfn_state_machine\\.${escapeRe(name)}$`), `terraform_data.${standin}`]); // depends_on
+    replaced.push(`aws_sfn_state_machine.${name}`);
+    console.log(`aws_sfn_state_machine.${name} -> terraform_data.${standin} (arn in ${region})`);
+  }
+  if (resource.aws_sfn_state_machine && Object.keys(resource.aws_sfn_state_machine).length === 0) {
+    delete resource.aws_sfn_state_machine;
+  }
+
+  const out = mapStrings(doc, (text) => rewrites.reduce((t, [re, to]) => t.replace(re, to), text));
+  const left = JSON.stringify(out);
+  for (const r of replaced) {
+    if (left.includes(r)) throw new Error(`a reference to ${r} has no stand-in value (extend standins)`);
+  }
+  writeFileSync(file, `${JSON.stringify(out, null, 2)}\n`);
+}
+
 const [cmd, dir, arg] = process.argv.slice(2);
 if (!cmd || !dir) {
-  console.error('usage: terraform-stack.mjs override|resources|targets|regions <stackdir> [arg]');
+  console.error('usage: terraform-stack.mjs override|resources|targets|regions|standins <stackdir> [arg]');
   process.exit(2);
 }
 switch (cmd) {
   case 'override':
     override(dir, arg === '--local-backend');
+    break;
+  case 'standins':
+    standins(dir);
     break;
   case 'resources':
     console.log(resources(dir).addrs.join('\n'));

@@ -4,13 +4,14 @@
 #
 #   scripts/tofu-moto.sh all       start moto, synth, init, plan, apply, state list, destroy, stop
 #   scripts/tofu-moto.sh server P  run moto server on 127.0.0.1:P in the foreground
-#   scripts/tofu-moto.sh up        synth, init, plan, apply   (needs IOT_DR_TEST_ENDPOINT, IOT_DR_MOTO_WORKDIR)
+#   scripts/tofu-moto.sh plan      synth, init, plan          (needs IOT_DR_TEST_ENDPOINT, IOT_DR_MOTO_WORKDIR)
+#   scripts/tofu-moto.sh up        synth, init, plan, apply   (same two variables)
 #   scripts/tofu-moto.sh down      destroy                    (same two variables)
 #
 # The app reads IOT_DR_TEST_ENDPOINT=http://127.0.0.1:PORT and points both AWS providers at it.
-# Resources moto cannot create are skipped at apply time with -target on everything else
-# (plus whatever references them); the list is IOT_DR_MOTO_EXCLUDE (comma separated addresses
-# or resource types), default below. The full stack is still planned.
+# The full stack is planned as synthesized. For the apply, resources moto cannot create are
+# replaced by stand-ins or skipped with -target on everything else; the skip list is
+# IOT_DR_MOTO_EXCLUDE (comma separated addresses or resource types), default below.
 #
 # Skips (exit 0) when the engine is not built, unless IOT_DR_REQUIRE_ENGINE is set.
 # moto comes from scripts/ensure-moto.sh (venv ${IOT_DR_VENV:-.venv}) or IOT_DR_MOTO_SERVER.
@@ -19,16 +20,27 @@ TF_LOG_TAG=tofu-moto
 # shellcheck source=scripts/terraform-lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/terraform-lib.sh"
 
-# Resource types moto 5.2.5 does not implement (found by applying against it; see
-# docs/terraform-engine.md). Each entry names the failing API.
+# What moto 5.2.5 cannot create (found by applying against it; see docs/terraform-engine.md).
+# Left out of the apply with -target on everything else (nothing references them):
 #   aws_iot_event_configurations  UpdateEventConfigurations: NotImplementedError (HTTP 500, retried until timeout)
-#   aws_sfn_state_machine         ValidateStateMachineDefinition: NotImplementedError (called at plan time of apply)
 #   aws_cloudwatch_metric_alarm   PutMetricAlarm: 404 (the SDK speaks smithy-rpcv2-cbor to CloudWatch; moto does not)
-#   aws_dynamodb_table+replica    UpdateTable ReplicaUpdates is ignored: no replica ever appears, the provider
-#                                 waits for it until its 30 min timeout
-# Everything that references an excluded resource is excluded with it (else -target pulls it in).
-DEFAULT_EXCLUDE="aws_iot_event_configurations,aws_sfn_state_machine,aws_cloudwatch_metric_alarm,aws_dynamodb_table+replica"
+#   aws_iot_topic_rule            created, but reading it back calls IoT ListTagsForResource: NotImplementedError
+#                                 (HTTP 500, retried until the create timeout)
+# Replaced by stand-ins in the applied copy (`terraform-stack.mjs standins`), because other
+# resources read their attributes; their dependents are applied for real:
+#   aws_dynamodb_table replica    UpdateTable ReplicaUpdates is ignored: no replica ever appears, the provider
+#                                 waits for it until its 30 min timeout -> a plain table with a stream in the
+#                                 replica's region
+#   aws_sfn_state_machine         ValidateStateMachineDefinition: NotImplementedError (called before create)
+#                                 -> terraform_data carrying the state machine's ARN
+# Anything else referencing an excluded resource would be excluded with it (else -target pulls it
+# in); with the stand-ins, nothing is. IOT_DR_MOTO_STANDINS=0 applies without stand-ins.
+DEFAULT_EXCLUDE="aws_iot_event_configurations,aws_cloudwatch_metric_alarm,aws_iot_topic_rule"
 EXCLUDE="${IOT_DR_MOTO_EXCLUDE-$DEFAULT_EXCLUDE}"
+if [ "${IOT_DR_MOTO_STANDINS:-1}" = 0 ]; then
+  # no stand-ins: the two resources are skipped, with everything that references them
+  EXCLUDE="${EXCLUDE:+$EXCLUDE,}aws_sfn_state_machine,aws_dynamodb_table+replica"
+fi
 TIMINGS_OUT="${IOT_DR_MOTO_TIMINGS:-}"
 
 timing() { # step seconds
@@ -69,7 +81,8 @@ require_work() {
   WORK="$IOT_DR_MOTO_WORKDIR"
 }
 
-up() {
+# synth, init and plan the whole stack into $WORK (plan file $WORK/full.plan, log $WORK/plan.log)
+plan_stack() {
   require_work
   export IOT_DR_TEST_ENDPOINT
   # the tables have deletion protection on by default: off in the emulator, or destroy fails
@@ -96,7 +109,14 @@ up() {
   fi
   grep -E '^Plan:|Warning:|Error:' "$WORK/plan.log" >&2 || true
   timing plan $((SECONDS - t0))
-  local targets=()
+}
+
+up() {
+  plan_stack || return $?
+  if [ "${IOT_DR_MOTO_STANDINS:-1}" != 0 ]; then
+    node "$REPO/scripts/terraform-stack.mjs" standins "$WORK/stack" | sed 's/^/  [stand-in] /' >&2
+  fi
+  local targets=() t0
   load_targets
   [ -z "$EXCLUDE" ] || tf_log "apply: excluding moto-unsupported: $EXCLUDE (${#targets[@]} targets remain)"
   t0=$SECONDS
@@ -158,6 +178,11 @@ case "$cmd" in
   server)
     port=${2:?usage: tofu-moto.sh server PORT}
     exec "$(moto_bin)" -H 127.0.0.1 -p "$port" ;;
+  plan)
+    engine_or_skip
+    tofu_env
+    fake_aws_env
+    plan_stack ;;
   up|down|all)
     engine_or_skip
     tofu_env
