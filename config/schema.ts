@@ -183,6 +183,11 @@ const snsTopicArn = z
       `must be an SNS topic ARN such as arn:aws:sns:us-east-1:123456789012:pager (got ${JSON.stringify(issue.input)})`,
   });
 
+/** Region of an SNS topic ARN (`arn:<partition>:sns:<region>:<account>:<name>`). */
+export function snsTopicRegion(arn: string): string {
+  return arn.split(':')[3] ?? '';
+}
+
 const alarmsSchema = z.strictObject({
   /**
    * E-mail address subscribed to the alarm topic iot-dr creates (KMS-encrypted) in every region
@@ -278,28 +283,25 @@ export const configSchema = z
         message: 'moved to alarms.email, which now covers every alarm of the stack in every region',
       });
     }
-    if (cfg.alarms.topicArns.length > 0 && !cfg.alarms.email) {
-      // Regions that have alarms: capture errors (primary), replication (secondary), Route 53 (us-east-1).
-      const alarmRegions = [...new Set([cfg.primaryRegion, cfg.secondaryRegion, 'us-east-1'])];
-      const covered = new Set(cfg.alarms.topicArns.map((arn) => arn.split(':')[3]));
-      const missing = alarmRegions.filter((r) => !covered.has(r));
-      if (missing.length > 0) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['alarms', 'topicArns'],
-          input: cfg.alarms.topicArns,
-          message: `needs a topic in every region that has alarms (${alarmRegions.join(', ')}): none in ${missing.join(', ')}; CloudWatch publishes only to topics in the alarm's region (or set alarms.email)`,
-        });
-      }
+    // Regions that have alarms: capture errors (primary), replication (secondary), Route 53 (us-east-1).
+    const alarmRegions = [...new Set([cfg.primaryRegion, cfg.secondaryRegion, 'us-east-1'])];
+    const covered = new Set(cfg.alarms.topicArns.map(snsTopicRegion));
+    const missing = alarmRegions.filter((r) => !covered.has(r));
+    if (cfg.alarms.topicArns.length > 0 && !cfg.alarms.email && missing.length > 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['alarms', 'topicArns'],
+        input: cfg.alarms.topicArns,
+        message: `needs a topic in every region that has alarms (${alarmRegions.join(', ')}): none in ${missing.join(', ')}; CloudWatch publishes only to topics in the alarm's region (or set alarms.email)`,
+      });
     }
     for (const [i, arn] of cfg.alarms.topicArns.entries()) {
-      const r = arn.split(':')[3];
-      if (![cfg.primaryRegion, cfg.secondaryRegion, 'us-east-1'].includes(r)) {
+      if (!alarmRegions.includes(snsTopicRegion(arn))) {
         ctx.addIssue({
           code: 'custom',
           path: ['alarms', 'topicArns', i],
           input: arn,
-          message: `is in ${r}, where this stack has no alarms (${[...new Set([cfg.primaryRegion, cfg.secondaryRegion, 'us-east-1'])].join(', ')})`,
+          message: `is in ${snsTopicRegion(arn)}, where this stack has no alarms (${alarmRegions.join(', ')})`,
         });
       }
     }

@@ -7,16 +7,11 @@ import { SnsTopic } from '@cdktf/provider-aws/lib/sns-topic';
 import { SnsTopicSubscription } from '@cdktf/provider-aws/lib/sns-topic-subscription';
 import { Annotations, Fn } from 'cdktf';
 import { Construct, type IConstruct } from 'constructs';
-import type { IotDrConfig } from '../config/schema';
+import { type IotDrConfig, snsTopicRegion } from '../config/schema';
 import { resourceName } from './names';
 
 /** CloudWatch accepts at most 5 actions per alarm state. */
 export const MAX_ALARM_ACTIONS = 5;
-
-/** Region of an SNS topic ARN (`arn:<partition>:sns:<region>:<account>:<name>`). */
-export function topicRegion(arn: string): string {
-  return arn.split(':')[3] ?? '';
-}
 
 export interface AlarmNotificationsProps {
   readonly config: IotDrConfig;
@@ -63,7 +58,7 @@ export class AlarmNotifications extends Construct {
       const region = this.regionOf(alarm);
       const actions = [
         ...(email ? [this.topicIn(region).arn] : []),
-        ...topicArns.filter((arn) => topicRegion(arn) === region),
+        ...topicArns.filter((arn) => snsTopicRegion(arn) === region),
       ];
       if (actions.length === 0) continue; // the schema rejects a region without a topic
       if (actions.length > MAX_ALARM_ACTIONS) {
