@@ -139,10 +139,13 @@ export class ReplicationWorkflow extends Construct {
             'iot:AttachThingPrincipal',
             'iot:DetachThingPrincipal',
             'iot:DeleteThingShadow',
-            // A thing cannot be created without its type: a missing type is created (and its
-            // deprecation state copied) by the thing worker too.
+            // A thing cannot be created without its type: a missing type is synced by the thing
+            // worker too (syncThingType: created and its deprecation copied; updated or deleted
+            // when another writer changed it between the reads).
             'iot:CreateThingType',
             'iot:DeprecateThingType',
+            'iot:UpdateThingType',
+            'iot:DeleteThingType',
             ...(complete ? PRINCIPAL_WRITE_ACTIONS : []),
           ],
           resources: secondaryOnly('thing', 'thingtype', ...(complete ? ['cert', 'policy'] : [])),
@@ -196,7 +199,8 @@ export class ReplicationWorkflow extends Construct {
       shadow: [
         {
           sid: 'ReadShadows',
-          actions: ['iot:GetThingShadow', 'iot:ListNamedShadowsForThing'],
+          // One shadow per event: never lists a thing's named shadows (the thing worker does, to delete them).
+          actions: ['iot:GetThingShadow'],
           resources: bothRegions('thing'),
         },
         {

@@ -3,7 +3,18 @@
  * region match the primary's current state. Used by the worker Lambdas, the `iot-dr` CLI and the
  * reconciliation job. Design and event coverage: docs/replication.md.
  */
-export { applyEvent } from './apply';
+export {
+  applyEvent,
+  applyShadowEvent,
+  applyThingEvent,
+  applyThingGroupEvent,
+  applyThingTypeEvent,
+  type EventApplier,
+  SHADOW_FAMILY_EVENT_TYPES,
+  THING_FAMILY_EVENT_TYPES,
+  THING_GROUP_FAMILY_EVENT_TYPES,
+  THING_TYPE_FAMILY_EVENT_TYPES,
+} from './apply';
 export { createContext, type CreateContextOptions, type Outcome, type RegionClients, type ReplicationContext, type ReplicationMode } from './context';
 export { certificateIdFromArn, certificateIdFromPem, releaseCertificate, syncCertificate } from './certificates';
 export { EVENT_TYPES, nameFromArn, parseEvent, type EventType, type ReplicationEvent } from './events';

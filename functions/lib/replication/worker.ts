@@ -1,7 +1,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { InvalidEventError, integerEnv, RetryableError, requiredEnv } from '../errors';
-import { applyEvent } from './apply';
+import type { EventApplier } from './apply';
 import { DEFAULT_PRINCIPAL_GRACE_SECONDS, MAX_PRINCIPAL_GRACE_SECONDS, PRINCIPAL_GRACE_ENV } from '../principal-grace';
 import { createContext, type Outcome, type ReplicationContext, type ReplicationMode } from './context';
 import type { EventType } from './events';
@@ -21,14 +21,16 @@ export interface WorkerOutput {
 
 /**
  * The body of every worker Lambda: validates the input, checks the event type belongs to this
- * worker, applies it, counts it (`ReplicatedEvents` / `FailedEvents` / `RetryableFailures`,
- * dimension `EventType`; `SecondaryWrites`) and flushes the metrics before returning. Errors propagate: their `name` is what the
- * workflow retries or catches on.
+ * worker, applies it with `apply` (the worker family's applier, e.g. `applyThingEvent`), counts
+ * it (`ReplicatedEvents` / `FailedEvents` / `RetryableFailures`, dimension `EventType`;
+ * `SecondaryWrites`) and flushes the metrics before returning. Errors propagate: their `name` is
+ * what the workflow retries or catches on.
  */
 export async function runWorker(
   ctx: ReplicationContext,
   metrics: Metrics,
   accepted: readonly EventType[],
+  apply: EventApplier,
   input: unknown,
 ): Promise<WorkerOutput> {
   let eventType = 'unknown';
@@ -50,7 +52,7 @@ export async function runWorker(
       throw new InvalidEventError('event.eventType', `must be one of ${accepted.join(', ')} for this worker`, { received: type, context: { eventId } });
     }
     eventType = type as string;
-    const outcomes = await applyEvent(ctx, event, eventId);
+    const outcomes = await apply(ctx, event, eventId);
     count('ReplicatedEvents');
     // Writes made in the secondary (anything but unchanged/skipped), flushed below.
     metrics.addMetric('SecondaryWrites', MetricUnit.Count, outcomes.filter((o) => o.action !== 'unchanged' && o.action !== 'skipped').length);
@@ -68,7 +70,10 @@ export async function runWorker(
 }
 
 /**
- * A worker Lambda's handler for `accepted` event types. Call it at module load: it reads
+ * A worker Lambda's handler for `accepted` event types, applied by `apply`: its family's applier
+ * (`applyThingEvent`, `applyThingTypeEvent`, `applyThingGroupEvent`, `applyShadowEvent`), never the
+ * all-families `applyEvent`, so that the bundle holds only that family's code and AWS calls (the
+ * ones its IAM role grants: __tests__/workflow/worker-iam.test.ts). Call it at module load: it reads
  * `PRIMARY_REGION`, `SECONDARY_REGION`, `REPLICATION_MODE` and `PRINCIPAL_GRACE_SECONDS` at once
  * (a missing or bad variable fails the cold start loudly instead of every event) and creates the
  * context and metrics once. `PRINCIPAL_GRACE_SECONDS` (whole seconds, 0 to 3600; 300 when unset)
@@ -78,6 +83,7 @@ export async function runWorker(
 export function workerHandler(
   serviceName: string,
   accepted: readonly EventType[],
+  apply: EventApplier,
 ): (input: unknown) => Promise<WorkerOutput> {
   const ctx = createContext({
     primaryRegion: requiredEnv('PRIMARY_REGION'),
@@ -88,5 +94,5 @@ export function workerHandler(
     logger: new Logger({ serviceName }),
   });
   const metrics = new Metrics({ namespace: 'IotDr', serviceName });
-  return (input) => runWorker(ctx, metrics, accepted, input);
+  return (input) => runWorker(ctx, metrics, accepted, apply, input);
 }
