@@ -18,6 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateThingCommand } from '@aws-sdk/client-iot';
 import { unzipSync } from 'fflate';
+import { emulatedLambdaEnv } from '../cli/moto';
 import { bundleFunction } from '../stacks/bundle';
 import { motoIot, startMoto } from '../__tests__/support/moto';
 
@@ -114,19 +115,18 @@ async function main(): Promise<void> {
         writeFileSync(join(dir, name), data);
       const env: NodeJS.ProcessEnv = {
         PATH: process.env.PATH,
+        ...emulatedLambdaEnv(moto.endpoint),
+        // as in Lambda: logs and EMF metrics are written (to the discarded stderr/stdout lines)
+        POWERTOOLS_LOG_LEVEL: 'INFO',
+        POWERTOOLS_METRICS_DISABLED: 'false',
+        POWERTOOLS_METRICS_NAMESPACE: 'IotDrBench',
         BENCH_BUNDLE: join(dir, 'index.js'),
         BENCH_EVENT: JSON.stringify(event),
         AWS_REGION: SECONDARY,
-        AWS_ACCESS_KEY_ID: 'testing',
-        AWS_SECRET_ACCESS_KEY: 'testing',
-        AWS_SESSION_TOKEN: 'testing',
-        AWS_EC2_METADATA_DISABLED: 'true',
-        IOT_DR_AWS_ENDPOINT: moto.endpoint,
         PRIMARY_REGION: PRIMARY,
         SECONDARY_REGION: SECONDARY,
         REPLICATION_MODE: 'complete',
         PRINCIPAL_GRACE_SECONDS: '300',
-        POWERTOOLS_METRICS_NAMESPACE: 'IotDrBench',
       };
       const runs: Run[] = [];
       for (let n = 0; n < COLD_RUNS; n++) runs.push(await runOnce(env));
