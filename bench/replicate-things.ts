@@ -5,16 +5,8 @@
 // Not a test: it prints things/s and checks the secondary holds what it should.
 import { parseArgs } from 'node:util';
 import { ListCertificatesCommand, ListThingsCommand, type IoTClient } from '@aws-sdk/client-iot';
-import {
-  createDevice,
-  createPolicy,
-  PRIMARY,
-  SECONDARY,
-  thingEvent,
-  twoRegions,
-  workerInput,
-} from '../__tests__/support/fleet';
-import { emulatedLambdaEnv, startMoto } from '../__tests__/support/moto';
+import { createDevice, createPolicy, PRIMARY, thingEvent, twoRegions, workerInput } from '../__tests__/support/fleet';
+import { workerLambdaEnv, startMoto } from '../__tests__/support/moto';
 
 const { values } = parseArgs({
   options: {
@@ -60,10 +52,7 @@ async function main(): Promise<void> {
   try {
     const { primary, secondary } = twoRegions(moto.endpoint);
     Object.assign(process.env, {
-      ...emulatedLambdaEnv(moto.endpoint),
-      PRIMARY_REGION: PRIMARY,
-      SECONDARY_REGION: SECONDARY,
-      REPLICATION_MODE: 'complete',
+      ...workerLambdaEnv(moto.endpoint),
     });
     // Loaded after the environment is set: the handler reads it at module load, like in Lambda.
     const { handler } = await import('../functions/worker-thing/handler');

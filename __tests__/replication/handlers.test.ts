@@ -29,7 +29,7 @@ import {
   workerInput,
   type TableItem,
 } from '../support/fleet';
-import { emulatedLambdaEnv, startMoto, type Moto } from '../support/moto';
+import { workerLambdaEnv, startMoto, type Moto } from '../support/moto';
 
 type Handler = (input: unknown) => Promise<{ outcomes: { kind: string; name: string; action: string }[] }>;
 
@@ -51,10 +51,7 @@ beforeAll(async () => {
   moto = await startMoto();
   env = twoRegions(moto.endpoint);
   Object.assign(process.env, {
-    ...emulatedLambdaEnv(moto.endpoint),
-    PRIMARY_REGION: 'us-east-1',
-    SECONDARY_REGION: 'us-west-2',
-    REPLICATION_MODE: 'complete',
+    ...workerLambdaEnv(moto.endpoint),
   });
   workers.thing = loadHandler('worker-thing');
   workers.thingType = loadHandler('worker-thing-type');

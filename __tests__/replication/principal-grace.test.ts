@@ -7,7 +7,7 @@ import type * as Errors from '../../functions/lib/errors';
 import { ConfigurationError } from '../../functions/lib/errors';
 import { createContext } from '../../functions/lib/replication';
 import { createThing, PRIMARY, thingEvent, twoRegions, workerInput } from '../support/fleet';
-import { emulatedLambdaEnv, startMoto, type Moto } from '../support/moto';
+import { workerLambdaEnv, startMoto, type Moto } from '../support/moto';
 
 type Handler = (input: unknown) => Promise<{ outcomes: { kind: string; name: string; action: string }[] }>;
 
@@ -36,10 +36,7 @@ beforeAll(async () => {
   moto = await startMoto();
   env = twoRegions(moto.endpoint);
   Object.assign(process.env, {
-    ...emulatedLambdaEnv(moto.endpoint),
-    PRIMARY_REGION: 'us-east-1',
-    SECONDARY_REGION: 'us-west-2',
-    REPLICATION_MODE: 'complete',
+    ...workerLambdaEnv(moto.endpoint),
   });
 });
 afterAll(async () => {

@@ -21,6 +21,22 @@ export { freePort } from '../../cli/moto';
 export const FAKE_CREDENTIALS = EMULATOR_CREDENTIALS;
 export { emulatedLambdaEnv };
 
+/**
+ * A replication worker's environment as the stack sets it (regions, mode), on top of the
+ * emulator's (`emulatedLambdaEnv`): primary us-east-1, secondary us-west-2.
+ */
+export function workerLambdaEnv(
+  endpoint: string,
+  mode: 'complete' | 'thing-only' = 'complete',
+): Record<string, string> {
+  return {
+    ...emulatedLambdaEnv(endpoint),
+    PRIMARY_REGION: 'us-east-1',
+    SECONDARY_REGION: 'us-west-2',
+    REPLICATION_MODE: mode,
+  };
+}
+
 /** A running moto server (endpoint, reset, stop). */
 export type Moto = MotoServer;
 

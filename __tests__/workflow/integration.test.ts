@@ -17,7 +17,7 @@ import {
 } from '@aws-sdk/client-iot';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
-import { emulatedLambdaEnv, motoClient, startMoto, type Moto } from '../support/moto';
+import { workerLambdaEnv, motoClient, startMoto, type Moto } from '../support/moto';
 import {
   addToGroup,
   attachCertificate,
@@ -116,10 +116,7 @@ beforeAll(async () => {
 
   // The real Lambda modules, configured through their environment as in the stack.
   Object.assign(process.env, {
-    ...emulatedLambdaEnv(moto.endpoint),
-    PRIMARY_REGION: PRIMARY,
-    SECONDARY_REGION: SECONDARY,
-    REPLICATION_MODE: 'complete',
+    ...workerLambdaEnv(moto.endpoint),
     PRINCIPAL_GRACE_SECONDS: String(GRACE_SECONDS),
     STATE_MACHINE_ARN: stateMachineArn,
     DLQ_URL: dlqUrl,
