@@ -61,7 +61,11 @@ describe('isTransient (@smithy/core/retry classification)', () => {
     ['HTTP 503', true, sdkError('ServiceUnavailableException', meta(503))],
     ['any other 5xx', true, sdkError('InternalFailureException', meta(500))],
     ['connection reset', true, Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' })],
-    ['a network error as cause', true, new Error('wrapped', { cause: Object.assign(new Error('x'), { code: 'EAI_AGAIN' }) })],
+    [
+      'a network error as cause',
+      true,
+      new Error('wrapped', { cause: Object.assign(new Error('x'), { code: 'EAI_AGAIN' }) }),
+    ],
     ['SDK TimeoutError', true, sdkError('TimeoutError')],
     ['modelled retryable', true, sdkError('SomethingException', { $retryable: {}, ...meta(400) })],
     ['UnauthorizedException 401', false, sdkError('UnauthorizedException', meta(401))],
@@ -100,7 +104,9 @@ describe('all / findAll over SDK paginators', () => {
 
   it('Given a listing whose parent is gone, When findAll, Then undefined', async () => {
     const gone = sdkError('ResourceNotFoundException', meta(404));
-    await expect(findAll(ctx, 'List', pages([{ xs: [1] }], { index: 0, error: gone }), (p) => p.xs)).resolves.toBeUndefined();
+    await expect(
+      findAll(ctx, 'List', pages([{ xs: [1] }], { index: 0, error: gone }), (p) => p.xs),
+    ).resolves.toBeUndefined();
   });
 
   it('Given a paginator that never ends, When collected, Then it stops after MAX_PAGES with a permanent error', async () => {
@@ -122,14 +128,26 @@ describe('Checkpoint save (write-file-atomic)', () => {
   it('Given saves in a row, When read back, Then the file is whole JSON and no temporary file is left', () => {
     const dir = mkdtempSync(join(tmpdir(), 'iot-dr-ckpt-'));
     const file = join(dir, 'ckpt.json');
-    const identity = { primaryRegion: 'us-east-1', secondaryRegion: 'us-west-2', mode: 'complete', prefix: null, query: null };
+    const identity = {
+      primaryRegion: 'us-east-1',
+      secondaryRegion: 'us-west-2',
+      mode: 'complete',
+      prefix: null,
+      query: null,
+    };
     const checkpoint = Checkpoint.open(file, identity);
     for (let i = 0; i < 5; i++) {
       checkpoint.markDone(`thing-${i}`);
       checkpoint.save();
     }
     expect(readdirSync(dir)).toEqual(['ckpt.json']);
-    expect(JSON.parse(readFileSync(file, 'utf8')).done).toEqual(['thing-0', 'thing-1', 'thing-2', 'thing-3', 'thing-4']);
+    expect(JSON.parse(readFileSync(file, 'utf8')).done).toEqual([
+      'thing-0',
+      'thing-1',
+      'thing-2',
+      'thing-3',
+      'thing-4',
+    ]);
     expect([...Checkpoint.open(file, identity).done]).toHaveLength(5);
   });
 });

@@ -82,10 +82,14 @@ describe('Synth: scripts/app.mjs', () => {
       cwd,
       env: { ...process.env, CHECKPOINT_DISABLE: '1', IOT_DR_NAME_PREFIX: 'acme-dr' },
     }).toString();
-    expect(out.match(/^Synthesized .*$/gm)).toEqual(['Synthesized Terraform for both regions: cdktf.out/stacks/acme-dr/cdk.tf.json']);
+    expect(out.match(/^Synthesized .*$/gm)).toEqual([
+      'Synthesized Terraform for both regions: cdktf.out/stacks/acme-dr/cdk.tf.json',
+    ]);
     expect(out).toContain('Removed cdktf.out/stacks/iot-dr');
     expect(readdirSync(join(cwd, 'cdktf.out', 'stacks'))).toEqual(['acme-dr']);
-    const stackDir = execFileSync(process.execPath, [join(ROOT, 'scripts', 'manifest.mjs'), 'stack-dir'], { cwd }).toString();
+    const stackDir = execFileSync(process.execPath, [join(ROOT, 'scripts', 'manifest.mjs'), 'stack-dir'], {
+      cwd,
+    }).toString();
     expect(stackDir.trim()).toBe('cdktf.out/stacks/acme-dr');
   });
 
