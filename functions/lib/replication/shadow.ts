@@ -15,12 +15,14 @@ import type { Outcome, ReplicationContext } from './context';
 
 /**
  * The SDK ships no paginator for ListNamedShadowsForThing (it is not modelled as paginated), so
- * one is built the way the SDK builds its own: `nextToken` in and out, `pageSize`.
+ * one is built the way the SDK builds its own: `nextToken` in and out, `pageSize`. Marked pure so
+ * that a worker bundle that never lists named shadows drops it (and its command: see
+ * __tests__/workflow/worker-iam.test.ts).
  */
 const paginateListNamedShadowsForThing: (
   config: PaginationConfiguration & { client: IoTDataPlaneClient },
   input: ListNamedShadowsForThingCommandInput,
-) => Paginator<ListNamedShadowsForThingCommandOutput> = createPaginator(
+) => Paginator<ListNamedShadowsForThingCommandOutput> = /* @__PURE__ */ createPaginator(
   IoTDataPlaneClient,
   ListNamedShadowsForThingCommand,
   'nextToken',
