@@ -143,6 +143,7 @@ describe('deploy.yml steps', () => {
     writeFileSync(join(stack, 'assets', 'fn', 'a.zip'), 'zip');
     writeFileSync(join(stack, '.terraform', 'junk'), 'providers');
     writeFileSync(join(stack, 'tfplan'), 'the reviewed plan');
+    writeFileSync(join(stack, '.terraform.lock.hcl'), 'provider "registry.terraform.io/hashicorp/aws" {}');
     const r = runStep(keep, { PLAN_ARTIFACT_KEY: KEY, STACK_DIR: stack, HEAD_SHA: 'h7' }, stack);
     expect(r.status).toBe(0);
     expect(r.outputs.deployable).toBe('yes');
@@ -182,6 +183,8 @@ describe('deploy.yml steps', () => {
     expect(r.stderr + r.stdout).not.toContain('::error');
     expect(r.status).toBe(0);
     expect(readFileSync(join(main, 'tfplan'), 'utf8')).toBe('the reviewed plan');
+    // terraform init on main uses the providers the plan was made with
+    expect(readFileSync(join(main, '.terraform.lock.hcl'), 'utf8')).toContain('hashicorp/aws');
   });
 
   it.each([
