@@ -7,7 +7,7 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -26,8 +26,14 @@ function cdktnProject(): string {
   const pkg = readFileSync(join(ROOT, 'package.json'), 'utf8');
   const lock = readFileSync(join(ROOT, 'package-lock.json'), 'utf8');
   const key = createHash('sha256').update(pkg).update(lock).digest('hex').slice(0, 16);
-  const dir = join(process.env.IOT_DR_CDKTN_CACHE ?? join(homedir(), '.cache', 'iot-dr', 'cdktn'), key);
+  const cache = process.env.IOT_DR_CDKTN_CACHE ?? join(homedir(), '.cache', 'iot-dr', 'cdktn');
+  const dir = join(cache, key);
   if (!existsSync(join(dir, '.ok'))) {
+    // Installs for other package.json versions, unused for a day, make room (a few hundred MB each).
+    for (const old of existsSync(cache) ? readdirSync(cache) : []) {
+      const path = join(cache, old);
+      if (old !== key && Date.now() - statSync(path).mtimeMs > 86_400_000) rmSync(path, { recursive: true, force: true });
+    }
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, 'package.json'), pkg);
