@@ -14,7 +14,8 @@
 // A token that may not comment (a pull request from a fork gets a read-only one) is not an
 // error: the job summary and a workflow warning carry the message instead. Exit codes: 0 done,
 // 1 GitHub refused otherwise, 2 usage.
-import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { github } from './api.mjs';
 
@@ -156,6 +157,6 @@ export async function main(argv = process.argv.slice(2), env = process.env) {
   }
 }
 
-if (process.argv[1] && import.meta.url === `file://${process.argv[1]}`) {
+if (process.argv[1] && realpathSync(fileURLToPath(import.meta.url)) === realpathSync(process.argv[1])) {
   main().then((code) => process.exit(code));
 }

@@ -8,6 +8,8 @@
 // writes to $GITHUB_OUTPUT, run-id, pr and head-sha. Exit 0 found, 1 refused (the message says
 // why), 2 usage. Environment as scripts/github/api.mjs; PLAN_WORKFLOW (default pr-plan.yml),
 // PLAN_ARTIFACT (default iot-dr-plan).
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { github, setOutput } from './api.mjs';
 
 export async function findReviewedPlan(sha, env = process.env) {
@@ -44,7 +46,7 @@ export async function findReviewedPlan(sha, env = process.env) {
   return { runId: latest.id, pr: pr.number, headSha: head };
 }
 
-if (process.argv[1] && import.meta.url === `file://${process.argv[1]}`) {
+if (process.argv[1] && realpathSync(fileURLToPath(import.meta.url)) === realpathSync(process.argv[1])) {
   const sha = process.argv[2];
   if (!sha) {
     console.error('usage: reviewed-plan.mjs <commit-sha>');
