@@ -7,7 +7,17 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -32,7 +42,8 @@ function cdktnProject(): string {
     // Installs for other package.json versions, unused for a day, make room (a few hundred MB each).
     for (const old of existsSync(cache) ? readdirSync(cache) : []) {
       const path = join(cache, old);
-      if (old !== key && Date.now() - statSync(path).mtimeMs > 86_400_000) rmSync(path, { recursive: true, force: true });
+      if (old !== key && Date.now() - statSync(path).mtimeMs > 86_400_000)
+        rmSync(path, { recursive: true, force: true });
     }
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
