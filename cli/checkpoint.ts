@@ -1,8 +1,10 @@
 /**
  * The copy checkpoint: which things are done, so an interrupted copy resumes where it stopped.
- * Written atomically (temporary file + rename), so a crash mid-write never leaves half a file.
+ * Written atomically (write-file-atomic: temporary file, fsync, rename), so a crash mid-write never
+ * leaves half a file.
  */
-import { existsSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, unlinkSync } from 'node:fs';
+import writeFileAtomic from 'write-file-atomic';
 import { UsageError } from './errors';
 
 /** What a copy was asked to do; a checkpoint only resumes the same copy. */
@@ -86,9 +88,7 @@ export class Checkpoint {
       phases: this.phases,
       done: [...this.done],
     };
-    const tmp = `${this.file}.${process.pid}.tmp`;
-    writeFileSync(tmp, JSON.stringify(data));
-    renameSync(tmp, this.file);
+    writeFileAtomic.sync(this.file, JSON.stringify(data));
     this.dirty = false;
   }
 

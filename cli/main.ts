@@ -56,19 +56,30 @@ function filterOptions(cmd: Command): Command {
     );
 }
 
+/** Where errors go: `--json` makes them one JSON object on stdout, for machines. */
+interface ErrorOutput {
+  readonly json: boolean;
+  /** Commander's own message for a usage error, kept for `report` to print in the one format. */
+  commanderMessage?: string;
+}
+
 /** Builds the command tree; actions set `result.code`. */
-export function buildProgram(io: CliIo, result: { code: number }): Command {
+export function buildProgram(io: CliIo, result: { code: number }, errors: ErrorOutput = { json: false }): Command {
   const program = new Command('iot-dr')
     .description(
       'Disaster recovery for AWS IoT Core: copy an existing fleet to the secondary region, verify both regions match, run a local DR drill.',
     )
     .version(version)
-    .showHelpAfterError('(add --help for usage)')
     .addHelpText('after', EXIT_CODES_HELP)
     .exitOverride()
     .configureOutput({
       writeOut: (s) => io.stdout.write(s),
-      writeErr: (s) => io.stderr.write(s),
+      // With --json, nothing but the JSON error: the "(add --help ...)" hint is dropped.
+      writeErr: (s) => (errors.json ? undefined : io.stderr.write(s)),
+      // "error: unknown option ..." is printed by `report`, with the CLI's one prefix.
+      outputError: (s) => {
+        errors.commanderMessage = s.trim().replace(/^error: /, '');
+      },
     });
 
   const copy = program
@@ -135,42 +146,77 @@ export function buildProgram(io: CliIo, result: { code: number }): Command {
 /** Runs the CLI with `argv` (the arguments after the program name); resolves to the exit code. */
 export async function run(argv: readonly string[], io: CliIo = processIo()): Promise<number> {
   const result = { code: EXIT.OK as number };
-  const program = buildProgram(io, result);
+  const errors: ErrorOutput = { json: argv.includes('--json') };
+  const program = buildProgram(io, result, errors);
   try {
     if (argv.length === 0) {
-      program.outputHelp();
+      // A usage error: the help goes to stderr, so nothing reads it as a command's output.
+      program.outputHelp({ error: true });
       return EXIT.USAGE;
     }
     await program.parseAsync([...argv], { from: 'user' });
     return result.code;
   } catch (err) {
-    return report(err, io);
+    return report(err, io, errors);
   }
 }
 
-/** Sorts an error into usage / external / internal, prints it, returns the exit code. */
-export function report(err: unknown, io: CliIo): number {
+/** One failure as the CLI reports it: `iot-dr: <kind> error: <message>`, or JSON with `--json`. */
+interface Failure {
+  readonly kind: 'usage' | 'external' | 'internal';
+  readonly exitCode: number;
+  readonly message: string;
+  readonly cause?: string;
+  readonly hint?: string;
+}
+
+const CREDENTIALS_HINT =
+  'no AWS credentials were found: set AWS_PROFILE (after `aws sso login` or `aws configure`), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run where a role provides them; with an emulator, pass --endpoint';
+
+function isMissingCredentials(err: unknown): boolean {
+  const e = err as { name?: string; cause?: unknown } | null;
+  return e?.name === 'CredentialsProviderError' || (e?.cause !== undefined && isMissingCredentials(e.cause));
+}
+
+/** Sorts an error into usage / external / internal. */
+export function classify(err: unknown, commanderMessage?: string): Failure | undefined {
   if (err instanceof CommanderError) {
-    // Commander already printed its message (and the help hint).
-    return err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version'
-      ? EXIT.OK
-      : EXIT.USAGE;
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version') {
+      return undefined;
+    }
+    return { kind: 'usage', exitCode: EXIT.USAGE, message: commanderMessage ?? err.message.replace(/^error: /, '') };
   }
-  if (err instanceof UsageError) {
-    writeLine(io.stderr, `iot-dr: error: ${err.message}`);
-    return EXIT.USAGE;
-  }
+  if (err instanceof UsageError) return { kind: 'usage', exitCode: EXIT.USAGE, message: err.message };
   if (err instanceof ExternalError || isAwsError(err) || isAwsError((err as { cause?: unknown } | null)?.cause)) {
     const e = err as Error & { $metadata?: { httpStatusCode?: number } };
     const status = e.$metadata?.httpStatusCode ? ` (HTTP ${e.$metadata.httpStatusCode})` : '';
-    writeLine(io.stderr, `iot-dr: external error: ${e.name}: ${e.message}${status}`);
-    if (e.cause && !(e instanceof ExternalError))
-      writeLine(io.stderr, `  cause: ${String((e.cause as Error).message ?? e.cause)}`);
-    return EXIT.EXTERNAL;
+    const cause = e.cause && !(e instanceof ExternalError) ? String((e.cause as Error).message ?? e.cause) : undefined;
+    return {
+      kind: 'external',
+      exitCode: EXIT.EXTERNAL,
+      message: `${e.name}: ${e.message}${status}`,
+      ...(cause ? { cause } : {}),
+      ...(isMissingCredentials(err) ? { hint: CREDENTIALS_HINT } : {}),
+    };
   }
   const e = err as Error;
-  writeLine(io.stderr, `iot-dr: internal error: ${e?.stack ?? String(err)}`);
-  return EXIT.INTERNAL;
+  return { kind: 'internal', exitCode: EXIT.INTERNAL, message: e?.stack ?? String(err) };
+}
+
+/** Prints an error (one prefix, or one JSON object on stdout with `--json`); returns the exit code. */
+export function report(err: unknown, io: CliIo, errors: ErrorOutput = { json: false }): number {
+  const failure = classify(err, errors.commanderMessage);
+  if (!failure) return EXIT.OK;
+  if (errors.json) {
+    writeLine(io.stdout, JSON.stringify({ error: failure }));
+    return failure.exitCode;
+  }
+  const kind = failure.kind === 'usage' ? '' : `${failure.kind} `;
+  writeLine(io.stderr, `iot-dr: ${kind}error: ${failure.message}`);
+  if (failure.cause) writeLine(io.stderr, `  cause: ${failure.cause}`);
+  if (failure.hint) writeLine(io.stderr, `  hint: ${failure.hint}`);
+  if (failure.kind === 'usage' && err instanceof CommanderError) writeLine(io.stderr, '(add --help for usage)');
+  return failure.exitCode;
 }
 
 /** Entry point of the executable: SIGINT aborts gracefully once, then exits. */

@@ -90,8 +90,8 @@ export function parseConfig(input: unknown, source = 'configuration'): IotDrConf
       const where = issue.path.length ? ` in ${describePath(issue.path)}` : '';
       return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}${where}: remove ${issue.keys.length > 1 ? 'them' : 'it'} or check the spelling`;
     }
-    const got =
-      issue.message.includes('(got') || issue.input === undefined ? '' : ` (got ${JSON.stringify(issue.input)})`;
+    const shown = issue.input === undefined ? '' : JSON.stringify(issue.input);
+    const got = issue.message.includes('(got') || shown === '' || issue.message.includes(shown) ? '' : ` (got ${shown})`;
     return `${describePath(issue.path)}: ${issue.message}${got}`;
   });
   throw new ConfigError(source, problems);

@@ -59,6 +59,14 @@ const region = z.enum(IOT_REGIONS, {
     `unknown region ${JSON.stringify(issue.input)}; must be one of the regions where AWS IoT Core runs: ${IOT_REGIONS.join(', ')}`,
 });
 
+/**
+ * Any AWS region name (a state bucket may live where IoT Core does not run, e.g. eu-central-2):
+ * `<area>[-gov|-iso...]-<direction>-<number>`. https://docs.aws.amazon.com/global-infrastructure/latest/regions/aws-regions.html
+ */
+const awsRegion = z.string().regex(/^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$/, {
+  error: (issue) => `must be an AWS region name such as eu-central-2 (got ${JSON.stringify(issue.input)})`,
+});
+
 const int = (min: number, max: number) =>
   z
     .number({ error: (issue) => `must be a number (got ${JSON.stringify(issue.input)})` })
@@ -91,7 +99,8 @@ const backendSchema = z.discriminatedUnion('type', [
       error: (issue) => `must be a valid S3 bucket name (got ${JSON.stringify(issue.input)})`,
     }),
     key: z.string().min(1).default('iot-dr/terraform.tfstate'),
-    region,
+    /** Region of the state bucket: any AWS region, not only those where IoT Core runs. */
+    region: awsRegion,
     /** S3-native state locking (`use_lockfile`, Terraform >= 1.10). @default true */
     useLockfile: z.boolean().default(true),
     /** A DynamoDB lock table, for engines older than Terraform 1.10. */

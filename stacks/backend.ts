@@ -2,10 +2,18 @@ import { CloudBackend, LocalBackend, NamedCloudWorkspace, S3Backend, type Terraf
 import type { IotDrConfig } from '../config/schema';
 
 /**
+ * The engine versions the synthesized Terraform needs: S3-native state locking (`use_lockfile`)
+ * and the provider features used need Terraform or OpenTofu 1.10+.
+ * https://developer.hashicorp.com/terraform/language/terraform#terraform-required_version
+ */
+export const REQUIRED_TERRAFORM_VERSION = '>= 1.10';
+
+/**
  * Configures where the one state of both regions lives: local (default), S3 with locking, or
  * Terraform Cloud / HCP Terraform.
  */
 export function configureBackend(stack: TerraformStack, backend: IotDrConfig['backend'], stackName: string): void {
+  stack.addOverride('terraform.required_version', REQUIRED_TERRAFORM_VERSION);
   switch (backend.type) {
     case 'local':
       new LocalBackend(stack, { path: backend.path ?? `terraform.${stackName}.tfstate` });

@@ -53,6 +53,8 @@ export class ReplicationTable extends Construct {
         {
           regionName: props.secondaryRegion,
           pointInTimeRecovery: true,
+          // The secondary's copy is the DR copy: protected like the table itself.
+          deletionProtectionEnabled: props.deletionProtection ?? true,
           propagateTags: true,
         },
       ],

@@ -50,12 +50,46 @@ describe('iot-dr arguments and configuration', () => {
     const result = await inProcess(argv);
     expect(result.stderr).toMatch(message);
     expect(result.code).toBe(2);
+    // One prefix for every error the CLI prints, commander's own included.
+    expect(result.stderr).toMatch(/^iot-dr: error: /);
+    expect(result.stderr).not.toMatch(/^error: /m);
+    expect(result.stderr.trimEnd().split('\n').at(-1)).toBe('(add --help for usage)');
   });
 
-  it('prints the help and exits 2 without a command', async () => {
+  it('Given no command, Then the help goes to stderr (a usage error: stdout stays empty) with exit 2', async () => {
     const result = await inProcess([]);
     expect(result.code).toBe(2);
-    expect(result.stdout).toMatch(/Usage: iot-dr/);
+    expect(result.stderr).toMatch(/Usage: iot-dr/);
+    expect(result.stdout).toBe('');
+  });
+
+  it.each([
+    [['copy', '--json', '--concurrency', '0'], /'--concurrency <n>' argument '0' is invalid/],
+    [['verify', '--json', '--bogus'], /unknown option '--bogus'/],
+    [['verify', '--json', '--config', 'nope.json'], /nope\.json.*file not found/s],
+  ])('Given --json, When %j fails, Then the error is one JSON object on stdout and stderr is empty', async (argv, message) => {
+    const result = await inProcess(argv);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toBe('');
+    const parsed = JSON.parse(result.stdout);
+    expect(parsed).toEqual({ error: { kind: 'usage', exitCode: 2, message: expect.stringMatching(message) } });
+  });
+
+  it('Given no AWS credentials anywhere, Then the external error says how to provide them', async () => {
+    const env = {
+      HOME: scratch.dir,
+      AWS_CONFIG_FILE: join(scratch.dir, 'none'),
+      AWS_SHARED_CREDENTIALS_FILE: join(scratch.dir, 'none'),
+      AWS_EC2_METADATA_DISABLED: 'true', // no instance metadata lookup: loopback only
+      AWS_MAX_ATTEMPTS: '1',
+    };
+    const text = await inProcess(['verify', '--endpoint', 'http://127.0.0.1:9', '--rate-limit', '0'], env);
+    expect(text.code).toBe(3);
+    expect(text.stderr).toMatch(/^iot-dr: external error: CredentialsProviderError/m);
+    expect(text.stderr).toMatch(/^ {2}hint: no AWS credentials were found: set AWS_PROFILE/m);
+    const json = await inProcess(['verify', '--json', '--endpoint', 'http://127.0.0.1:9', '--rate-limit', '0'], env);
+    expect(json.code).toBe(3);
+    expect(JSON.parse(json.stdout).error).toMatchObject({ kind: 'external', exitCode: 3, hint: expect.stringContaining('AWS_PROFILE') });
   });
 
   it.each(['copy', 'verify', 'drill'])('documents every option of %s in --help', async (command) => {

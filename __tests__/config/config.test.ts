@@ -50,6 +50,10 @@ describe('Configuration', () => {
     ],
     [{ backend: { type: 'cloud', organization: 'acme' } }, 'backend.workspace:'],
     [
+      { backend: { type: 's3', bucket: 'acme-state', region: 'Frankfurt' } },
+      'backend.region: must be an AWS region name such as eu-central-2 (got "Frankfurt")',
+    ],
+    [
       { dns: { hostedZoneId: 'zone-1', recordName: 'iot.example.com' } },
       'dns.hostedZoneId: must be a Route 53 hosted zone id',
     ],
@@ -57,6 +61,14 @@ describe('Configuration', () => {
     const problems = problemsOf(() => parseConfig(input));
     expect(problems.join('\n')).toContain(expected);
   });
+
+  it.each(['eu-central-2', 'ap-southeast-5', 'us-gov-west-1', 'il-central-1', 'us-east-1'])(
+    'Given an S3 state bucket in %s (IoT Core or not), When parsed, Then the backend is accepted',
+    (region) => {
+      const config = parseConfig({ backend: { type: 's3', bucket: 'acme-state', region } });
+      expect(config.backend).toMatchObject({ type: 's3', region });
+    },
+  );
 
   it('reports every problem at once', () => {
     const problems = problemsOf(() => parseConfig({ namePrefix: 'X', logRetentionDays: 2, extra: 1 }));

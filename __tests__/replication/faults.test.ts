@@ -131,10 +131,17 @@ describe('Replication: AWS faults', () => {
       if (describes === 1) throw new ResourceNotFoundException(meta(404)); // primary: deleted
       return { thingName: 't' };
     });
-    iot.on(ListThingPrincipalsCommand)
-      .resolvesOnce({ principals: [arn('a')], nextToken: 'p2' })
-      .resolvesOnce({ principals: ['arn:aws:cognito-identity:us-east-1:123456789012:identitypool/x'], nextToken: 'p3' })
-      .resolvesOnce({ principals: [arn('b')] });
+    // The SDK paginator reuses one input object across pages: record each request's token.
+    const principalTokens: (string | undefined)[] = [];
+    const principalPages: Record<string, object> = {
+      '': { principals: [arn('a')], nextToken: 'p2' },
+      p2: { principals: ['arn:aws:cognito-identity:us-east-1:123456789012:identitypool/x'], nextToken: 'p3' },
+      p3: { principals: [arn('b')] },
+    };
+    iot.on(ListThingPrincipalsCommand).callsFake(async (input: { nextToken?: string }) => {
+      principalTokens.push(input.nextToken);
+      return principalPages[input.nextToken ?? ''];
+    });
     iot.on(DetachThingPrincipalCommand).resolves({});
     iot.on(ListPrincipalThingsCommand).resolves({ things: ['other-thing'] }); // certificates kept
     data
@@ -147,7 +154,7 @@ describe('Replication: AWS faults', () => {
 
     const outcomes = await applyEvent(ctx, thingEvent(PRIMARY, 'DELETED', { name: 't' }), 'e-1');
 
-    expect(iot.commandCalls(ListThingPrincipalsCommand).map((c) => c.args[0].input.nextToken)).toEqual([undefined, 'p2', 'p3']);
+    expect(principalTokens).toEqual([undefined, 'p2', 'p3']);
     expect(iot.commandCalls(DetachThingPrincipalCommand)).toHaveLength(3);
     expect(data.commandCalls(DeleteThingShadowCommand).map((c) => c.args[0].input.shadowName)).toEqual(['s1', 's2', 's3', undefined]);
     expect(outcomes.filter((o) => o.kind === 'certificate').map((o) => o.action)).toEqual(['unchanged', 'unchanged']);
@@ -162,17 +169,20 @@ describe('Replication: AWS faults', () => {
       }
       return { certificateDescription: { certificateId: input.certificateId, certificateArn: `arn:aws:iot:us-west-2:123456789012:cert/${input.certificateId}`, status: 'ACTIVE', certificatePem } };
     });
-    iot.on(ListAttachedPoliciesCommand).resolves({ policies: [{ policyName: 'p1' }, { policyName: 'p2' }] }); // secondary
-    iot.on(ListAttachedPoliciesCommand, { target: `arn:aws:iot:us-east-1:123456789012:cert/${id}` })
-      .resolvesOnce({ policies: [{ policyName: 'p1' }], nextMarker: 'm2' })
-      .resolvesOnce({ policies: [{ policyName: 'p2' }] });
+    // The SDK paginator reuses one input object across pages: record each request's marker.
+    const markers: (string | undefined)[] = [];
+    iot.on(ListAttachedPoliciesCommand).callsFake(async (input: { target: string; marker?: string }) => {
+      markers.push(input.marker);
+      if (input.target !== `arn:aws:iot:us-east-1:123456789012:cert/${id}`) return { policies: [{ policyName: 'p1' }, { policyName: 'p2' }] }; // secondary
+      return input.marker === undefined ? { policies: [{ policyName: 'p1' }], nextMarker: 'm2' } : { policies: [{ policyName: 'p2' }] };
+    });
     iot.on(GetPolicyCommand).resolves({ policyDocument: '{"Statement":[]}' });
     iot.on(AttachPolicyCommand).resolves({});
 
     await syncCertificate(ctx, id);
 
     expect(iot.commandCalls(AttachPolicyCommand).map((c) => c.args[0].input.policyName)).toEqual(['p1', 'p2']);
-    expect(iot.commandCalls(ListAttachedPoliciesCommand).map((c) => c.args[0].input.marker)).toEqual([undefined, 'm2', undefined]);
+    expect(markers).toEqual([undefined, 'm2', undefined]);
   });
 
   it('reports a dynamic thing group (moto has none) as skipped, for the group and its memberships', async () => {

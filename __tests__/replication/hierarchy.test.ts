@@ -277,9 +277,13 @@ describe('thing group hierarchy drift: paging (aws-sdk-client-mock, moto does no
     const secondary = mockClient(ctx.secondary.iot);
     try {
       primary.on(DescribeThingGroupCommand, { thingGroupName: 'G' }).resolves({ thingGroupName: 'G', version: 4, thingGroupMetadata: { parentGroupName: 'B' } });
-      primary.on(ListThingsInThingGroupCommand).callsFake(({ nextToken }: { nextToken?: string }) =>
-        nextToken === undefined ? { things: ['t1', 't2'], nextToken: 'p2' } : nextToken === 'p2' ? { things: ['t3', 't4'], nextToken: 'p3' } : { things: ['t5'] },
-      );
+      // The SDK paginator reuses one input object across pages: keep a copy of each request.
+      const listed: object[] = [];
+      primary.on(ListThingsInThingGroupCommand).callsFake((input: { nextToken?: string }) => {
+        listed.push({ ...input });
+        const { nextToken } = input;
+        return nextToken === undefined ? { things: ['t1', 't2'], nextToken: 'p2' } : nextToken === 'p2' ? { things: ['t3', 't4'], nextToken: 'p3' } : { things: ['t5'] };
+      });
       primary.on(ListThingGroupsCommand).callsFake(({ nextToken }: { nextToken?: string }) => (nextToken === undefined ? { thingGroups: [], nextToken: 'c2' } : { thingGroups: [] }));
       secondary.on(DescribeThingGroupCommand, { thingGroupName: 'B' }).resolves({ thingGroupName: 'B', version: 2 });
       secondary
@@ -303,7 +307,7 @@ describe('thing group hierarchy drift: paging (aws-sdk-client-mock, moto does no
             '1 member(s) not in the secondary yet, left to their own events and reconciliation: t4',
         },
       ]);
-      expect(primary.commandCalls(ListThingsInThingGroupCommand).map((c) => c.args[0].input)).toEqual([
+      expect(listed).toEqual([
         { thingGroupName: 'G', recursive: false, maxResults: 2, nextToken: undefined },
         { thingGroupName: 'G', recursive: false, maxResults: 2, nextToken: 'p2' },
         { thingGroupName: 'G', recursive: false, maxResults: 2, nextToken: 'p3' },

@@ -1,6 +1,14 @@
 import { synthJson } from '../support/synth';
 
 describe('Stack: state backend', () => {
+  it.each([
+    ['local', {}],
+    ['s3', { backend: { type: 's3', bucket: 'acme-tfstate', region: 'eu-central-2' } }],
+    ['cloud', { backend: { type: 'cloud', organization: 'acme', workspace: 'w' } }],
+  ])('requires Terraform/OpenTofu 1.10+ (S3-native locking) with the %s backend', (_name, config) => {
+    expect(synthJson(config as object).terraform.required_version).toBe('>= 1.10');
+  });
+
   it('keeps both regions in one local state by default', () => {
     const tf = synthJson({});
     expect(tf.terraform.backend).toEqual({ local: { path: 'terraform.iot-dr.tfstate' } });

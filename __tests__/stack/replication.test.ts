@@ -26,9 +26,15 @@ describe('Construct: ReplicationTable', () => {
     });
   });
 
-  it('can leave deletion protection off', () => {
+  it('protects the secondary replica (the DR copy) from deletion too', () => {
+    expect(table.replica).toEqual([expect.objectContaining({ region_name: 'us-west-2', deletion_protection_enabled: true })]);
+  });
+
+  it('can leave deletion protection off, on the table and its replica', () => {
     const off = synthJson({ replication: { tableDeletionProtection: false } });
-    expect(resourceNamed(off, 'aws_dynamodb_table', 'replication-table').deletion_protection_enabled).toBe(false);
+    const t = resourceNamed(off, 'aws_dynamodb_table', 'replication-table');
+    expect(t.deletion_protection_enabled).toBe(false);
+    expect(t.replica).toEqual([expect.objectContaining({ deletion_protection_enabled: false })]);
   });
 });
 

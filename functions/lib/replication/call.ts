@@ -28,24 +28,31 @@ export async function find<T>(ctx: ReplicationContext, what: string, fn: () => P
   }
 }
 
-/** Upper bound on pages read by one listing: a runaway nextToken loop must end. */
+/** Upper bound on pages read by one listing: a runaway pagination must end. */
 export const MAX_PAGES = 10_000;
 
-/** Collects every page of a listing. `fetch` returns one page's items and the next token. */
-export async function all<T>(
+/**
+ * Collects every page of a listing from an SDK paginator (`paginateListThingPrincipals(...)`,
+ * which follows `nextToken`/`marker` itself); `items` picks a page's list. A failure on any page
+ * becomes `RetryableError` or `ReplicationError` like `call`.
+ */
+export async function all<P, T>(
   ctx: ReplicationContext,
   what: string,
-  fetch: (token: string | undefined) => Promise<{ items?: readonly T[]; next?: string }>,
+  pages: AsyncIterable<P>,
+  items: (page: P) => readonly T[] | undefined,
 ): Promise<T[]> {
-  const items: T[] = [];
-  let token: string | undefined;
-  for (let page = 0; page < MAX_PAGES; page++) {
-    const result = await call(ctx, what, () => fetch(token));
-    items.push(...(result.items ?? []));
-    token = result.next || undefined;
-    if (!token) return items;
+  const out: T[] = [];
+  let count = 0;
+  try {
+    for await (const page of pages) {
+      if (++count > MAX_PAGES) throw new Error(`more than ${MAX_PAGES} pages`);
+      out.push(...(items(page) ?? []));
+    }
+  } catch (error) {
+    throw classifyAwsError(error, what, { eventId: ctx.eventId });
   }
-  throw classifyAwsError(new Error(`more than ${MAX_PAGES} pages`), what, { eventId: ctx.eventId });
+  return out;
 }
 
 /** Same attributes (string maps), ignoring key order. */
@@ -59,13 +66,14 @@ export function jsonEqual(a: unknown, b: unknown): boolean {
 }
 
 /** Like `all`, but `undefined` when AWS answers ResourceNotFound (the listed parent is gone). */
-export async function findAll<T>(
+export async function findAll<P, T>(
   ctx: ReplicationContext,
   what: string,
-  fetch: (token: string | undefined) => Promise<{ items?: readonly T[]; next?: string }>,
+  pages: AsyncIterable<P>,
+  items: (page: P) => readonly T[] | undefined,
 ): Promise<T[] | undefined> {
   try {
-    return await all(ctx, what, fetch);
+    return await all(ctx, what, pages, items);
   } catch (error) {
     if (isNotFound((error as { cause?: unknown }).cause)) return undefined;
     throw error;

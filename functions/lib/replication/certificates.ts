@@ -4,9 +4,9 @@ import {
   DeleteCertificateCommand,
   DescribeCertificateCommand,
   DetachPolicyCommand,
-  ListAttachedPoliciesCommand,
-  ListCertificatesCommand,
-  ListPrincipalThingsCommand,
+  paginateListAttachedPolicies,
+  paginateListCertificates,
+  paginateListPrincipalThings,
   RegisterCertificateWithoutCACommand,
   UpdateCertificateCommand,
   type CertificateDescription,
@@ -54,10 +54,7 @@ async function describe(ctx: ReplicationContext, side: 'primary' | 'secondary', 
 
 /** Finds a certificate in the secondary by PEM when its id is not the fingerprint (bounded scan). */
 async function findByPem(ctx: ReplicationContext, pem: string): Promise<CertificateDescription | undefined> {
-  const list = await all(ctx, 'ListCertificates', async (marker) => {
-    const page = await ctx.secondary.iot.send(new ListCertificatesCommand({ marker, pageSize: ctx.pageSize }));
-    return { items: page.certificates, next: page.nextMarker };
-  });
+  const list = await all(ctx, 'ListCertificates', paginateListCertificates({ client: ctx.secondary.iot, pageSize: ctx.pageSize }, {}), (page) => page.certificates);
   const wanted = pem.trim();
   for (const certificate of list) {
     const description = certificate.certificateId ? await describe(ctx, 'secondary', certificate.certificateId) : undefined;
@@ -126,19 +123,23 @@ export async function syncCertificate(ctx: ReplicationContext, primaryId: string
 
 /** Names of the policies attached directly to `target` (all pages). */
 async function attachedPolicies(ctx: ReplicationContext, side: 'primary' | 'secondary', target: string): Promise<string[] | undefined> {
-  const policies = await findAll(ctx, `ListAttachedPolicies (${side})`, async (marker) => {
-    const page = await ctx[side].iot.send(new ListAttachedPoliciesCommand({ target, marker, pageSize: ctx.pageSize, recursive: false }));
-    return { items: page.policies, next: page.nextMarker };
-  });
+  const policies = await findAll(
+    ctx,
+    `ListAttachedPolicies (${side})`,
+    paginateListAttachedPolicies({ client: ctx[side].iot, pageSize: ctx.pageSize }, { target, recursive: false }),
+    (page) => page.policies,
+  );
   return policies?.map((p) => p.policyName as string);
 }
 
 /** Things a principal is attached to (all pages). */
 export async function principalThings(ctx: ReplicationContext, side: 'primary' | 'secondary', principal: string): Promise<string[]> {
-  const things = await findAll(ctx, `ListPrincipalThings (${side})`, async (nextToken) => {
-    const page = await ctx[side].iot.send(new ListPrincipalThingsCommand({ principal, nextToken, maxResults: ctx.pageSize }));
-    return { items: page.things, next: page.nextToken };
-  });
+  const things = await findAll(
+    ctx,
+    `ListPrincipalThings (${side})`,
+    paginateListPrincipalThings({ client: ctx[side].iot, pageSize: ctx.pageSize }, { principal }),
+    (page) => page.things,
+  );
   return things ?? [];
 }
 

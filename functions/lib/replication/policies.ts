@@ -6,6 +6,7 @@ import {
   GetPolicyCommand,
   ListPolicyVersionsCommand,
   ListTargetsForPolicyCommand,
+  paginateListTargetsForPolicy,
 } from '@aws-sdk/client-iot';
 import { awsErrorName, isAlreadyExists } from '../aws';
 import { RetryableError } from '../errors';
@@ -105,10 +106,12 @@ export async function syncPolicy(ctx: ReplicationContext, name: string, round = 
  * delete a policy that still has them.
  */
 export async function cleanupPolicy(ctx: ReplicationContext, name: string): Promise<Outcome> {
-  const targets = await findAll(ctx, `ListTargetsForPolicy ${name}`, async (marker) => {
-    const page = await ctx.secondary.iot.send(new ListTargetsForPolicyCommand({ policyName: name, marker, pageSize: ctx.pageSize }));
-    return { items: page.targets, next: page.nextMarker };
-  });
+  const targets = await findAll(
+    ctx,
+    `ListTargetsForPolicy ${name}`,
+    paginateListTargetsForPolicy({ client: ctx.secondary.iot, pageSize: ctx.pageSize }, { policyName: name }),
+    (page) => page.targets,
+  );
   if (targets === undefined) return { kind: 'policy', name, action: 'unchanged', detail: 'absent' };
   if (targets.length > 0) return { kind: 'policy', name, action: 'unchanged', detail: `still attached to ${targets.length} target(s)` };
 

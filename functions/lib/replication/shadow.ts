@@ -1,12 +1,34 @@
 import {
   DeleteThingShadowCommand,
   GetThingShadowCommand,
+  IoTDataPlaneClient,
   ListNamedShadowsForThingCommand,
+  type ListNamedShadowsForThingCommandInput,
+  type ListNamedShadowsForThingCommandOutput,
   UpdateThingShadowCommand,
 } from '@aws-sdk/client-iot-data-plane';
+import { createPaginator } from '@smithy/core';
+import type { PaginationConfiguration, Paginator } from '@smithy/types';
 import { RetryableError } from '../errors';
 import { find, findAll, jsonEqual } from './call';
 import type { Outcome, ReplicationContext } from './context';
+
+/**
+ * The SDK ships no paginator for ListNamedShadowsForThing (it is not modelled as paginated), so
+ * one is built the way the SDK builds its own: `nextToken` in and out, `pageSize`. Marked pure so
+ * that a worker bundle that never lists named shadows drops it (and its command: see
+ * __tests__/workflow/worker-iam.test.ts).
+ */
+const paginateListNamedShadowsForThing: (
+  config: PaginationConfiguration & { client: IoTDataPlaneClient },
+  input: ListNamedShadowsForThingCommandInput,
+) => Paginator<ListNamedShadowsForThingCommandOutput> = /* @__PURE__ */ createPaginator(
+  IoTDataPlaneClient,
+  ListNamedShadowsForThingCommand,
+  'nextToken',
+  'nextToken',
+  'pageSize',
+);
 
 /** The part of a shadow document replication cares about. */
 export interface ShadowDocument {
@@ -108,10 +130,12 @@ export async function syncShadow(ctx: ReplicationContext, thingName: string, sha
 /** Deletes the classic and every named shadow of a thing in the secondary (all pages). */
 export async function deleteAllShadows(ctx: ReplicationContext, thingName: string): Promise<Outcome[]> {
   const named =
-    (await findAll(ctx, `ListNamedShadowsForThing ${thingName}`, async (nextToken) => {
-      const page = await ctx.secondary.data.send(new ListNamedShadowsForThingCommand({ thingName, nextToken, pageSize: Math.min(ctx.pageSize, 100) }));
-      return { items: page.results, next: page.nextToken };
-    })) ?? [];
+    (await findAll(
+      ctx,
+      `ListNamedShadowsForThing ${thingName}`,
+      paginateListNamedShadowsForThing({ client: ctx.secondary.data, pageSize: Math.min(ctx.pageSize, 100) }, { thingName }),
+      (page) => page.results,
+    )) ?? [];
   const outcomes: Outcome[] = [];
   for (const shadowName of named) outcomes.push(await deleteShadow(ctx, thingName, shadowName));
   outcomes.push(await deleteShadow(ctx, thingName, ''));

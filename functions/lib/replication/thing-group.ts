@@ -4,9 +4,9 @@ import {
   DeleteThingGroupCommand,
   DescribeThingCommand,
   DescribeThingGroupCommand,
-  ListThingGroupsCommand,
-  ListThingGroupsForThingCommand,
-  ListThingsInThingGroupCommand,
+  paginateListThingGroups,
+  paginateListThingGroupsForThing,
+  paginateListThingsInThingGroup,
   RemoveThingFromThingGroupCommand,
   UpdateThingGroupCommand,
   type DescribeThingGroupCommandOutput,
@@ -43,11 +43,13 @@ async function describeGroup(ctx: ReplicationContext, side: 'primary' | 'seconda
 
 /** The direct child groups of `name` in one region (none when the group is gone). */
 async function childGroups(ctx: ReplicationContext, side: 'primary' | 'secondary', name: string): Promise<string[]> {
-  const groups = await findAll(ctx, `ListThingGroups parent=${name} (${side})`, async (nextToken) => {
+  const groups = await findAll(
+    ctx,
+    `ListThingGroups parent=${name} (${side})`,
     // recursive=false: direct children only (moto lists every descendant when it is left out).
-    const page = await ctx[side].iot.send(new ListThingGroupsCommand({ parentGroup: name, recursive: false, nextToken, maxResults: ctx.pageSize }));
-    return { items: page.thingGroups, next: page.nextToken };
-  });
+    paginateListThingGroups({ client: ctx[side].iot, pageSize: ctx.pageSize }, { parentGroup: name, recursive: false }),
+    (page) => page.thingGroups,
+  );
   return (groups ?? []).map((g) => g.groupName as string);
 }
 
@@ -154,10 +156,12 @@ async function restoreGroup(
   // Off (iot-dr copy): the caller syncs every thing's memberships after creating the groups.
   const members = !ctx.restoreMembershipsOnCreate
     ? []
-    : ((await findAll(ctx, `ListThingsInThingGroup ${name} (primary)`, async (nextToken) => {
-        const page = await ctx.primary.iot.send(new ListThingsInThingGroupCommand({ thingGroupName: name, recursive: false, nextToken, maxResults: ctx.pageSize }));
-        return { items: page.things, next: page.nextToken };
-      })) ?? []);
+    : ((await findAll(
+        ctx,
+        `ListThingsInThingGroup ${name} (primary)`,
+        paginateListThingsInThingGroup({ client: ctx.primary.iot, pageSize: ctx.pageSize }, { thingGroupName: name, recursive: false }),
+        (page) => page.things,
+      )) ?? []);
   let added = 0;
   const absent: string[] = [];
   for (const thingName of members) {
@@ -295,10 +299,12 @@ export async function syncThingGroup(ctx: ReplicationContext, name: string): Pro
 }
 
 async function groupsOfThing(ctx: ReplicationContext, side: 'primary' | 'secondary', thingName: string): Promise<string[] | undefined> {
-  const groups = await findAll(ctx, `ListThingGroupsForThing ${thingName} (${side})`, async (nextToken) => {
-    const page = await ctx[side].iot.send(new ListThingGroupsForThingCommand({ thingName, nextToken, maxResults: ctx.pageSize }));
-    return { items: page.thingGroups, next: page.nextToken };
-  });
+  const groups = await findAll(
+    ctx,
+    `ListThingGroupsForThing ${thingName} (${side})`,
+    paginateListThingGroupsForThing({ client: ctx[side].iot, pageSize: ctx.pageSize }, { thingName }),
+    (page) => page.thingGroups,
+  );
   return groups?.map((g) => g.groupName as string);
 }
 

@@ -5,7 +5,7 @@ import {
   DescribeThingCommand,
   DescribeThingTypeCommand,
   DetachThingPrincipalCommand,
-  ListThingPrincipalsCommand,
+  paginateListThingPrincipals,
   UpdateThingCommand,
   type DescribeThingCommandOutput,
 } from '@aws-sdk/client-iot';
@@ -35,10 +35,12 @@ async function describeThing(ctx: ReplicationContext, side: 'primary' | 'seconda
 }
 
 async function thingPrincipals(ctx: ReplicationContext, side: 'primary' | 'secondary', thingName: string): Promise<string[] | undefined> {
-  return findAll(ctx, `ListThingPrincipals ${thingName} (${side})`, async (nextToken) => {
-    const page = await ctx[side].iot.send(new ListThingPrincipalsCommand({ thingName, nextToken, maxResults: ctx.pageSize }));
-    return { items: page.principals, next: page.nextToken };
-  });
+  return findAll(
+    ctx,
+    `ListThingPrincipals ${thingName} (${side})`,
+    paginateListThingPrincipals({ client: ctx[side].iot, pageSize: ctx.pageSize }, { thingName }),
+    (page) => page.principals,
+  );
 }
 
 /** Creates the thing type in the secondary when it is missing there (its properties come with it). */
