@@ -93,10 +93,7 @@ describe('createHealthCheck', () => {
     await broker.setFaults({ deliveryDelayMs: 5000 });
     const check = createHealthCheck({
       brokerUrl: async () => `${broker.url}/mqtt`,
-      secret: {
-        get: () => new Promise((r) => setTimeout(() => r('k'), 400)),
-        refresh: async () => undefined,
-      },
+      guard: { check: () => new Promise((r) => setTimeout(() => r('allowed'), 400)) },
       namePrefix: 'iot-dr',
       messageCount: 1,
       deadlineMs: DEADLINE_MS,
@@ -113,19 +110,18 @@ describe('createHealthCheck', () => {
     expect(JSON.parse(res.body as string).phase).toBe('receive');
   });
 
-  it('accepts a rotated secret after refreshing it once', async () => {
-    const refresh = jest.fn().mockResolvedValue('new');
+  it('answers 403 without connecting when the guard denies the key', async () => {
+    await broker.resetStats();
     const check = createHealthCheck({
       brokerUrl: async () => `${broker.url}/mqtt`,
-      secret: { get: async () => 'old', refresh },
+      guard: { check: async () => 'denied' },
       namePrefix: 'iot-dr',
       messageCount: 1,
       deadlineMs: DEADLINE_MS,
       log: () => undefined,
     });
 
-    expect((await check({ queryStringParameters: { key: 'new' } })).statusCode).toBe(200);
     expect((await check({ queryStringParameters: { key: 'other' } })).statusCode).toBe(403);
-    expect(refresh).toHaveBeenCalledTimes(2);
+    expect((await broker.stats()).tcpConnections).toBe(0);
   });
 });

@@ -200,7 +200,7 @@ export async function drillCommand(options: DrillOptions, io: CliIo): Promise<nu
     const check = (broker: DrillBroker) =>
       createHealthCheck({
         brokerUrl: async () => broker.url,
-        secret: { get: async () => secret, refresh: async () => undefined },
+        guard: { check: async (key: string) => (key === secret ? 'allowed' : 'denied') },
         namePrefix: config.namePrefix,
         messageCount: config.healthCheck.messageCount,
         deadlineMs: config.healthCheck.deadlineMilliseconds,
