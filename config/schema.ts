@@ -188,9 +188,14 @@ const healthCheckSchema = z.strictObject({
   failureThreshold: int(1, 10).default(3),
   /** Route 53 checker regions (at least 3). */
   checkerRegions: z.array(z.enum(HEALTH_CHECKER_REGIONS)).min(3).default(['us-east-1', 'us-west-2', 'eu-west-1']),
-  /** API Gateway throttling for the health-check API. */
-  apiRateLimitPerSecond: int(1, 10000).default(10),
-  apiBurstLimit: int(1, 5000).default(20),
+  /**
+   * API mode: optional API Gateway throttling of the health route (both or neither). Unset by
+   * default: a throttle counts requests before the function checks the key, so it is what a flood
+   * would exhaust; the resource policy (Route 53 checker ranges only) and the function's reserved
+   * concurrency bound the traffic instead.
+   */
+  apiRateLimitPerSecond: int(1, 10000).optional(),
+  apiBurstLimit: int(1, 5000).optional(),
   /** Moved to `alarms.email` (accepted only to give a clear error). */
   alarmEmail: z.unknown().optional().meta({ deprecated: true, description: 'moved to alarms.email' }),
 });
@@ -332,12 +337,21 @@ export const configSchema = z
         message: `must be at least replication.workflowRetryIntervalSeconds (${cfg.replication.workflowRetryIntervalSeconds})`,
       });
     }
-    if (cfg.healthCheck.apiBurstLimit < cfg.healthCheck.apiRateLimitPerSecond) {
+    const { apiRateLimitPerSecond: rate, apiBurstLimit: burst } = cfg.healthCheck;
+    if ((rate === undefined) !== (burst === undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['healthCheck', rate === undefined ? 'apiRateLimitPerSecond' : 'apiBurstLimit'],
+        input: rate ?? burst,
+        message: 'healthCheck.apiRateLimitPerSecond and healthCheck.apiBurstLimit go together: set both or neither',
+      });
+    }
+    if (rate !== undefined && burst !== undefined && burst < rate) {
       ctx.addIssue({
         code: 'custom',
         path: ['healthCheck', 'apiBurstLimit'],
-        input: cfg.healthCheck.apiBurstLimit,
-        message: `must be at least healthCheck.apiRateLimitPerSecond (${cfg.healthCheck.apiRateLimitPerSecond})`,
+        input: burst,
+        message: `must be at least healthCheck.apiRateLimitPerSecond (${rate})`,
       });
     }
     if (new Set(cfg.healthCheck.checkerRegions).size !== cfg.healthCheck.checkerRegions.length) {
