@@ -130,7 +130,7 @@ export class HealthCanary extends Construct {
         ...roundTripStatements(ctx),
         {
           // PutMetricData has no resource type; the condition pins the namespace.
-          sid: 'PublishCanaryMetric',
+          sid: 'Metrics',
           actions: ['cloudwatch:PutMetricData'],
           resources: ['*'],
           conditions: { StringEquals: { 'cloudwatch:namespace': canaryAlarm(namePrefix, 1, 10).namespace } },
