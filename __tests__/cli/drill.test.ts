@@ -65,7 +65,11 @@ describe('iot-dr drill', () => {
     expect(report.canary.datapoints.primary).toBeGreaterThanOrEqual(12);
     const decisions = report.canary.evaluations;
     const last = decisions[decisions.length - 1];
-    expect(last).toMatchObject({ primary: { state: 'ALARM' }, secondary: { state: 'OK', failures: 0 }, dnsAnswer: 'secondary' });
+    expect(last).toMatchObject({
+      primary: { state: 'ALARM' },
+      secondary: { state: 'OK', failures: 0 },
+      dnsAnswer: 'secondary',
+    });
     expect(decisions.slice(0, -1).every((e) => e.dnsAnswer === 'primary')).toBe(true);
     // Detection in virtual time: within the documented worst case (2 x 10 s + 60 s)
     expect(report.canary.worstCaseSeconds).toBe(80);

@@ -143,7 +143,10 @@ describe('Canary alarm: CloudWatch rules on the synthesized definition', () => {
   const minute = (n: number) => Date.UTC(2026, 0, 1, 0, n, 0);
   /** Six checks 10 s apart from `start` (ms), the ones at or after `failFrom` failing. */
   const checks = (start: number, failFrom = Number.POSITIVE_INFINITY) =>
-    Array.from({ length: 6 }, (_, i) => start + i * 10_000).map((t) => ({ timestamp: t, value: t >= failFrom ? 1 : 0 }));
+    Array.from({ length: 6 }, (_, i) => start + i * 10_000).map((t) => ({
+      timestamp: t,
+      value: t >= failFrom ? 1 : 0,
+    }));
 
   it('is OK while every round trip succeeds', () => {
     expect(evaluateAlarm(alarm, checks(minute(0) + 5000), minute(1)).state).toBe('OK');

@@ -311,7 +311,9 @@ describe('Function: health-check', () => {
     const rotated = 'RotatedSecretFromTerraform9876543210zyxw';
     const name = '/iot-dr/health-check/rotation';
     await ssm.send(new PutParameterCommand({ Name: name, Type: 'SecureString', Value: SECRET }));
-    const warm = coldStart(envFor({ IOT_DR_HEALTH_SECRET_PARAMETER: name, IOT_DR_HEALTH_SECRET_OVERLAP_SECONDS: '600' }));
+    const warm = coldStart(
+      envFor({ IOT_DR_HEALTH_SECRET_PARAMETER: name, IOT_DR_HEALTH_SECRET_OVERLAP_SECONDS: '600' }),
+    );
     expect((await warm({ queryStringParameters: { key: SECRET } })).statusCode).toBe(200);
     await ssm.send(new PutParameterCommand({ Name: name, Type: 'SecureString', Value: rotated, Overwrite: true }));
     const realNow = Date.now.bind(Date);

@@ -43,7 +43,10 @@ describe('Stack: failover in API mode (us-east-1 + us-west-2, no DNS)', () => {
       name: `iot-dr-health-check-${role}`,
       endpoint_configuration: { types: ['REGIONAL'] },
     });
-    expect(one(tf, 'aws_api_gateway_resource', `health-check_${role}_`)).toMatchObject({ provider, path_part: 'health' });
+    expect(one(tf, 'aws_api_gateway_resource', `health-check_${role}_`)).toMatchObject({
+      provider,
+      path_part: 'health',
+    });
     expect(one(tf, 'aws_api_gateway_method', `health-check_${role}_`)).toMatchObject({
       provider,
       http_method: 'GET',
@@ -71,7 +74,9 @@ describe('Stack: failover in API mode (us-east-1 + us-west-2, no DNS)', () => {
     'threat: a flood from anywhere else is refused by the %s API resource policy, which admits only Route 53 checkers',
     (role, provider) => {
       // Given the checker ranges of the configured checker regions, read from ip-ranges.json at plan time
-      const ranges = Object.entries(tf.data?.aws_ip_ranges ?? {}).filter(([id]) => id.includes(`health-check_${role}_`));
+      const ranges = Object.entries(tf.data?.aws_ip_ranges ?? {}).filter(([id]) =>
+        id.includes(`health-check_${role}_`),
+      );
       expect(ranges).toHaveLength(1);
       expect(ranges[0][1]).toMatchObject({
         provider,
@@ -83,7 +88,7 @@ describe('Stack: failover in API mode (us-east-1 + us-west-2, no DNS)', () => {
       // Then the policy allows GET /health from those ranges only, and denies everything from anywhere else
       const policy = one(tf, 'aws_api_gateway_rest_api', `health-check_${role}_`).policy as string;
       expect(policy.startsWith('${jsonencode({"Version" = "2012-10-17", "Statement" = [')).toBe(true);
-      expect(policy.match(/\{"Sid" = [^]*?\}\}\}/g)).toEqual([
+      expect(policy.match(/\{"Sid" = [\s\S]*?\}\}\}/g)).toEqual([
         `{"Sid" = "Route53HealthCheckersOnly", "Effect" = "Allow", "Principal" = "*", "Action" = "execute-api:Invoke", "Resource" = "execute-api:/live/GET/health", "Condition" = {"IpAddress" = {"aws:SourceIp" = ${cidrs}}}}`,
         `{"Sid" = "DenyEveryoneElse", "Effect" = "Deny", "Principal" = "*", "Action" = "execute-api:Invoke", "Resource" = "execute-api:/*", "Condition" = {"NotIpAddress" = {"aws:SourceIp" = ${cidrs}}}}`,
       ]);
@@ -127,7 +132,9 @@ describe('Stack: failover in API mode (us-east-1 + us-west-2, no DNS)', () => {
         // us-east-1 is the primary region here: its provider serves Route 53 and the alarms.
         provider: 'aws.primary',
       });
-      expect(check.resource_path).toBe(`/live/health?key=${ref(tf, 'random_password', 'result', `health-check_${role}_`)}`);
+      expect(check.resource_path).toBe(
+        `/live/health?key=${ref(tf, 'random_password', 'result', `health-check_${role}_`)}`,
+      );
     },
   );
 
@@ -278,59 +285,70 @@ describe('Stack: failover with the default configuration (canary mode, us-east-1
   it.each([
     ['primary', 'aws.primary', 'us-east-1'],
     ['secondary', 'aws.secondary', 'us-west-2'],
-  ])('runs the %s canary every minute, 6 checks 10 s apart, with reserved concurrency and no retries', (role, provider) => {
-    expect(one(tf, 'aws_cloudwatch_event_rule', `health-check_${role}_canary`)).toMatchObject({
-      provider,
-      schedule_expression: 'rate(1 minute)',
-    });
-    expect(one(tf, 'aws_cloudwatch_event_target', `health-check_${role}_canary`).arn).toBe(
-      ref(tf, 'aws_lambda_function', 'arn', `health-check_${role}_canary`),
-    );
-    expect(one(tf, 'aws_lambda_permission', `health-check_${role}_canary`)).toMatchObject({
-      principal: 'events.amazonaws.com',
-      source_arn: ref(tf, 'aws_cloudwatch_event_rule', 'arn', `health-check_${role}_canary`),
-    });
-    const fn = one(tf, 'aws_lambda_function', `health-check_${role}_canary`);
-    expect(fn).toMatchObject({ provider, reserved_concurrent_executions: 2, timeout: 57 });
-    expect(fn.environment.variables).toMatchObject({
-      IOT_DR_CANARY_CHECKS: '6',
-      IOT_DR_CANARY_INTERVAL_SECONDS: '10',
-      IOT_DR_HEALTH_ENDPOINT: dataRef(tf, 'aws_iot_endpoint', 'endpoint_address', `health-check_${role}_`),
-    });
-    expect(fn.environment.variables.NODE_OPTIONS).toBeUndefined();
-    expect(one(tf, 'aws_lambda_function_event_invoke_config', `health-check_${role}_canary`)).toMatchObject({
-      maximum_retry_attempts: 0,
-    });
-  });
+  ])(
+    'runs the %s canary every minute, 6 checks 10 s apart, with reserved concurrency and no retries',
+    (role, provider) => {
+      expect(one(tf, 'aws_cloudwatch_event_rule', `health-check_${role}_canary`)).toMatchObject({
+        provider,
+        schedule_expression: 'rate(1 minute)',
+      });
+      expect(one(tf, 'aws_cloudwatch_event_target', `health-check_${role}_canary`).arn).toBe(
+        ref(tf, 'aws_lambda_function', 'arn', `health-check_${role}_canary`),
+      );
+      expect(one(tf, 'aws_lambda_permission', `health-check_${role}_canary`)).toMatchObject({
+        principal: 'events.amazonaws.com',
+        source_arn: ref(tf, 'aws_cloudwatch_event_rule', 'arn', `health-check_${role}_canary`),
+      });
+      const fn = one(tf, 'aws_lambda_function', `health-check_${role}_canary`);
+      expect(fn).toMatchObject({ provider, reserved_concurrent_executions: 2, timeout: 57 });
+      expect(fn.environment.variables).toMatchObject({
+        IOT_DR_CANARY_CHECKS: '6',
+        IOT_DR_CANARY_INTERVAL_SECONDS: '10',
+        IOT_DR_HEALTH_ENDPOINT: dataRef(tf, 'aws_iot_endpoint', 'endpoint_address', `health-check_${role}_`),
+      });
+      expect(fn.environment.variables.NODE_OPTIONS).toBeUndefined();
+      expect(one(tf, 'aws_lambda_function_event_invoke_config', `health-check_${role}_canary`)).toMatchObject({
+        maximum_retry_attempts: 0,
+      });
+    },
+  );
 
   it.each([
     ['primary', 'aws.primary', 'us-east-1'],
     ['secondary', 'aws.secondary', 'us-west-2'],
-  ])('threat (dead region): the %s alarm treats missing data as breaching, and Route 53 insufficient data as unhealthy', (role, provider, region) => {
-    const alarm = one(tf, 'aws_cloudwatch_metric_alarm', `health-check_${role}_canary_alarm`);
-    expect(alarm).toMatchObject({
-      provider,
-      alarm_name: `iot-dr-${role}-canary`,
-      namespace: 'IotDr/Health',
-      metric_name: 'RoundTripFailed',
-      dimensions: { Stack: 'iot-dr' },
-      statistic: 'Sum',
-      // Route 53 reads only standard-resolution alarms: the period is one minute
-      period: 60,
-      evaluation_periods: 1,
-      datapoints_to_alarm: 1,
-      threshold: 3,
-      comparison_operator: 'GreaterThanOrEqualToThreshold',
-      treat_missing_data: 'breaching',
-    });
-    expect(one(tf, 'aws_route53_health_check', `health-check_${role}_`)).toMatchObject({
-      provider: 'aws.primary',
-      type: 'CLOUDWATCH_METRIC',
-      cloudwatch_alarm_name: ref(tf, 'aws_cloudwatch_metric_alarm', 'alarm_name', `health-check_${role}_canary_alarm`),
-      cloudwatch_alarm_region: region,
-      insufficient_data_health_status: 'Unhealthy',
-    });
-  });
+  ])(
+    'threat (dead region): the %s alarm treats missing data as breaching, and Route 53 insufficient data as unhealthy',
+    (role, provider, region) => {
+      const alarm = one(tf, 'aws_cloudwatch_metric_alarm', `health-check_${role}_canary_alarm`);
+      expect(alarm).toMatchObject({
+        provider,
+        alarm_name: `iot-dr-${role}-canary`,
+        namespace: 'IotDr/Health',
+        metric_name: 'RoundTripFailed',
+        dimensions: { Stack: 'iot-dr' },
+        statistic: 'Sum',
+        // Route 53 reads only standard-resolution alarms: the period is one minute
+        period: 60,
+        evaluation_periods: 1,
+        datapoints_to_alarm: 1,
+        threshold: 3,
+        comparison_operator: 'GreaterThanOrEqualToThreshold',
+        treat_missing_data: 'breaching',
+      });
+      expect(one(tf, 'aws_route53_health_check', `health-check_${role}_`)).toMatchObject({
+        provider: 'aws.primary',
+        type: 'CLOUDWATCH_METRIC',
+        cloudwatch_alarm_name: ref(
+          tf,
+          'aws_cloudwatch_metric_alarm',
+          'alarm_name',
+          `health-check_${role}_canary_alarm`,
+        ),
+        cloudwatch_alarm_region: region,
+        insufficient_data_health_status: 'Unhealthy',
+      });
+    },
+  );
 
   it.each([
     ['primary', 'us-east-1'],

@@ -100,7 +100,11 @@ export async function runCanary(settings: CanarySettings): Promise<CanaryResult[
  * Publishes results to CloudWatch: standard resolution (Route 53 reads only those), one call per
  * check, bounded by `timeoutMs`.
  */
-export function cloudWatchPublisher(cloudwatch: CloudWatchClient, namePrefix: string, timeoutMs = 3000): ResultPublisher {
+export function cloudWatchPublisher(
+  cloudwatch: CloudWatchClient,
+  namePrefix: string,
+  timeoutMs = 3000,
+): ResultPublisher {
   const dimensions = [{ Name: CANARY_DIMENSION, Value: namePrefix }];
   return async (result) => {
     const timestamp = new Date(result.timestamp);

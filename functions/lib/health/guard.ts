@@ -93,10 +93,13 @@ async function bounded(load: SecretLoader, budgetMs: number): Promise<SecretSnap
   const controller = new AbortController();
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      controller.abort(new SecretReadTimeoutError(budgetMs));
-      reject(new SecretReadTimeoutError(budgetMs));
-    }, Math.max(0, budgetMs));
+    timer = setTimeout(
+      () => {
+        controller.abort(new SecretReadTimeoutError(budgetMs));
+        reject(new SecretReadTimeoutError(budgetMs));
+      },
+      Math.max(0, budgetMs),
+    );
   });
   try {
     // The race holds even if a loader ignored the signal: the caller never waits past the budget.
