@@ -34,6 +34,7 @@ import { LambdaFunctionEventInvokeConfig } from '@cdktf/provider-aws/lib/lambda-
 import { LambdaPermission } from '@cdktf/provider-aws/lib/lambda-permission';
 import type { AwsProvider } from '@cdktf/provider-aws/lib/provider';
 import { Route53HealthCheck } from '@cdktf/provider-aws/lib/route53-health-check';
+import { SqsQueue } from '@cdktf/provider-aws/lib/sqs-queue';
 import { SsmParameter } from '@cdktf/provider-aws/lib/ssm-parameter';
 import { Password } from '@cdktf/provider-random/lib/password';
 import type { RandomProvider } from '@cdktf/provider-random/lib/provider';
@@ -103,6 +104,8 @@ function roundTripEnvironment(ctx: RegionContext): Record<string, string> {
 export class HealthCanary extends Construct {
   public readonly function: NodejsFunction;
   public readonly rule: CloudwatchEventRule;
+  /** Runs that failed as a whole (timeout, crash): for diagnosis; the alarm already fires. */
+  public readonly dlq: SqsQueue;
   /** OK / ALARM from the canary's datapoints; missing data is breaching. */
   public readonly alarm: CloudwatchMetricAlarm;
   /** `CLOUDWATCH_METRIC` check on {@link alarm}; insufficient data is unhealthy. */
@@ -114,6 +117,12 @@ export class HealthCanary extends Construct {
     const name = resourceName(namePrefix, `health-canary-${ctx.role}`);
     const checks = checksPerRun(settings.intervalSeconds);
 
+    this.dlq = new SqsQueue(this, 'dlq', {
+      provider,
+      name: resourceName(namePrefix, `health-canary-${ctx.role}-dlq`),
+      sqsManagedSseEnabled: true,
+      messageRetentionSeconds: 14 * 86400,
+    });
     this.function = new NodejsFunction(this, 'function', {
       provider,
       functionName: name,
@@ -135,6 +144,7 @@ export class HealthCanary extends Construct {
           resources: ['*'],
           conditions: { StringEquals: { 'cloudwatch:namespace': canaryAlarm(namePrefix, 1, 10).namespace } },
         },
+        { sid: 'DeadLetters', actions: ['sqs:SendMessage'], resources: [this.dlq.arn] },
       ],
       environment: {
         ...roundTripEnvironment(ctx),
@@ -142,12 +152,14 @@ export class HealthCanary extends Construct {
         IOT_DR_CANARY_CHECKS: String(checks),
       },
     });
-    // A late or retried run would only publish stale datapoints: none of either.
+    // A late or retried run would only publish stale datapoints: none of either. A run that fails
+    // as a whole goes to the DLQ (its minute has no data, so the alarm has already fired).
     new LambdaFunctionEventInvokeConfig(this, 'invoke-config', {
       provider,
       functionName: this.function.function.functionName,
       maximumRetryAttempts: 0,
       maximumEventAgeInSeconds: 60,
+      destinationConfig: { onFailure: { destination: this.dlq.arn } },
     });
     this.rule = new CloudwatchEventRule(this, 'schedule', {
       provider,

@@ -363,6 +363,7 @@ describe('Stack: failover with the default configuration (canary mode, us-east-1
       'MqttPublishReceive',
       'MqttSubscribe',
       'Metrics',
+      'DeadLetters',
     ]);
     expect(statements[1].Resource).toEqual([`arn:aws:iot:${region}:${account}:client/iot-dr-hc-*`]);
     expect(statements[4]).toMatchObject({
