@@ -382,7 +382,8 @@ export interface RegionHealthCheckProps {
   readonly provider: AwsProvider;
   /** A provider in us-east-1: Route 53 health checks are global and their metrics live there. */
   readonly globalProvider: AwsProvider;
-  readonly random: RandomProvider;
+  /** Generates the API mode's secret. @default - none: required in `api` and `both` modes */
+  readonly random?: RandomProvider;
   readonly region: string;
   readonly role: RegionRole;
   readonly namePrefix: string;
@@ -413,7 +414,10 @@ export class RegionHealthCheck extends Construct {
       account: new DataAwsCallerIdentity(this, 'account', { provider }).accountId,
     };
     if (settings.mode !== 'api') this.canary = new HealthCanary(this, 'canary', ctx);
-    if (settings.mode !== 'canary') this.api = new HealthApi(this, 'api', { ...ctx, random: props.random });
+    if (settings.mode !== 'canary') {
+      if (!props.random) throw new Error(`healthCheck.mode "${settings.mode}" needs a random provider for its secret`);
+      this.api = new HealthApi(this, 'api', { ...ctx, random: props.random });
+    }
 
     if (this.canary && this.api) {
       // Unhealthy only when both children are: a flood or a broken API cannot fail the region over
@@ -452,7 +456,8 @@ export interface HealthChecksProps {
   readonly secondary: AwsProvider;
   /** A provider in us-east-1 (the primary or secondary one when either is there). */
   readonly globalProvider: AwsProvider;
-  readonly random: RandomProvider;
+  /** Generates the API mode's secret. @default - none: required in `api` and `both` modes */
+  readonly random?: RandomProvider;
   readonly config: IotDrConfig;
 }
 

@@ -279,6 +279,7 @@ describe('Stack: failover with the default configuration (canary mode, us-east-1
       expect([type, ours]).toEqual([type, []]);
     }
     expect(JSON.stringify(tf.resource)).not.toMatch(/random_password|resource_path/);
+    expect(tf.provider.random).toBeUndefined();
     expect(resourcesOf(tf, 'aws_route53_health_check').every(([, c]) => c.type === 'CLOUDWATCH_METRIC')).toBe(true);
   });
 
