@@ -160,7 +160,23 @@ const replicationSchema = z.strictObject({
   workflowType: z.enum(['STANDARD', 'EXPRESS']).default('STANDARD'),
 });
 
+/** Where the failover signal comes from (docs/failover.md, "Health signal"). */
+export const HEALTH_CHECK_MODES = ['canary', 'api', 'both'] as const;
+
 const healthCheckSchema = z.strictObject({
+  /**
+   * `canary` (default): an in-region scheduled function does the MQTT round trip and publishes a
+   * CloudWatch metric; Route 53 reads the alarm on it (no public endpoint, no secret). `api`: Route 53
+   * calls a public API guarded by a secret and by the checkers' address ranges. `both`: a calculated
+   * Route 53 check that is unhealthy only when both signals are (the outside-in one alone cannot fail
+   * a region over).
+   */
+  mode: z.enum(HEALTH_CHECK_MODES).default('canary'),
+  /**
+   * API mode: after the secret is rotated (a new SSM parameter version), the previous value is still
+   * accepted for this many seconds, so that Route 53 checkers still sending it do not fail the region.
+   */
+  secretOverlapSeconds: int(60, 86400).default(3600),
   /** Messages published (QoS 1) and awaited per health check. */
   messageCount: int(1, 10).default(2),
   /**
@@ -174,13 +190,21 @@ const healthCheckSchema = z.strictObject({
       error: (issue) => `must be 10 or 30, the intervals Route 53 supports (got ${JSON.stringify(issue.input)})`,
     })
     .default(10),
-  /** Consecutive failures before Route 53 marks an endpoint unhealthy. */
+  /**
+   * API mode: consecutive failures before a Route 53 checker marks the endpoint unhealthy. Canary
+   * mode: failed round trips within one minute that put the region's alarm into ALARM.
+   */
   failureThreshold: int(1, 10).default(3),
   /** Route 53 checker regions (at least 3). */
   checkerRegions: z.array(z.enum(HEALTH_CHECKER_REGIONS)).min(3).default(['us-east-1', 'us-west-2', 'eu-west-1']),
-  /** API Gateway throttling for the health-check API. */
-  apiRateLimitPerSecond: int(1, 10000).default(10),
-  apiBurstLimit: int(1, 5000).default(20),
+  /**
+   * API mode: optional API Gateway throttling of the health route (both or neither). Unset by
+   * default: a throttle counts requests before the function checks the key, so it is what a flood
+   * would exhaust; the resource policy (Route 53 checker ranges only) and the function's reserved
+   * concurrency bound the traffic instead.
+   */
+  apiRateLimitPerSecond: int(1, 10000).optional(),
+  apiBurstLimit: int(1, 5000).optional(),
   /** Moved to `alarms.email` (accepted only to give a clear error). */
   alarmEmail: z.unknown().optional().meta({ deprecated: true, description: 'moved to alarms.email' }),
 });
@@ -322,12 +346,21 @@ export const configSchema = z
         message: `must be at least replication.workflowRetryIntervalSeconds (${cfg.replication.workflowRetryIntervalSeconds})`,
       });
     }
-    if (cfg.healthCheck.apiBurstLimit < cfg.healthCheck.apiRateLimitPerSecond) {
+    const { apiRateLimitPerSecond: rate, apiBurstLimit: burst } = cfg.healthCheck;
+    if ((rate === undefined) !== (burst === undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['healthCheck', rate === undefined ? 'apiRateLimitPerSecond' : 'apiBurstLimit'],
+        input: rate ?? burst,
+        message: 'healthCheck.apiRateLimitPerSecond and healthCheck.apiBurstLimit go together: set both or neither',
+      });
+    }
+    if (rate !== undefined && burst !== undefined && burst < rate) {
       ctx.addIssue({
         code: 'custom',
         path: ['healthCheck', 'apiBurstLimit'],
-        input: cfg.healthCheck.apiBurstLimit,
-        message: `must be at least healthCheck.apiRateLimitPerSecond (${cfg.healthCheck.apiRateLimitPerSecond})`,
+        input: burst,
+        message: `must be at least healthCheck.apiRateLimitPerSecond (${rate})`,
       });
     }
     if (new Set(cfg.healthCheck.checkerRegions).size !== cfg.healthCheck.checkerRegions.length) {

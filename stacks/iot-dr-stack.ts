@@ -109,7 +109,8 @@ export class IotDrStack extends TerraformStack {
               tags,
               testEndpoint: props.testEndpoint,
             });
-    const random = new RandomProvider(this, 'random');
+    // The random provider generates the API mode's secret; the default canary mode has none.
+    const random = config.healthCheck.mode === 'canary' ? undefined : new RandomProvider(this, 'random');
     const health = new HealthChecks(this, 'health-check', {
       primary: this.primary,
       secondary: this.secondary,

@@ -32,7 +32,9 @@ describe('iot-dr drill', () => {
       'replicate through the workflow (ASL + worker handlers)',
       'verify both regions',
       'health checks, both brokers up',
+      'canary, both brokers up (1 run per region)',
       'take the primary broker down',
+      'canary until the alarm decides (CloudWatch rules)',
       'health checks until failover (threshold 2)',
       'clean up',
     ]);
@@ -54,6 +56,25 @@ describe('iot-dr drill', () => {
     expect(report.failover).toEqual(
       expect.objectContaining({ decidedAfterRounds: 2, failureThreshold: 2, detectionSecondsInAws: 20 }),
     );
+
+    // The canary path: real round trips, datapoints in moto CloudWatch, the alarm by CloudWatch's rules.
+    // 6 checks a minute per region (10 s interval); threshold 2 failures a minute.
+    expect(report.canary.threshold).toBe(2);
+    expect(report.canary.datapoints.primary).toBe(report.canary.datapoints.secondary);
+    expect(report.canary.datapoints.primary % 6).toBe(0);
+    expect(report.canary.datapoints.primary).toBeGreaterThanOrEqual(12);
+    const decisions = report.canary.evaluations;
+    const last = decisions[decisions.length - 1];
+    expect(last).toMatchObject({
+      primary: { state: 'ALARM' },
+      secondary: { state: 'OK' },
+      dnsAnswer: 'secondary',
+    });
+    expect(decisions.slice(0, -1).every((e) => e.dnsAnswer === 'primary')).toBe(true);
+    // Detection in virtual time: within the documented worst case (2 x 10 s + 60 s)
+    expect(report.canary.worstCaseSeconds).toBe(80);
+    expect(report.canary.detectionSeconds).toBeGreaterThan(0);
+    expect(report.canary.detectionSeconds).toBeLessThanOrEqual(80);
 
     // Nothing is left running: moto no longer answers
     const motoUrl = report.phases.find((p) => p.name === 'start moto server')?.detail ?? '';

@@ -21,7 +21,14 @@ describe('Configuration', () => {
     expect(config.namePrefix).toBe('iot-dr');
     expect(config.backend).toEqual({ type: 'local' });
     expect(config.replication).toMatchObject({ mode: 'complete', itemTtlHours: 48 });
-    expect(config.healthCheck).toMatchObject({ intervalSeconds: 10, failureThreshold: 3 });
+    expect(config.healthCheck).toMatchObject({
+      mode: 'canary',
+      intervalSeconds: 10,
+      failureThreshold: 3,
+      secretOverlapSeconds: 3600,
+    });
+    expect(config.healthCheck.apiRateLimitPerSecond).toBeUndefined();
+    expect(config.healthCheck.apiBurstLimit).toBeUndefined();
     expect(config.dns).toBeUndefined();
   });
 
@@ -41,6 +48,22 @@ describe('Configuration', () => {
     [{ replication: { batchSize: 1.5 } }, 'replication.batchSize: must be a whole number (got 1.5)'],
     [{ healthCheck: { intervalSeconds: 15 } }, 'healthCheck.intervalSeconds: must be 10 or 30'],
     [{ healthCheck: { failureThreshold: 11 } }, 'healthCheck.failureThreshold: must be between 1 and 10 (got 11)'],
+    [
+      { healthCheck: { mode: 'outside-in' } },
+      'healthCheck.mode: Invalid option: expected one of "canary"|"api"|"both" (got "outside-in")',
+    ],
+    [
+      { healthCheck: { apiRateLimitPerSecond: 10 } },
+      'healthCheck.apiBurstLimit: healthCheck.apiRateLimitPerSecond and healthCheck.apiBurstLimit go together',
+    ],
+    [
+      { healthCheck: { apiRateLimitPerSecond: 10, apiBurstLimit: 5 } },
+      'healthCheck.apiBurstLimit: must be at least healthCheck.apiRateLimitPerSecond (10) (got 5)',
+    ],
+    [
+      { healthCheck: { secretOverlapSeconds: 30 } },
+      'healthCheck.secretOverlapSeconds: must be between 60 and 86400 (got 30)',
+    ],
     [{ logRetentionDays: 8 }, 'logRetentionDays: must be one of the retention periods CloudWatch Logs accepts'],
     [{ replicaton: {} }, 'unknown key "replicaton": remove it or check the spelling'],
     [{ replication: { modes: 'complete' } }, 'unknown key "modes" in replication'],
@@ -124,17 +147,25 @@ describe('Configuration JSON Schema', () => {
 });
 
 describe('Configuration: replication.principalGraceSeconds', () => {
-  it('defaults to 300 s, the workers\' own default grace', () => {
+  it("defaults to 300 s, the workers' own default grace", () => {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { DEFAULT_PRINCIPAL_GRACE_SECONDS, MAX_PRINCIPAL_GRACE_SECONDS } = require('../../functions/lib/principal-grace');
+    const {
+      DEFAULT_PRINCIPAL_GRACE_SECONDS,
+      MAX_PRINCIPAL_GRACE_SECONDS,
+    } = require('../../functions/lib/principal-grace');
     expect(parseConfig({}).replication.principalGraceSeconds).toBe(300);
     expect(DEFAULT_PRINCIPAL_GRACE_SECONDS).toBe(300);
     // The schema's upper bound is the one the workers and the workflow definition enforce.
-    expect(parseConfig({ replication: { principalGraceSeconds: MAX_PRINCIPAL_GRACE_SECONDS } }).replication.principalGraceSeconds).toBe(3600);
+    expect(
+      parseConfig({ replication: { principalGraceSeconds: MAX_PRINCIPAL_GRACE_SECONDS } }).replication
+        .principalGraceSeconds,
+    ).toBe(3600);
   });
 
   it.each([0, 1, 40, 300, 3600])('accepts %i', (value) => {
-    expect(parseConfig({ replication: { principalGraceSeconds: value } }).replication.principalGraceSeconds).toBe(value);
+    expect(parseConfig({ replication: { principalGraceSeconds: value } }).replication.principalGraceSeconds).toBe(
+      value,
+    );
   });
 
   it.each([

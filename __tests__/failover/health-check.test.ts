@@ -2,6 +2,7 @@
  * The health-check function end to end, in one module instance (a warm container): guard against
  * a secret in SSM (moto), then a real MQTT round trip over real sockets to aedes over WSS.
  */
+import { createServer, type Server, type Socket } from 'node:net';
 import { DeleteParameterCommand, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { opensslAvailable, startBroker, type TestBroker } from '../support/broker';
@@ -15,10 +16,15 @@ const REGION = 'us-east-1';
 const HOST = 'abcdefgh12345-ats.iot.us-east-1.amazonaws.com';
 const PARAMETER = '/iot-dr/health-check/secret';
 const SECRET = 'S3cretValueFromTerraform0123456789abcdef';
-const DEADLINE_MS = 800;
+/**
+ * Roomy on purpose: a healthy round trip over loopback WSS takes tens of ms, but a loaded 2-core
+ * machine once took longer than the former 800 ms (issue 9, item 6). Tests assert verdicts; the
+ * few time bounds they check are the deadline plus a wide margin.
+ */
+const DEADLINE_MS = 2500;
 const MESSAGES = 3;
 /** Time allowed after the deadline for tearing down the socket and answering, on 2 busy cores. */
-const MARGIN_MS = 600;
+const MARGIN_MS = 1500;
 
 let moto: Moto;
 let broker: TestBroker;
@@ -106,7 +112,6 @@ describe('Function: health-check', () => {
     for (const k of ['connectMs', 'subscribeMs', 'publishMs', 'receiveMs', 'totalMs']) {
       expect(res.body.timings[k]).toEqual(expect.any(Number));
     }
-    expect(res.body.timings.totalMs).toBeLessThan(DEADLINE_MS);
     const stats = await broker.stats();
     expect(stats.mqttConnections).toBe(1);
     expect(stats.published).toBe(MESSAGES);
@@ -251,6 +256,82 @@ describe('Function: health-check', () => {
     expect(res.statusCode).toBe(500);
     expect(JSON.parse(res.body as string)).toEqual({ status: 'error', error: 'secret unavailable' });
     expect((await broker.stats()).tcpConnections).toBe(0);
+  });
+
+  it('threat: an SSM endpoint that accepts TCP and never answers -> a cold start answers 500 within the deadline', async () => {
+    // Given an "SSM" that accepts connections and never says a word
+    const sockets = new Set<Socket>();
+    const silent: Server = createServer((socket) => {
+      sockets.add(socket);
+      socket.on('error', () => undefined);
+    });
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
+    const port = (silent.address() as { port: number }).port;
+    try {
+      const hung = coldStart(envFor({ IOT_DR_AWS_ENDPOINT: `http://127.0.0.1:${port}` }));
+
+      // When Route 53 calls
+      const started = Date.now();
+      const res = await hung({ queryStringParameters: { key: SECRET } });
+
+      // Then the answer is a 500 (Route 53 counts a failure), it came (the former code never answered),
+      // within the deadline plus margin, and no MQTT connection was opened
+      expect(res.statusCode).toBe(500);
+      expect(Date.now() - started).toBeLessThan(DEADLINE_MS + MARGIN_MS);
+      expect((await broker.stats()).tcpConnections).toBe(0);
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => silent.close(() => r()));
+    }
+  });
+
+  it('threat: SSM failing after the secret was cached, plus a wrong key -> the correct key still gets 200', async () => {
+    // Given a container that cached the secret, then SSM losing the parameter (every read fails)
+    const warm = coldStart(envFor());
+    expect((await warm({ queryStringParameters: { key: SECRET } })).statusCode).toBe(200);
+    await ssm.send(new DeleteParameterCommand({ Name: PARAMETER }));
+    const realNow = Date.now.bind(Date);
+    const clock = jest.spyOn(Date, 'now').mockImplementation(() => realNow() + 60_000);
+    try {
+      // When a wrong key arrives after the refresh interval (it triggers a re-read, which fails)
+      expect((await warm({ queryStringParameters: { key: 'wrong' } })).statusCode).toBe(403);
+
+      // Then the correct key is still accepted from the kept value
+      expect((await warm({ queryStringParameters: { key: SECRET } })).statusCode).toBe(200);
+    } finally {
+      clock.mockRestore();
+      await ssm.send(
+        new PutParameterCommand({ Name: PARAMETER, Type: 'SecureString', Value: SECRET, Overwrite: true }),
+      );
+    }
+  });
+
+  it('threat: rotation -> the new key is accepted at once, the previous one during the overlap window only', async () => {
+    // Given a warm container that read the current secret, and a rotation (new parameter version)
+    const rotated = 'RotatedSecretFromTerraform9876543210zyxw';
+    const name = '/iot-dr/health-check/rotation';
+    await ssm.send(new PutParameterCommand({ Name: name, Type: 'SecureString', Value: SECRET }));
+    const warm = coldStart(
+      envFor({ IOT_DR_HEALTH_SECRET_PARAMETER: name, IOT_DR_HEALTH_SECRET_OVERLAP_SECONDS: '600' }),
+    );
+    expect((await warm({ queryStringParameters: { key: SECRET } })).statusCode).toBe(200);
+    await ssm.send(new PutParameterCommand({ Name: name, Type: 'SecureString', Value: rotated, Overwrite: true }));
+    const realNow = Date.now.bind(Date);
+    let offset = 10_000; // past the re-read rate limit, well inside the overlap window
+    const clock = jest.spyOn(Date, 'now').mockImplementation(() => realNow() + offset);
+    try {
+      // When Route 53 starts sending the new key, Then it is accepted on its first request
+      expect((await warm({ queryStringParameters: { key: rotated } })).statusCode).toBe(200);
+      // And checkers still sending the previous key keep passing during the overlap window
+      expect((await warm({ queryStringParameters: { key: SECRET } })).statusCode).toBe(200);
+      // And once the window (600 s after the new version was written) is over, the old key is refused
+      offset = 601_000;
+      expect((await warm({ queryStringParameters: { key: SECRET } })).statusCode).toBe(403);
+      expect((await warm({ queryStringParameters: { key: rotated } })).statusCode).toBe(200);
+    } finally {
+      clock.mockRestore();
+      await ssm.send(new DeleteParameterCommand({ Name: name }));
+    }
   });
 
   it('never writes the secret into a log line', () => {

@@ -9,7 +9,8 @@ import { startBroker, type TestBroker } from '../support/broker';
 
 let broker: TestBroker;
 const DEADLINE_MS = 700;
-const MARGIN_MS = 600;
+/** Slack after the deadline for teardown on a loaded 2-core machine. */
+const MARGIN_MS = 1500;
 
 const options = (overrides: Partial<Parameters<typeof mqttRoundTrip>[0]> = {}) => {
   const id = `${Date.now()}-${Math.random().toString(16).slice(2)}`;
@@ -89,43 +90,41 @@ describe('mqttRoundTrip', () => {
 
 describe('createHealthCheck', () => {
   it('counts a slow secret read against the deadline', async () => {
-    // Given a secret that takes most of the budget to arrive, and a broker slower than the rest
+    // Given a guard that takes 1.5 s of a 2-s deadline, and a broker slower than the rest
     await broker.setFaults({ deliveryDelayMs: 5000 });
+    const deadlineMs = 2000;
     const check = createHealthCheck({
       brokerUrl: async () => `${broker.url}/mqtt`,
-      secret: {
-        get: () => new Promise((r) => setTimeout(() => r('k'), 400)),
-        refresh: async () => undefined,
-      },
+      guard: { check: () => new Promise((r) => setTimeout(() => r('allowed'), 1500)) },
       namePrefix: 'iot-dr',
       messageCount: 1,
-      deadlineMs: DEADLINE_MS,
+      deadlineMs,
       log: () => undefined,
     });
 
     // When
-    const started = Date.now();
     const res = await check({ queryStringParameters: { key: 'k' } });
 
-    // Then the answer still comes within the deadline (plus teardown), not 400 ms later
+    // Then the round trip got only what was left of the deadline (at most 500 ms; the verdict and its
+    // own elapsed time are asserted, with 1 s of slack for a loaded machine), not a fresh 2 s
     expect(res.statusCode).toBe(503);
-    expect(Date.now() - started).toBeLessThan(DEADLINE_MS + MARGIN_MS - 200);
-    expect(JSON.parse(res.body as string).phase).toBe('receive');
+    const body = JSON.parse(res.body as string);
+    expect(body.phase).toBe('receive');
+    expect(body.elapsedMs).toBeLessThan(1500);
   });
 
-  it('accepts a rotated secret after refreshing it once', async () => {
-    const refresh = jest.fn().mockResolvedValue('new');
+  it('answers 403 without connecting when the guard denies the key', async () => {
+    await broker.resetStats();
     const check = createHealthCheck({
       brokerUrl: async () => `${broker.url}/mqtt`,
-      secret: { get: async () => 'old', refresh },
+      guard: { check: async () => 'denied' },
       namePrefix: 'iot-dr',
       messageCount: 1,
       deadlineMs: DEADLINE_MS,
       log: () => undefined,
     });
 
-    expect((await check({ queryStringParameters: { key: 'new' } })).statusCode).toBe(200);
     expect((await check({ queryStringParameters: { key: 'other' } })).statusCode).toBe(403);
-    expect(refresh).toHaveBeenCalledTimes(2);
+    expect((await broker.stats()).tcpConnections).toBe(0);
   });
 });

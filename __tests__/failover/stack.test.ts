@@ -30,49 +30,89 @@ function dataRef(tf: TerraformJson, type: string, attr: string, ...fragments: st
   return `\${data.${type}.${hits[0]}.${attr}}`;
 }
 
-describe('Stack: failover with the default configuration (us-east-1 + us-west-2, no DNS)', () => {
-  const tf = synthJson({});
+describe('Stack: failover in API mode (us-east-1 + us-west-2, no DNS)', () => {
+  const tf = synthJson({ healthCheck: { mode: 'api' } });
 
   it.each([
-    ['primary', 'aws.primary', 'us-east-1'],
-    ['secondary', 'aws.secondary', 'us-west-2'],
-  ])('deploys the %s HTTP API with a throttled $default stage and a Lambda proxy route', (role, provider) => {
-    const api = one(tf, 'aws_apigatewayv2_api', `health-check_${role}_`);
-    expect(api).toMatchObject({ provider, protocol_type: 'HTTP', name: `iot-dr-health-check-${role}` });
-    expect(one(tf, 'aws_apigatewayv2_stage', `health-check_${role}_`)).toMatchObject({
+    ['primary', 'aws.primary'],
+    ['secondary', 'aws.secondary'],
+  ])('deploys the %s REST API with a GET /health Lambda proxy method and no stage throttle', (role, provider) => {
+    const api = one(tf, 'aws_api_gateway_rest_api', `health-check_${role}_`);
+    expect(api).toMatchObject({
       provider,
-      name: '$default',
-      auto_deploy: true,
-      default_route_settings: { throttling_rate_limit: 10, throttling_burst_limit: 20 },
+      name: `iot-dr-health-check-${role}`,
+      endpoint_configuration: { types: ['REGIONAL'] },
     });
-    expect(one(tf, 'aws_apigatewayv2_integration', `health-check_${role}_`)).toMatchObject({
+    expect(one(tf, 'aws_api_gateway_resource', `health-check_${role}_`)).toMatchObject({
       provider,
-      integration_type: 'AWS_PROXY',
-      payload_format_version: '2.0',
-      integration_uri: ref(tf, 'aws_lambda_function', 'arn', `health-check_${role}_`),
+      path_part: 'health',
     });
-    expect(one(tf, 'aws_apigatewayv2_route', `health-check_${role}_`)).toMatchObject({
+    expect(one(tf, 'aws_api_gateway_method', `health-check_${role}_`)).toMatchObject({
       provider,
-      route_key: 'GET /health',
+      http_method: 'GET',
+      authorization: 'NONE',
     });
+    expect(one(tf, 'aws_api_gateway_integration', `health-check_${role}_`)).toMatchObject({
+      provider,
+      type: 'AWS_PROXY',
+      integration_http_method: 'POST',
+      uri: ref(tf, 'aws_lambda_function', 'invoke_arn', `health-check_${role}_`),
+    });
+    expect(one(tf, 'aws_api_gateway_stage', `health-check_${role}_`)).toMatchObject({ provider, stage_name: 'live' });
+    // A throttle counts requests before the key is checked: a flood would exhaust it (issue 9, threat 1).
+    expect(tf.resource.aws_api_gateway_method_settings).toBeUndefined();
+    // Any change of the policy or the route makes a new deployment
+    expect(one(tf, 'aws_api_gateway_deployment', `health-check_${role}_`).triggers.redeployment).toContain(
+      'aws_api_gateway_rest_api.',
+    );
   });
 
-  it('keeps the query string (and so the secret) out of the API access log format', () => {
-    for (const role of ['primary', 'secondary']) {
-      const format = one(tf, 'aws_apigatewayv2_stage', `health-check_${role}_`).access_log_settings.format as string;
-      expect(JSON.parse(format)).toHaveProperty('status', '$context.status');
-      expect(format).not.toMatch(/querystring|\$context\.path|requestOverride/i);
-    }
-  });
+  it.each([
+    ['primary', 'aws.primary'],
+    ['secondary', 'aws.secondary'],
+  ])(
+    'threat: a flood from anywhere else is refused by the %s API resource policy, which admits only Route 53 checkers',
+    (role, provider) => {
+      // Given the checker ranges of the configured checker regions, read from ip-ranges.json at plan time
+      const ranges = Object.entries(tf.data?.aws_ip_ranges ?? {}).filter(([id]) =>
+        id.includes(`health-check_${role}_`),
+      );
+      expect(ranges).toHaveLength(1);
+      expect(ranges[0][1]).toMatchObject({
+        provider,
+        services: ['route53_healthchecks'],
+        regions: ['us-east-1', 'us-west-2', 'eu-west-1'],
+      });
+      const data = `data.aws_ip_ranges.${ranges[0][0]}`;
+      const cidrs = `concat(${data}.cidr_blocks, ${data}.ipv6_cidr_blocks)`;
+      // Then the policy allows GET /health from those ranges only, and denies everything from anywhere else
+      const policy = one(tf, 'aws_api_gateway_rest_api', `health-check_${role}_`).policy as string;
+      expect(policy.startsWith('${jsonencode({"Version" = "2012-10-17", "Statement" = [')).toBe(true);
+      expect(policy.match(/\{"Sid" = [\s\S]*?\}\}\}/g)).toEqual([
+        `{"Sid" = "Route53HealthCheckersOnly", "Effect" = "Allow", "Principal" = "*", "Action" = "execute-api:Invoke", "Resource" = "execute-api:/live/GET/health", "Condition" = {"IpAddress" = {"aws:SourceIp" = ${cidrs}}}}`,
+        `{"Sid" = "DenyEveryoneElse", "Effect" = "Deny", "Principal" = "*", "Action" = "execute-api:Invoke", "Resource" = "execute-api:/*", "Condition" = {"NotIpAddress" = {"aws:SourceIp" = ${cidrs}}}}`,
+      ]);
+      // And the function can be reached only through that API's stage and route (no function URL, no
+      // other permission): a refused request never reaches it
+      const permissions = resourcesOf(tf, 'aws_lambda_permission').filter(([id]) =>
+        id.includes(`health-check_${role}_api`),
+      );
+      expect(permissions.map(([, p]) => p.source_arn)).toEqual([
+        `${ref(tf, 'aws_api_gateway_rest_api', 'execution_arn', `health-check_${role}_`)}/live/GET/health`,
+      ]);
+      expect(tf.resource.aws_lambda_function_url).toBeUndefined();
+    },
+  );
 
-  it.each(['primary', 'secondary'])('lets only its own API invoke the %s function', (role) => {
-    expect(one(tf, 'aws_lambda_permission', `health-check_${role}_`)).toMatchObject({
-      action: 'lambda:InvokeFunction',
-      principal: 'apigateway.amazonaws.com',
-      function_name: ref(tf, 'aws_lambda_function', 'function_name', `health-check_${role}_`),
-      source_arn: `${ref(tf, 'aws_apigatewayv2_api', 'execution_arn', `health-check_${role}_`)}/*/GET/health`,
-    });
-  });
+  it.each(['primary', 'secondary'])(
+    'runs the %s function without source maps (first error inside the deadline) and with reserved concurrency',
+    (role) => {
+      const fn = one(tf, 'aws_lambda_function', `health-check_${role}_`);
+      expect(fn.environment.variables.NODE_OPTIONS).toBeUndefined();
+      expect(fn.reserved_concurrent_executions).toBe(10);
+      expect(fn.environment.variables.IOT_DR_HEALTH_SECRET_OVERLAP_SECONDS).toBe('3600');
+    },
+  );
 
   it.each([
     ['primary', 'us-east-1'],
@@ -88,11 +128,13 @@ describe('Stack: failover with the default configuration (us-east-1 + us-west-2,
         request_interval: 10,
         failure_threshold: 3,
         regions: ['us-east-1', 'us-west-2', 'eu-west-1'],
-        fqdn: `${ref(tf, 'aws_apigatewayv2_api', 'id', `health-check_${role}_`)}.execute-api.${region}.amazonaws.com`,
+        fqdn: `${ref(tf, 'aws_api_gateway_rest_api', 'id', `health-check_${role}_`)}.execute-api.${region}.amazonaws.com`,
         // us-east-1 is the primary region here: its provider serves Route 53 and the alarms.
         provider: 'aws.primary',
       });
-      expect(check.resource_path).toBe(`/health?key=${ref(tf, 'random_password', 'result', `health-check_${role}_`)}`);
+      expect(check.resource_path).toBe(
+        `/live/health?key=${ref(tf, 'random_password', 'result', `health-check_${role}_`)}`,
+      );
     },
   );
 
@@ -119,7 +161,7 @@ describe('Stack: failover with the default configuration (us-east-1 + us-west-2,
 
   it('alarms on each HealthCheckStatus in us-east-1, without a topic when no e-mail is configured', () => {
     for (const role of ['primary', 'secondary']) {
-      const alarm = one(tf, 'aws_cloudwatch_metric_alarm', `health-check_${role}_`);
+      const alarm = one(tf, 'aws_cloudwatch_metric_alarm', `health-check_${role}_alarm`);
       expect(alarm).toMatchObject({
         provider: 'aws.primary',
         namespace: 'AWS/Route53',
@@ -144,7 +186,7 @@ describe('Stack: failover with the default configuration (us-east-1 + us-west-2,
     const outputs = tf.output ?? {};
     for (const role of ['primary', 'secondary']) {
       expect(outputs[`health_check_${role}_url`].value).toBe(
-        `${ref(tf, 'aws_apigatewayv2_api', 'api_endpoint', `health-check_${role}_`)}/health`,
+        `${ref(tf, 'aws_api_gateway_stage', 'invoke_url', `health-check_${role}_`)}/health`,
       );
       expect(outputs[`health_check_${role}_id`].value).toBe(
         ref(tf, 'aws_route53_health_check', 'id', `health-check_${role}_`),
@@ -181,7 +223,7 @@ describe('Stack: failover with the default configuration (us-east-1 + us-west-2,
     ['primary', 'us-east-1'],
     ['secondary', 'us-west-2'],
   ])('grants the %s function exactly its MQTT client, topics, parameter and key', (role, region) => {
-    const policy = one(tf, 'aws_iam_role_policy', `health-check_${role}_function_policy`);
+    const policy = one(tf, 'aws_iam_role_policy', `health-check_${role}_api_function_policy`);
     const statements = JSON.parse(policy.policy).Statement as Array<Record<string, any>>;
     const account = dataRef(tf, 'aws_caller_identity', 'account_id', `health-check_${role}_`);
     const iot = (r: string) => `arn:aws:iot:${region}:${account}:${r}`;
@@ -222,6 +264,151 @@ describe('Stack: failover with the default configuration (us-east-1 + us-west-2,
   });
 });
 
+describe('Stack: failover with the default configuration (canary mode, us-east-1 + us-west-2)', () => {
+  const tf = synthJson({});
+
+  it('has no public health endpoint and no secret: no API, no password, no SSM parameter, no random resource', () => {
+    for (const type of [
+      'aws_api_gateway_rest_api',
+      'aws_apigatewayv2_api',
+      'aws_lambda_function_url',
+      'random_password',
+      'aws_ssm_parameter',
+    ]) {
+      const ours = resourcesOf(tf, type).filter(([id]) => id.startsWith('health-check'));
+      expect([type, ours]).toEqual([type, []]);
+    }
+    expect(JSON.stringify(tf.resource)).not.toMatch(/random_password|resource_path/);
+    expect(tf.provider.random).toBeUndefined();
+    expect(resourcesOf(tf, 'aws_route53_health_check').every(([, c]) => c.type === 'CLOUDWATCH_METRIC')).toBe(true);
+  });
+
+  it.each([
+    ['primary', 'aws.primary', 'us-east-1'],
+    ['secondary', 'aws.secondary', 'us-west-2'],
+  ])(
+    'runs the %s canary every minute, 6 checks 10 s apart, with reserved concurrency and no retries',
+    (role, provider) => {
+      expect(one(tf, 'aws_cloudwatch_event_rule', `health-check_${role}_canary`)).toMatchObject({
+        provider,
+        schedule_expression: 'rate(1 minute)',
+      });
+      expect(one(tf, 'aws_cloudwatch_event_target', `health-check_${role}_canary`).arn).toBe(
+        ref(tf, 'aws_lambda_function', 'arn', `health-check_${role}_canary`),
+      );
+      expect(one(tf, 'aws_lambda_permission', `health-check_${role}_canary`)).toMatchObject({
+        principal: 'events.amazonaws.com',
+        source_arn: ref(tf, 'aws_cloudwatch_event_rule', 'arn', `health-check_${role}_canary`),
+      });
+      const fn = one(tf, 'aws_lambda_function', `health-check_${role}_canary`);
+      expect(fn).toMatchObject({ provider, reserved_concurrent_executions: 2, timeout: 57 });
+      expect(fn.environment.variables).toMatchObject({
+        IOT_DR_CANARY_CHECKS: '6',
+        IOT_DR_CANARY_INTERVAL_SECONDS: '10',
+        IOT_DR_HEALTH_ENDPOINT: dataRef(tf, 'aws_iot_endpoint', 'endpoint_address', `health-check_${role}_`),
+      });
+      expect(fn.environment.variables.NODE_OPTIONS).toBeUndefined();
+      expect(one(tf, 'aws_lambda_function_event_invoke_config', `health-check_${role}_canary`)).toMatchObject({
+        maximum_retry_attempts: 0,
+      });
+    },
+  );
+
+  it.each([
+    ['primary', 'aws.primary', 'us-east-1'],
+    ['secondary', 'aws.secondary', 'us-west-2'],
+  ])(
+    'threat (dead region): the %s alarm treats missing data as breaching, and Route 53 insufficient data as unhealthy',
+    (role, provider, region) => {
+      const alarm = one(tf, 'aws_cloudwatch_metric_alarm', `health-check_${role}_canary_alarm`);
+      expect(alarm).toMatchObject({
+        provider,
+        alarm_name: `iot-dr-${role}-canary`,
+        namespace: 'IotDr/Health',
+        metric_name: 'RoundTripFailed',
+        dimensions: { Stack: 'iot-dr' },
+        statistic: 'Sum',
+        // Route 53 reads only standard-resolution alarms: the period is one minute
+        period: 60,
+        evaluation_periods: 1,
+        datapoints_to_alarm: 1,
+        threshold: 3,
+        comparison_operator: 'GreaterThanOrEqualToThreshold',
+        treat_missing_data: 'breaching',
+      });
+      expect(one(tf, 'aws_route53_health_check', `health-check_${role}_`)).toMatchObject({
+        provider: 'aws.primary',
+        type: 'CLOUDWATCH_METRIC',
+        cloudwatch_alarm_name: ref(
+          tf,
+          'aws_cloudwatch_metric_alarm',
+          'alarm_name',
+          `health-check_${role}_canary_alarm`,
+        ),
+        cloudwatch_alarm_region: region,
+        insufficient_data_health_status: 'Unhealthy',
+      });
+    },
+  );
+
+  it.each([
+    ['primary', 'us-east-1'],
+    ['secondary', 'us-west-2'],
+  ])('grants the %s canary its MQTT client and topics, and PutMetricData in its namespace only', (role, region) => {
+    const policy = one(tf, 'aws_iam_role_policy', `health-check_${role}_canary_function_policy`);
+    const statements = JSON.parse(policy.policy).Statement as Array<Record<string, any>>;
+    const account = dataRef(tf, 'aws_caller_identity', 'account_id', `health-check_${role}_`);
+    expect(statements.map((s) => s.Sid)).toEqual([
+      'OwnLogs',
+      'MqttConnect',
+      'MqttPublishReceive',
+      'MqttSubscribe',
+      'Metrics',
+      'DeadLetters',
+    ]);
+    expect(statements[1].Resource).toEqual([`arn:aws:iot:${region}:${account}:client/iot-dr-hc-*`]);
+    expect(statements[4]).toMatchObject({
+      Action: ['cloudwatch:PutMetricData'],
+      Resource: ['*'],
+      Condition: { StringEquals: { 'cloudwatch:namespace': 'IotDr/Health' } },
+    });
+  });
+
+  it('outputs the health check ids and the canary alarms, and no URL or parameter', () => {
+    const outputs = tf.output ?? {};
+    for (const role of ['primary', 'secondary']) {
+      expect(outputs[`health_check_${role}_id`].value).toBe(
+        ref(tf, 'aws_route53_health_check', 'id', `health-check_${role}_`),
+      );
+      expect(outputs[`health_check_${role}_canary_alarm`].value).toBe(
+        ref(tf, 'aws_cloudwatch_metric_alarm', 'alarm_name', `health-check_${role}_canary_alarm`),
+      );
+      expect(outputs[`health_check_${role}_url`]).toBeUndefined();
+      expect(outputs[`health_check_${role}_secret_parameter`]).toBeUndefined();
+    }
+  });
+});
+
+describe('Stack: failover with both signals', () => {
+  const tf = synthJson({ healthCheck: { mode: 'both' }, dns: { hostedZoneId: ZONE, recordName: 'iot.example.com' } });
+
+  it.each(['primary', 'secondary'])(
+    'threat: the outside-in check alone cannot fail the %s region over (calculated check: unhealthy only when both are)',
+    (role) => {
+      const canary = ref(tf, 'aws_route53_health_check', 'id', `health-check_${role}_canary`);
+      const api = ref(tf, 'aws_route53_health_check', 'id', `health-check_${role}_api`);
+      expect(one(tf, 'aws_route53_health_check', `health-check_${role}_route53`)).toMatchObject({
+        type: 'CALCULATED',
+        child_healthchecks: [canary, api],
+        child_health_threshold: 1,
+      });
+      expect(one(tf, 'aws_route53_record', `failover-dns_${role}-record`).health_check_id).toBe(
+        ref(tf, 'aws_route53_health_check', 'id', `health-check_${role}_route53`),
+      );
+    },
+  );
+});
+
 describe('Stack: failover with DNS, a custom domain and alarm e-mail (eu-west-1 + eu-central-1)', () => {
   const tf = synthJson({
     primaryRegion: 'eu-west-1',
@@ -229,6 +416,7 @@ describe('Stack: failover with DNS, a custom domain and alarm e-mail (eu-west-1 
     dns: { hostedZoneId: ZONE, recordName: 'iot.example.com', ttlSeconds: 20, customDomain: true },
     alarms: { email: 'ops@example.com' },
     healthCheck: {
+      mode: 'api',
       intervalSeconds: 30,
       failureThreshold: 2,
       checkerRegions: ['us-east-1', 'eu-west-1', 'ap-southeast-1', 'sa-east-1'],
@@ -264,7 +452,7 @@ describe('Stack: failover with DNS, a custom domain and alarm e-mail (eu-west-1 
   it('notifies the e-mail topic in us-east-1, encrypted with a key CloudWatch may use', () => {
     const topicArn = ref(tf, 'aws_sns_topic', 'arn', 'alarms_us-east-1-topic');
     for (const role of ['primary', 'secondary']) {
-      expect(one(tf, 'aws_cloudwatch_metric_alarm', `health-check_${role}_`)).toMatchObject({
+      expect(one(tf, 'aws_cloudwatch_metric_alarm', `health-check_${role}_alarm`)).toMatchObject({
         alarm_actions: [topicArn],
         ok_actions: [topicArn],
       });
@@ -349,7 +537,9 @@ describe('Stack: failover with DNS but no custom domain, secondary in us-east-1'
     expect(tf.provider.aws.map((p) => p.alias).sort()).toEqual(['primary', 'secondary']);
     for (const role of ['primary', 'secondary']) {
       expect(one(tf, 'aws_route53_health_check', `health-check_${role}_`).provider).toBe('aws.secondary');
-      expect(one(tf, 'aws_cloudwatch_metric_alarm', `health-check_${role}_`).provider).toBe('aws.secondary');
+      expect(one(tf, 'aws_cloudwatch_metric_alarm', `health-check_${role}_alarm`).provider).toBe('aws.secondary');
+      // The canary's own alarm lives in its region (Route 53 reads alarms in any region)
+      expect(one(tf, 'aws_cloudwatch_metric_alarm', `health-check_${role}_canary_alarm`).provider).toBe(`aws.${role}`);
       expect(one(tf, 'aws_route53_record', `failover-dns_${role}-record`)).toMatchObject({
         provider: 'aws.secondary',
         ttl: 30,

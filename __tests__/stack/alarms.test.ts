@@ -42,14 +42,16 @@ function configProblems(input: unknown): readonly string[] {
 }
 
 describe('Stack: alarm notifications', () => {
-  it('covers every alarm the stack has: capture, replication, reconciliation and both health checks', () => {
+  it('covers every alarm the stack has: capture, replication, reconciliation, both canaries and both health checks', () => {
     const names = alarms(synthJson({})).map(([, a]) => a.alarm_name as string);
     expect(names.sort()).toEqual([
       'iot-dr-capture-errors',
+      'iot-dr-primary-canary',
       'iot-dr-primary-unhealthy',
       'iot-dr-reconcile-failed',
       'iot-dr-replication-dlq-not-empty',
       'iot-dr-replication-failures',
+      'iot-dr-secondary-canary',
       'iot-dr-secondary-unhealthy',
     ]);
   });
@@ -62,7 +64,7 @@ describe('Stack: alarm notifications', () => {
     expect(tf.resource.aws_sns_topic).toBeUndefined();
     for (const [, alarm] of alarms(tf)) expect(alarm.alarm_actions).toBeUndefined();
     const warnings = stack.node.metadata.filter((m) => /warn/i.test(m.type)).map((m) => String(m.data));
-    expect(warnings).toEqual([expect.stringMatching(/6 alarms notify nobody: set alarms\.email or alarms\.topicArns/)]);
+    expect(warnings).toEqual([expect.stringMatching(/8 alarms notify nobody: set alarms\.email or alarms\.topicArns/)]);
   });
 
   it.each<[string, IotDrConfigInput, string[]]>([

@@ -6,15 +6,20 @@
  * 3. replication through the real path: the workflow's ASL (stacks/workflow-definition.ts)
  *    executed by aws-local-stepfunctions with the real worker Lambda handlers;
  * 4. `verify` (fleet snapshot and diff of both regions);
- * 5. the real health-check handler against each region's broker; the primary's broker is taken
- *    down; the checks repeat until Route 53's rule (`failureThreshold` consecutive failures) marks
- *    the primary unhealthy, and the failover decision is shown.
+ * 5. the canary path (default mode): the real canary against each region's broker, datapoints
+ *    into moto CloudWatch on a virtual clock, each region's alarm evaluated every minute by
+ *    CloudWatch's documented rules; the primary's broker is taken down and the time until the
+ *    alarm decides the failover is shown (cli/drill/canary.ts);
+ * 6. the API-mode path: the real health-check handler against each region's broker; the checks
+ *    repeat until Route 53's rule (`failureThreshold` consecutive failures) marks the primary
+ *    unhealthy, and the failover decision is shown.
  * Everything started is stopped, and the temporary state removed, whatever happens; the whole
  * drill is bounded by `--timeout`.
  */
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { IoTClient } from '@aws-sdk/client-iot';
 import { IoTDataPlaneClient } from '@aws-sdk/client-iot-data-plane';
@@ -27,6 +32,8 @@ import type { Side } from '../drill/fleet';
 import { EXIT, ExternalError, isAwsError } from '../errors';
 import { type CliIo, writeLine } from '../io';
 import { emulatedLambdaEnv, ensureMoto, type MotoServer, startMotoServer } from '../moto';
+import { canaryAlarm, canaryWorstCaseSeconds } from '../../functions/lib/health/alarm';
+import { type CanaryDrill, type CanaryEvaluation, startCanaryDrill } from '../drill/canary';
 
 export interface DrillOptions {
   readonly things: number;
@@ -66,6 +73,19 @@ export interface DrillReport {
     detectionSecondsInAws: number;
     dnsTtlSeconds: number;
   };
+  /**
+   * The canary path (default mode): datapoints published to moto CloudWatch on a virtual clock (the
+   * checks themselves are real), the alarm evaluated by CloudWatch's documented rules each minute.
+   */
+  readonly canary: {
+    readonly datapoints: { primary: number; secondary: number };
+    readonly evaluations: readonly CanaryEvaluation[];
+    /** Virtual seconds from the primary broker going down to the alarm deciding the failover. */
+    readonly detectionSeconds: number | null;
+    /** The documented worst case for this configuration (docs/failover.md). */
+    readonly worstCaseSeconds: number;
+    readonly threshold: number;
+  };
   readonly totalMs: number;
   readonly error?: string;
 }
@@ -102,11 +122,27 @@ export async function drillCommand(options: DrillOptions, io: CliIo): Promise<nu
     differences: number;
     rounds: Round[];
     decidedAfterRounds: number | null;
+    canary: {
+      datapoints: { primary: number; secondary: number };
+      evaluations: CanaryEvaluation[];
+      detectionSeconds: number | null;
+      worstCaseSeconds: number;
+      threshold: number;
+    };
   } = {
     replication: { executions: 0, succeeded: 0, failed: 0, failuresRecorded: 0 },
     differences: -1,
     rounds: [],
     decidedAfterRounds: null,
+    canary: {
+      datapoints: { primary: 0, secondary: 0 },
+      evaluations: [],
+      detectionSeconds: null,
+      worstCaseSeconds: canaryWorstCaseSeconds(config.healthCheck.failureThreshold, config.healthCheck.intervalSeconds)
+        .failingRoundTrips,
+      threshold: canaryAlarm(config.namePrefix, config.healthCheck.failureThreshold, config.healthCheck.intervalSeconds)
+        .threshold,
+    },
   };
   let error: string | undefined;
   let internal = false;
@@ -200,7 +236,7 @@ export async function drillCommand(options: DrillOptions, io: CliIo): Promise<nu
     const check = (broker: DrillBroker) =>
       createHealthCheck({
         brokerUrl: async () => broker.url,
-        secret: { get: async () => secret, refresh: async () => undefined },
+        guard: { check: async (key: string) => (key === secret ? 'allowed' : 'denied') },
         namePrefix: config.namePrefix,
         messageCount: config.healthCheck.messageCount,
         deadlineMs: config.healthCheck.deadlineMilliseconds,
@@ -241,10 +277,52 @@ export async function drillCommand(options: DrillOptions, io: CliIo): Promise<nu
       () => round(1),
       (r) => `primary ${r.primary.verdict}, secondary ${r.secondary.verdict}; DNS answers ${r.dnsAnswer}`,
     );
+    // The canary path: real round trips, datapoints in moto CloudWatch, alarms by CloudWatch's rules.
+    const canary: CanaryDrill = startCanaryDrill({
+      config,
+      brokers: { primary: primaryBroker, secondary: secondaryBroker },
+      cloudwatch: {
+        primary: new CloudWatchClient(clientConfig(config.primaryRegion)),
+        secondary: new CloudWatchClient(clientConfig(config.secondaryRegion)),
+      },
+    });
+    await phase(
+      'canary, both brokers up (1 run per region)',
+      async () => {
+        await canary.run();
+        return canary.evaluateDue();
+      },
+      (e) =>
+        `${canary.datapoints.primary + canary.datapoints.secondary} datapoints in CloudWatch; alarms ${e.map((x) => `${x.primary.state}/${x.secondary.state}`).join(', ') || 'not evaluated yet'}`,
+    );
     await phase(
       'take the primary broker down',
       () => primaryBroker.down(),
       () => 'primary broker stopped',
+    );
+    const downAt = canary.now();
+    await phase(
+      'canary until the alarm decides (CloudWatch rules)',
+      async () => {
+        for (let run = 0; run < 5 && report.canary.detectionSeconds === null; run++) {
+          await canary.run();
+          for (const e of await canary.evaluateDue()) {
+            report.canary.evaluations.push(e);
+            say(
+              `[drill]   t=${e.atSeconds} s: primary alarm ${e.primary.state} (${e.primary.failures ?? 'no'} failures), secondary ${e.secondary.state} -> DNS answers ${e.dnsAnswer}`,
+            );
+            if (e.dnsAnswer === 'secondary' && report.canary.detectionSeconds === null) {
+              report.canary.detectionSeconds = Math.round(e.atSeconds - (downAt - canary.startedAt) / 1000);
+            }
+          }
+        }
+        report.canary.datapoints = { ...canary.datapoints };
+        return report.canary;
+      },
+      (c) =>
+        c.detectionSeconds !== null
+          ? `failover decided ${c.detectionSeconds} s (virtual) after the broker went down; documented worst case ${c.worstCaseSeconds} s`
+          : 'no failover decision',
     );
     await phase(
       `health checks until failover (threshold ${threshold})`,
@@ -301,7 +379,7 @@ export async function drillCommand(options: DrillOptions, io: CliIo): Promise<nu
     say(`[drill] clean up: moto and brokers stopped (${phases[phases.length - 1].ms} ms)`);
   }
 
-  const failedOver = report.decidedAfterRounds !== null;
+  const failedOver = report.decidedAfterRounds !== null && report.canary.detectionSeconds !== null;
   const ok = !error && report.differences === 0 && report.replication.failed === 0 && failedOver;
   const result: DrillReport = {
     ok,
@@ -320,6 +398,7 @@ export async function drillCommand(options: DrillOptions, io: CliIo): Promise<nu
       detectionSecondsInAws: config.healthCheck.failureThreshold * config.healthCheck.intervalSeconds,
       dnsTtlSeconds: config.dns?.ttlSeconds ?? 30,
     },
+    canary: report.canary,
     totalMs: Math.round(performance.now() - started),
     ...(error ? { error } : {}),
   };
@@ -345,6 +424,12 @@ function printReport(r: DrillReport, io: CliIo): void {
     writeLine(
       out,
       `Failover: primary unhealthy after ${r.failover.decidedAfterRounds} consecutive failed check(s) (failureThreshold ${r.failover.failureThreshold}); DNS answers the secondary. In AWS: about ${r.failover.detectionSecondsInAws} s to detect (${r.failover.failureThreshold} x ${r.failover.intervalSeconds} s) plus up to ${r.failover.dnsTtlSeconds} s of DNS TTL.`,
+    );
+  }
+  if (r.canary.detectionSeconds !== null) {
+    writeLine(
+      out,
+      `Canary (default mode): the primary's alarm (${r.canary.threshold}+ failed round trips in a minute, or no data) decided the failover ${r.canary.detectionSeconds} s after the broker went down (virtual clock; documented worst case ${r.canary.worstCaseSeconds} s, plus CloudWatch evaluation and Route 53 reading the alarm, plus up to ${r.failover.dnsTtlSeconds} s of DNS TTL).`,
     );
   }
   writeLine(out, `Total: ${r.totalMs} ms.`);

@@ -5,14 +5,14 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { type CachedSecret, SECRET_QUERY_PARAMETER, secretMatches } from './guard';
+import { SECRET_QUERY_PARAMETER, type SecretGuard } from './guard';
 import { mqttRoundTrip, RoundTripError, type RoundTripTimings } from './round-trip';
 
 export interface HealthCheckSettings {
   /** Builds the broker URL for one invocation (presigned for IoT Core; plain in tests). */
   readonly brokerUrl: () => Promise<string>;
-  /** The secret callers must present. */
-  readonly secret: CachedSecret;
+  /** Judges the secret callers present (cached, rotation-aware, bounded reads). */
+  readonly guard: SecretGuard;
   /** Prefix of client ids (`<prefix>-hc-<uuid>`) and topics (`<prefix>/health/<uuid>`). */
   readonly namePrefix: string;
   readonly messageCount: number;
@@ -44,7 +44,7 @@ const json = (statusCode: number, body: HealthCheckBody): APIGatewayProxyStructu
 
 /**
  * Creates the request handler. It holds no state between invocations besides what `settings`
- * holds (the cached secret): each invocation makes its own client id, topic, nonce and connection.
+ * holds (the guard's cached secret): each invocation makes its own client id, topic, nonce and connection.
  */
 export function createHealthCheck(settings: HealthCheckSettings) {
   const log = settings.log ?? ((entry) => console.log(JSON.stringify(entry)));
@@ -61,12 +61,10 @@ export function createHealthCheck(settings: HealthCheckSettings) {
     }
     let allowed: boolean;
     try {
-      allowed = secretMatches(provided, await settings.secret.get());
-      if (!allowed) {
-        // Maybe the secret was rotated since this container read it (at most one re-read a minute).
-        const fresh = await settings.secret.refresh();
-        allowed = fresh !== undefined && secretMatches(provided, fresh);
-      }
+      // At most half of the deadline for the secret (cold start or re-read after a mismatch): the
+      // rest is the round trip's. A correct key matching the cached value never waits for SSM.
+      const budget = Math.floor(settings.deadlineMs / 2) - Math.round(performance.now() - started);
+      allowed = (await settings.guard.check(provided, budget)) === 'allowed';
     } catch (err) {
       log({ outcome: 'error', error: err instanceof Error ? err.message : String(err) });
       return json(500, { status: 'error', error: 'secret unavailable' });
