@@ -49,10 +49,14 @@ export const WORKER_ENTRIES: Readonly<Record<WorkerFamily, string>> = {
 /**
  * Lambda filter for the replica stream: new items only, and only events that did not originate
  * in the secondary (loop prevention; the capture rule writes its region into `originRegion`).
- * The second pattern lets an item WITHOUT `originRegion` through, so that the trigger sends it to
- * the DLQ with a reason instead of the filter dropping it silently (`anything-but` never matches
- * a missing field).
+ * The second pattern lets an item WITHOUT a string `originRegion` through, so that the trigger
+ * sends it to the DLQ with a reason instead of the filter dropping it silently (`anything-but`
+ * never matches a missing field). It tests the leaf `originRegion.S`: in a stream record the
+ * attribute is an object (`{"S": "us-east-1"}`), and `exists` matches leaf values only, so
+ * `"originRegion": [{"exists": false}]` would match every INSERT, the secondary's own items
+ * included (each then costing an invocation only to be skipped by code).
  * https://docs.aws.amazon.com/lambda/latest/dg/with-ddb-filtering.html
+ * https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventfiltering.html#filtering-syntax
  */
 export function streamFilterPatterns(secondaryRegion: string): string[] {
   return [
@@ -60,7 +64,7 @@ export function streamFilterPatterns(secondaryRegion: string): string[] {
       eventName: ['INSERT'],
       dynamodb: { NewImage: { [ITEM.originRegion]: { S: [{ 'anything-but': [secondaryRegion] }] } } },
     }),
-    JSON.stringify({ eventName: ['INSERT'], dynamodb: { NewImage: { [ITEM.originRegion]: [{ exists: false }] } } }),
+    JSON.stringify({ eventName: ['INSERT'], dynamodb: { NewImage: { [ITEM.originRegion]: { S: [{ exists: false }] } } } }),
   ];
 }
 

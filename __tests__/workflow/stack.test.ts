@@ -76,8 +76,22 @@ describe('Construct: ReplicationWorkflow', () => {
         eventName: ['INSERT'],
         dynamodb: { NewImage: { originRegion: { S: [{ 'anything-but': ['eu-central-1'] }] } } },
       },
-      { eventName: ['INSERT'], dynamodb: { NewImage: { originRegion: [{ exists: false }] } } },
+      { eventName: ['INSERT'], dynamodb: { NewImage: { originRegion: { S: [{ exists: false }] } } } },
     ]);
+    // AWS applies `exists` to leaf values only; in a stream record `originRegion` is an object
+    // ({"S": ...}), so an `exists` on it would match every INSERT. Every `exists` must sit under an
+    // attribute-value type key (the leaf).
+    const existsParents: string[] = [];
+    const walk = (node: unknown, key: string) => {
+      if (Array.isArray(node)) {
+        for (const v of node) if (v && typeof v === 'object' && 'exists' in v) existsParents.push(key);
+        return;
+      }
+      if (node && typeof node === 'object') for (const [k, v] of Object.entries(node)) walk(v, k);
+    };
+    for (const p of patterns) walk(p, '');
+    expect(existsParents.length).toBeGreaterThan(0);
+    for (const k of existsParents) expect(['S', 'N', 'B', 'BOOL', 'NULL']).toContain(k);
   });
 
   it('encrypts the DLQ and keeps messages 14 days, and alarms when it is not empty', () => {
