@@ -177,14 +177,17 @@ export class ReplicationWorkflow extends Construct {
       thingGroup: [
         {
           sid: 'ReadRegistry',
-          // ListThingsInThingGroup: a recreated group gets the primary's memberships back
+          // ListThingsInThingGroup: a recreated group gets the primary's memberships back.
+          // DescribeThing/DescribeThingType: a membership whose thing is missing in the secondary
+          // creates the thing (and its type) from the primary (ensureThing).
           actions: [
             'iot:DescribeThingGroup',
             'iot:DescribeThing',
+            'iot:DescribeThingType',
             'iot:ListThingGroupsForThing',
             'iot:ListThingsInThingGroup',
           ],
-          resources: bothRegions('thinggroup', 'thing'),
+          resources: bothRegions('thinggroup', 'thing', 'thingtype'),
         },
         {
           sid: 'WriteSecondaryRegistry',
@@ -194,8 +197,15 @@ export class ReplicationWorkflow extends Construct {
             'iot:DeleteThingGroup',
             'iot:AddThingToThingGroup',
             'iot:RemoveThingFromThingGroup',
+            // ensureThing: the member's registry entry (never its certificates) and its type
+            'iot:CreateThing',
+            'iot:UpdateThing',
+            'iot:CreateThingType',
+            'iot:DeprecateThingType',
+            'iot:UpdateThingType',
+            'iot:DeleteThingType',
           ],
-          resources: secondaryOnly('thinggroup', 'thing'),
+          resources: secondaryOnly('thinggroup', 'thing', 'thingtype'),
         },
         // ListThingGroups is account-wide (no resource type in IAM).
         { sid: 'IotRegistryList', actions: ['iot:ListThingGroups'], resources: ['*'] },
