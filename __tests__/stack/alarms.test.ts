@@ -49,6 +49,7 @@ describe('Stack: alarm notifications', () => {
       'iot-dr-primary-unhealthy',
       'iot-dr-reconcile-failed',
       'iot-dr-replication-dlq-not-empty',
+      'iot-dr-replication-failed-events',
       'iot-dr-replication-failures',
       'iot-dr-secondary-unhealthy',
     ]);
@@ -62,7 +63,7 @@ describe('Stack: alarm notifications', () => {
     expect(tf.resource.aws_sns_topic).toBeUndefined();
     for (const [, alarm] of alarms(tf)) expect(alarm.alarm_actions).toBeUndefined();
     const warnings = stack.node.metadata.filter((m) => /warn/i.test(m.type)).map((m) => String(m.data));
-    expect(warnings).toEqual([expect.stringMatching(/6 alarms notify nobody: set alarms\.email or alarms\.topicArns/)]);
+    expect(warnings).toEqual([expect.stringMatching(/7 alarms notify nobody: set alarms\.email or alarms\.topicArns/)]);
   });
 
   it.each<[string, IotDrConfigInput, string[]]>([
