@@ -77,7 +77,10 @@ export function streamFilterPatterns(secondaryRegion: string): string[] {
       eventName: ['INSERT'],
       dynamodb: { NewImage: { [ITEM.originRegion]: { S: [{ 'anything-but': [secondaryRegion] }] } } },
     }),
-    JSON.stringify({ eventName: ['INSERT'], dynamodb: { NewImage: { [ITEM.originRegion]: { S: [{ exists: false }] } } } }),
+    JSON.stringify({
+      eventName: ['INSERT'],
+      dynamodb: { NewImage: { [ITEM.originRegion]: { S: [{ exists: false }] } } },
+    }),
   ];
 }
 
@@ -393,7 +396,9 @@ export class ReplicationWorkflow extends Construct {
           provider,
           name: 'start-slow-lane',
           role: this.stateMachineRole.name,
-          policy: policyDocument([{ sid: 'StartSlowLane', actions: ['states:StartExecution'], resources: [this.slowLane.arn] }]),
+          policy: policyDocument([
+            { sid: 'StartSlowLane', actions: ['states:StartExecution'], resources: [this.slowLane.arn] },
+          ]),
         })
       : undefined;
 
