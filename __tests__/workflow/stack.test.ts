@@ -192,9 +192,7 @@ describe('Construct: ReplicationWorkflow', () => {
     const defaults = synthJson({});
     const thing = one(defaults, 'aws_lambda_function', 'worker-thing_');
     expect(thing.environment.variables.PRINCIPAL_GRACE_SECONDS).toBe('300');
-    const retrier = JSON.parse(one(defaults, 'aws_sfn_state_machine', 'slow-lane').definition).States[
-      WORKER_STATE.thing
-    ].Retry[0];
+    const retrier = JSON.parse(one(defaults, 'aws_sfn_state_machine', 'slow-lane').definition).States[WORKER_STATE.thing].Retry[0];
     expect(retrier.MaxAttempts * retrier.IntervalSeconds).toBeGreaterThanOrEqual(300);
   });
 
@@ -299,10 +297,7 @@ describe('Construct: ReplicationWorkflow', () => {
       JSON.parse(
         definition
           .replace(/\$\{aws_lambda_function\.([^.}]+)\.arn\}/g, 'arn:aws:lambda:us-west-2:123456789012:function:$1')
-          .replace(
-            /\$\{aws_sfn_state_machine\.([^.}]+)\.arn\}/g,
-            'arn:aws:states:us-west-2:123456789012:stateMachine:$1',
-          )
+          .replace(/\$\{aws_sfn_state_machine\.([^.}]+)\.arn\}/g, 'arn:aws:states:us-west-2:123456789012:stateMachine:$1')
           .replace(/\$\{aws_dynamodb_table\.[^.}]+\.name\}/g, 'iot-dr-failures'),
       );
 
@@ -321,49 +316,25 @@ describe('Construct: ReplicationWorkflow', () => {
         expect(isValid).toBe(true);
       }
       const map = resolve(batch.definition).States[STATE.batch];
-      expect(map).toMatchObject({
-        Type: 'Map',
-        ItemsPath: '$.events',
-        MaxConcurrency: 40,
-        ItemProcessor: { ProcessorConfig: { Mode: 'INLINE' } },
-      });
+      expect(map).toMatchObject({ Type: 'Map', ItemsPath: '$.events', MaxConcurrency: 40, ItemProcessor: { ProcessorConfig: { Mode: 'INLINE' } } });
       const task = map.ItemProcessor.States[WORKER_STATE.thing];
       // Hot path: only the transient retrier (defaults 3 retries, 2 s doubling, capped at 10 s).
       expect(task.Retry).toEqual([
-        {
-          ErrorEquals: [...TRANSIENT_ERRORS],
-          IntervalSeconds: 2,
-          BackoffRate: 2,
-          MaxAttempts: 3,
-          MaxDelaySeconds: 10,
-          JitterStrategy: 'FULL',
-        },
+        { ErrorEquals: [...TRANSIENT_ERRORS], IntervalSeconds: 2, BackoffRate: 2, MaxAttempts: 3, MaxDelaySeconds: 10, JitterStrategy: 'FULL' },
       ]);
       expect(task.TimeoutSeconds).toBe(30);
-      expect(task.Catch[0]).toEqual({
-        ErrorEquals: [PRINCIPAL_PENDING_ERROR],
-        ResultPath: null,
-        Next: STATE.deferToSlowLane,
-      });
+      expect(task.Catch[0]).toEqual({ ErrorEquals: [PRINCIPAL_PENDING_ERROR], ResultPath: null, Next: STATE.deferToSlowLane });
       const defer = map.ItemProcessor.States[STATE.deferToSlowLane];
       expect(defer.Resource).toBe('arn:aws:states:::states:startExecution');
-      expect(
-        JSON.parse(batch.definition).States[STATE.batch].ItemProcessor.States[STATE.deferToSlowLane].Parameters
-          .StateMachineArn,
-      ).toBe(ref('aws_sfn_state_machine', slow, 'arn', dflt));
+      expect(JSON.parse(batch.definition).States[STATE.batch].ItemProcessor.States[STATE.deferToSlowLane].Parameters.StateMachineArn).toBe(
+        ref('aws_sfn_state_machine', slow, 'arn', dflt),
+      );
       // The slow lane waits: 15 retries 20 s apart for the default 300 s grace.
-      expect(resolve(slow.definition).States[WORKER_STATE.thing].Retry[0]).toMatchObject({
-        ErrorEquals: [PRINCIPAL_PENDING_ERROR],
-        MaxAttempts: 15,
-        IntervalSeconds: 20,
-      });
+      expect(resolve(slow.definition).States[WORKER_STATE.thing].Retry[0]).toMatchObject({ ErrorEquals: [PRINCIPAL_PENDING_ERROR], MaxAttempts: 15, IntervalSeconds: 20 });
 
       const trigger = one(dflt, 'aws_lambda_function', 'trigger');
       expect(trigger.timeout).toBe(330);
-      expect(trigger.environment.variables).toMatchObject({
-        WORKFLOW_TYPE: 'EXPRESS',
-        STATE_MACHINE_ARN: ref('aws_sfn_state_machine', batch, 'arn', dflt),
-      });
+      expect(trigger.environment.variables).toMatchObject({ WORKFLOW_TYPE: 'EXPRESS', STATE_MACHINE_ARN: ref('aws_sfn_state_machine', batch, 'arn', dflt) });
       const triggerStatements = policyOf(dflt, 'trigger').Statement;
       expect(triggerStatements.find((st) => st.Sid === 'StartSyncExecutions')).toMatchObject({
         Action: ['states:StartSyncExecution'],
@@ -372,12 +343,7 @@ describe('Construct: ReplicationWorkflow', () => {
       expect(triggerStatements.flatMap((st) => st.Action)).not.toContain('states:StartExecution');
       // The machines' role may start the slow lane, and only it.
       expect(policyOf(dflt, 'workflow-slow-lane-policy').Statement).toEqual([
-        {
-          Sid: 'StartSlowLane',
-          Effect: 'Allow',
-          Action: ['states:StartExecution'],
-          Resource: [ref('aws_sfn_state_machine', slow, 'arn', dflt)],
-        },
+        { Sid: 'StartSlowLane', Effect: 'Allow', Action: ['states:StartExecution'], Resource: [ref('aws_sfn_state_machine', slow, 'arn', dflt)] },
       ]);
       // Failures: recorded events of batches (trigger metric) and failed slow-lane executions.
       expect(one(dflt, 'aws_cloudwatch_metric_alarm', 'failed-events-alarm')).toMatchObject({
@@ -399,9 +365,9 @@ describe('Construct: ReplicationWorkflow', () => {
     });
 
     it('Given EXPRESS with a retry budget that cannot finish in time, Then the synth stops with a configuration error naming the fields (the rule itself: __tests__/config)', () => {
-      expect(() =>
-        synthJson({ replication: { workflowType: 'EXPRESS', workerTimeoutSeconds: 60, workflowRetryMaxAttempts: 6 } }),
-      ).toThrow(/replication\.workflowType: an EXPRESS batch must finish within 240 s/);
+      expect(() => synthJson({ replication: { workflowType: 'EXPRESS', workerTimeoutSeconds: 60, workflowRetryMaxAttempts: 6 } })).toThrow(
+        /replication\.workflowType: an EXPRESS batch must finish within 240 s/,
+      );
     });
   });
 
