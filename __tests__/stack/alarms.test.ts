@@ -50,6 +50,7 @@ describe('Stack: alarm notifications', () => {
       'iot-dr-primary-unhealthy',
       'iot-dr-reconcile-failed',
       'iot-dr-replication-dlq-not-empty',
+      'iot-dr-replication-failed-events',
       'iot-dr-replication-failures',
       'iot-dr-secondary-canary',
       'iot-dr-secondary-unhealthy',
@@ -64,7 +65,7 @@ describe('Stack: alarm notifications', () => {
     expect(tf.resource.aws_sns_topic).toBeUndefined();
     for (const [, alarm] of alarms(tf)) expect(alarm.alarm_actions).toBeUndefined();
     const warnings = stack.node.metadata.filter((m) => /warn/i.test(m.type)).map((m) => String(m.data));
-    expect(warnings).toEqual([expect.stringMatching(/8 alarms notify nobody: set alarms\.email or alarms\.topicArns/)]);
+    expect(warnings).toEqual([expect.stringMatching(/9 alarms notify nobody: set alarms\.email or alarms\.topicArns/)]);
   });
 
   it.each<[string, IotDrConfigInput, string[]]>([
