@@ -63,7 +63,9 @@ const probes: Record<string, Probe> = {
       new DescribeStateMachineCommand({ stateMachineArn: String(v.arn) }),
     ),
   aws_lambda_event_source_mapping: (endpoint, region, v) =>
-    new LambdaClient({ endpoint, region, credentials }).send(new GetEventSourceMappingCommand({ UUID: String(v.uuid) })),
+    new LambdaClient({ endpoint, region, credentials }).send(
+      new GetEventSourceMappingCommand({ UUID: String(v.uuid) }),
+    ),
   aws_lambda_function: (endpoint, region, v) =>
     new LambdaClient({ endpoint, region, credentials }).send(
       new GetFunctionCommand({ FunctionName: String(v.function_name) }),
@@ -113,37 +115,46 @@ describeWithEngine('plan/apply/destroy against moto server', () => {
       throw new Error(`tofu-moto.sh down (destroy) failed: ${explain(downResult)}`);
   }, 20 * 60_000);
 
-  it('plans the full stack with failover DNS, a custom domain and alarm topics (neither region us-east-1)', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'iot-dr-moto-dns-'));
-    const config = {
-      primaryRegion: 'eu-west-1',
-      secondaryRegion: 'eu-central-1',
-      replication: { tableDeletionProtection: false },
-      dns: { hostedZoneId: 'Z0123456789ABCDEFGHIJ', recordName: 'iot.example.com', customDomain: true },
-      alarms: { email: 'ops@example.com' },
-    };
-    const r = run('bash', ['scripts/tofu-moto.sh', 'plan'], {
-      ...env,
-      IOT_DR_MOTO_WORKDIR: dir,
-      IOT_DR_MOTO_TIMINGS: join(dir, 'timings.tsv'),
-      IOT_DR_CONFIG_JSON: JSON.stringify(config),
-    });
-    if (r.status !== 0) throw new Error(`tofu-moto.sh plan failed: ${explain(r)}`);
-    const plan = readFileSync(join(dir, 'plan.log'), 'utf8');
-    const created = [...plan.matchAll(/^\s+# (\w+)\.\S+ will be created$/gm)].map((m) => m[1]);
-    const count = (type: string) => created.filter((t) => t === type).length;
-    // the parts only this configuration has, each planned by the real provider
-    expect({
-      records: count('aws_route53_record'),
-      certificates: count('aws_acm_certificate'),
-      validations: count('aws_acm_certificate_validation'),
-      domains: count('aws_iot_domain_configuration'),
-      topics: count('aws_sns_topic'),
-      keys: count('aws_kms_key'),
-      checks: count('aws_route53_health_check'),
-    }).toEqual({ records: 4, certificates: 2, validations: 2, domains: 2, topics: 3, keys: 3, checks: 2 });
-    expect(plan).toMatch(new RegExp(`Plan: ${created.length} to add, 0 to change, 0 to destroy`));
-  }, 10 * 60_000);
+  it(
+    'plans the full stack with failover DNS, a custom domain and alarm topics (neither region us-east-1)',
+    () => {
+      const dir = mkdtempSync(join(tmpdir(), 'iot-dr-moto-dns-'));
+      // the widest configuration of scripts/engine-stacks.json: the engine's aws provider is cut to
+      // the service packages of these configurations, so this plan also proves the cut covers them
+      const { configurations } = JSON.parse(readFileSync(join(REPO, 'scripts', 'engine-stacks.json'), 'utf8')) as {
+        configurations: Array<{ name: string; config: Record<string, unknown> }>;
+      };
+      const config = configurations.find((c) => c.name === 'widest')!.config;
+      expect(config).toMatchObject({
+        primaryRegion: 'eu-west-1',
+        secondaryRegion: 'eu-central-1',
+        dns: { customDomain: true },
+        alarms: { email: 'ops@example.com' },
+      });
+      const r = run('bash', ['scripts/tofu-moto.sh', 'plan'], {
+        ...env,
+        IOT_DR_MOTO_WORKDIR: dir,
+        IOT_DR_MOTO_TIMINGS: join(dir, 'timings.tsv'),
+        IOT_DR_CONFIG_JSON: JSON.stringify(config),
+      });
+      if (r.status !== 0) throw new Error(`tofu-moto.sh plan failed: ${explain(r)}`);
+      const plan = readFileSync(join(dir, 'plan.log'), 'utf8');
+      const created = [...plan.matchAll(/^\s+# (\w+)\.\S+ will be created$/gm)].map((m) => m[1]);
+      const count = (type: string) => created.filter((t) => t === type).length;
+      // the parts only this configuration has, each planned by the real provider
+      expect({
+        records: count('aws_route53_record'),
+        certificates: count('aws_acm_certificate'),
+        validations: count('aws_acm_certificate_validation'),
+        domains: count('aws_iot_domain_configuration'),
+        topics: count('aws_sns_topic'),
+        keys: count('aws_kms_key'),
+        checks: count('aws_route53_health_check'),
+      }).toEqual({ records: 4, certificates: 2, validations: 2, domains: 2, topics: 3, keys: 3, checks: 2 });
+      expect(plan).toMatch(new RegExp(`Plan: ${created.length} to add, 0 to change, 0 to destroy`));
+    },
+    10 * 60_000,
+  );
 
   it('synth, init, plan and apply succeed (moto-unsupported resources excluded)', () => {
     if (!upResult || upResult.status !== 0) throw new Error(`tofu-moto.sh up failed: ${upResult && explain(upResult)}`);
