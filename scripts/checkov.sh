@@ -70,4 +70,5 @@ for dir in "${DIRS[@]}"; do
   reports+=("$dir=$report")
   i=$((i + 1))
 done
+tf_log "reports: $OUT/checkov-*.json"
 node "$REPO/scripts/checkov-report.mjs" "$REPO/scripts/checkov-skips.json" "${reports[@]}"
