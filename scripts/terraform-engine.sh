@@ -9,7 +9,13 @@
 #   env            print shell exports (eval "$(scripts/terraform-engine.sh env)")
 #   status         print what is built and where; exit 1 if the engine is incomplete
 #
-# Idempotent: a component whose binary is already in the cache is not rebuilt;
+# The aws provider is built cut to the service packages the synthesized stacks use (the
+# configurations of scripts/engine-stacks.json, synthesized here; needs `npm ci`): see
+# build_aws_cut below and scripts/aws-provider-cut.mjs. About 22 of 265 packages: minutes
+# instead of an hour, 3-4 GB instead of 9.
+#
+# Idempotent: a component whose binary is already in the cache is not rebuilt (the aws
+# provider: unless the stacks now need other service packages, then it is rebuilt with them);
 # the script only prints where it is. Go's build and module caches live under
 # the same root, so a rebuild after deleting a binary is mostly cache hits.
 #
@@ -17,6 +23,7 @@
 #   IOT_DR_ENGINE_DIR   cache root (default $HOME/.cache/iot-dr/engine)
 #   IOT_DR_ENGINE_NICE  niceness for builds (default 19; the machine is shared)
 #   IOT_DR_ENGINE_FORCE=1  rebuild even if present
+#   IOT_DR_ENGINE_STACKS   extra stack dirs (holding cdk.tf.json) whose types the aws provider must cover
 #
 # Why pseudo-versions: the module proxy cannot serve terraform-provider-aws
 # v6.25.0 or terraform-provider-random v3.7.2 by their tags (the repositories'
@@ -29,6 +36,8 @@
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=scripts/terraform-lib.sh
+. "$HERE/terraform-lib.sh"
 ROOT="${IOT_DR_ENGINE_DIR:-$HOME/.cache/iot-dr/engine}"
 NICE="${IOT_DR_ENGINE_NICE:-19}"
 FORCE="${IOT_DR_ENGINE_FORCE:-}"
@@ -160,6 +169,61 @@ link_alias_host() { # name version
   [ "$dst" -ef "$src" ] || ln -f "$src" "$dst" 2>/dev/null || cp -f "$src" "$dst"
 }
 
+# ---- the aws provider, cut to the services of the synthesized stacks -------
+# The full provider registers ~265 service packages and takes ~53 min / 9 GB to build on 2 cores.
+# Its two generated registration lists are cut to the service packages the stack's resource and
+# data-source types belong to (scripts/aws-provider-cut.mjs), applied as a `go build -overlay` on
+# a writable copy of the module source; no provider logic is edited. The stack variants are
+# synthesized from scripts/engine-stacks.json (the configurations the checks use: the default and
+# the widest, failover DNS + custom domain + alarms), plus $IOT_DR_ENGINE_STACKS (extra stack
+# dirs). A new resource type in the stack widens the list: `status` and the checks compare the
+# stack's types with $ROOT/aws-services.txt, and a run of this script rebuilds (mostly cache hits).
+AWS_SRC="$ROOT/src/terraform-provider-aws@$AWS_GO_VERSION"
+AWS_CUT="$ROOT/aws-cut"
+
+# prints the stack dirs whose types decide the cut
+engine_stack_dirs() {
+  local d
+  for d in "$ROOT/stage/stacks"/*/stacks/*/ ${IOT_DR_ENGINE_STACKS:-}; do
+    [ -e "$d" ] && printf '%s\n' "${d%/}"
+  done
+}
+
+build_aws_cut() { # version
+  local ver=$1 out; out=$(provider_path aws "$ver")
+  log "aws provider: synthesizing the stack variants of scripts/engine-stacks.json"
+  synth_engine_stacks "$ROOT/stage/stacks"
+  if [ ! -d "$AWS_SRC" ]; then
+    local t0=$SECONDS mod
+    mod=$(go mod download -json "$AWS_MODULE@$AWS_GO_VERSION" | awk -F'"' '/"Dir":/{print $4}')
+    # overlays may not replace files under GOMODCACHE: a writable copy of the module source
+    rm -rf "$AWS_SRC.tmp"; mkdir -p "$ROOT/src"
+    cp -r --no-preserve=mode "$mod" "$AWS_SRC.tmp" && mv "$AWS_SRC.tmp" "$AWS_SRC"
+    log "aws provider source: $AWS_SRC ($((SECONDS - t0))s incl. download)"
+  fi
+  local stacks; mapfile -t stacks < <(engine_stack_dirs)
+  [ "${#stacks[@]}" -gt 0 ] || { log "no stacks to derive the aws services from"; return 1; }
+  local t0=$SECONDS
+  rm -rf "$AWS_CUT.new"
+  node_ "$HERE/aws-provider-cut.mjs" --src "$AWS_SRC" --out "$AWS_CUT.new" "${stacks[@]}" >&2
+  log "aws provider cut: $((SECONDS - t0))s"
+  if have "$out" && [ -f "$AWS_CUT/services.txt" ] && cmp -s "$AWS_CUT/services.txt" "$AWS_CUT.new/services.txt"; then
+    log "aws provider present with the same services: $out"
+    rm -rf "$AWS_CUT.new"; link_alias_host aws "$ver"; return 0
+  fi
+  [ -f "$AWS_CUT/services.txt" ] && log "aws services change: $(diff <(cat "$AWS_CUT/services.txt") "$AWS_CUT.new/services.txt" | grep '^[<>]' | tr '\n' ' ')"
+  local stage="$ROOT/stage/provider-aws"
+  rm -rf "$stage"; mkdir -p "$stage" "$(dirname "$out")"
+  # the cut files live in $AWS_CUT.new while building; the overlay names them by absolute path
+  measure provider-aws go build -C "$AWS_SRC" -overlay "$AWS_CUT.new/overlay.json" -trimpath -ldflags "-s -w" -o "$stage/terraform-provider-aws" .
+  rm -rf "$AWS_CUT"; mv "$AWS_CUT.new" "$AWS_CUT"
+  # keep overlay.json pointing at the files' final place
+  sed -i "s#$AWS_CUT.new/#$AWS_CUT/#g" "$AWS_CUT/overlay.json"
+  mv -f "$stage/terraform-provider-aws" "$out"; rm -rf "$stage"
+  log "aws provider: $(tr '\n' ' ' <"$AWS_CUT/services.txt")"
+  link_alias_host aws "$ver"
+}
+
 build_provider() { # name module goversion version
   local name=$1 module=$2 gov=$3 ver=$4
   local out; out=$(provider_path "$name" "$ver")
@@ -187,6 +251,7 @@ IOT_DR_TOFU=$BIN/tofu
 IOT_DR_PLUGIN_DIR=$PLUGINS
 IOT_DR_TOFURC=$TOFURC
 IOT_DR_AWS_PROVIDER_VERSION=$AWS_VERSION
+IOT_DR_AWS_CUT=$AWS_CUT
 IOT_DR_AWS_PROVIDER_WANTED=$AWS_WANTED
 IOT_DR_RANDOM_PROVIDER_VERSION=$RANDOM_VERSION
 IOT_DR_RANDOM_PROVIDER_WANTED=$RANDOM_WANTED
@@ -198,6 +263,11 @@ status() {
   for f in "$BIN/tofu" "$(provider_path aws "$AWS_VERSION")" "$(provider_path random "$RANDOM_VERSION")"; do
     if [ -x "$f" ]; then echo "built:   $f"; else echo "missing: $f"; ok=1; fi
   done
+  if [ -f "$AWS_CUT/services.txt" ]; then
+    echo "aws:     $(wc -l <"$AWS_CUT/services.txt") service packages: $(tr '\n' ' ' <"$AWS_CUT/services.txt")"
+  else
+    echo "aws:     no $AWS_CUT/services.txt (not built by the cut)"; ok=1
+  fi
   echo "mirror:  $PLUGINS (hosts $PRIMARY_HOST, $ALIAS_HOST)"
   echo "cli cfg: $TOFURC"
   [ -f "$TIMINGS" ] && { echo "timings: $TIMINGS"; cat "$TIMINGS"; }
@@ -211,14 +281,14 @@ main() {
   case "$cmd" in
     all)
       build_tofu
-      build_provider aws "$AWS_MODULE" "$AWS_GO_VERSION" "$AWS_VERSION"
+      build_aws_cut "$AWS_VERSION"
       build_provider random "$RANDOM_MODULE" "$RANDOM_GO_VERSION" "$RANDOM_VERSION"
       write_tofurc; write_env; status ;;
     tofu) build_tofu; write_env ;;
-    aws) build_provider aws "$AWS_MODULE" "$AWS_GO_VERSION" "$AWS_VERSION"; write_tofurc; write_env ;;
+    aws) build_aws_cut "$AWS_VERSION"; write_tofurc; write_env ;;
     random) build_provider random "$RANDOM_MODULE" "$RANDOM_GO_VERSION" "$RANDOM_VERSION"; write_tofurc; write_env ;;
     providers)
-      build_provider aws "$AWS_MODULE" "$AWS_GO_VERSION" "$AWS_VERSION"
+      build_aws_cut "$AWS_VERSION"
       build_provider random "$RANDOM_MODULE" "$RANDOM_GO_VERSION" "$RANDOM_VERSION"
       write_tofurc; write_env ;;
     # one actionlint build for the whole project: scripts/actionlint.sh (npm test) owns it

@@ -79,4 +79,30 @@ copy_stack() {
   cp -a "$src"/. "$dest"/
   rm -rf "$dest/.terraform" "$dest/.terraform.lock.hcl" "$dest"/terraform*.tfstate*
   node "$REPO/scripts/terraform-stack.mjs" override "$dest" $mode | sed 's/^/  [override] /' >&2
+  # the aws provider is cut to the stack's services: a type outside the cut would be refused as
+  # "Invalid resource type" although the real provider has it
+  local why
+  if ! why=$(node "$REPO/scripts/terraform-stack.mjs" coverage "$dest" 2>&1); then
+    printf '%s\n' "$why" | sed 's/^/  /' >&2
+    tf_log "FAIL: the engine's aws provider lacks services this stack uses: run scripts/terraform-engine.sh (it widens the cut; mostly cache hits)"
+    return 1
+  fi
 }
+
+node_() { # the project's Node (22, from the devDependency) when installed, else the PATH one
+  if [ -x "$REPO/node_modules/.bin/node" ]; then "$REPO/node_modules/.bin/node" "$@"; else node "$@"; fi
+}
+
+# synth_engine_stacks DIR: one synth per configuration of scripts/engine-stacks.json into DIR/<n>
+synth_engine_stacks() {
+  local dir=$1 n cfg i
+  rm -rf "$dir"; mkdir -p "$dir"
+  n=$(node_ -e 'console.log(require(process.argv[1]).configurations.length)' "$REPO/scripts/engine-stacks.json")
+  for ((i = 0; i < n; i++)); do
+    cfg=$(node_ -e 'console.log(JSON.stringify(require(process.argv[1]).configurations[+process.argv[2]].config))' \
+      "$REPO/scripts/engine-stacks.json" "$i")
+    (cd "$REPO" && IOT_DR_CONFIG_JSON="$cfg" CDKTF_OUTDIR="$dir/$i" npm run --silent synth >/dev/null) \
+      || { tf_log "synth of engine-stacks.json configuration $i failed"; return 1; }
+  done
+}
+

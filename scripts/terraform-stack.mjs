@@ -17,6 +17,12 @@
 //       resources of that type that set ATTR (aws_dynamodb_table+replica).
 //   node scripts/terraform-stack.mjs regions <stackdir>
 //       prints "alias region" for every aws provider block.
+//   node scripts/terraform-stack.mjs coverage <stackdir>
+//       checks that the aws provider in the engine registers the service package of every aws_*
+//       type of the stack (scripts/aws-provider-cut.mjs wrote $IOT_DR_AWS_CUT/types.json, the full
+//       provider's type -> package map, and services.txt, the packages built in). Exit 1, naming
+//       types and packages, when one is missing (rebuild with scripts/terraform-engine.sh, which
+//       widens the cut). A type the full provider does not know either is left to the engine.
 //   node scripts/terraform-stack.mjs standins <stackdir>
 //       EDITS the (temporary) copy in <stackdir> for an apply into moto: resources moto cannot
 //       create but others depend on are replaced by stand-ins that carry the values the
@@ -140,6 +146,33 @@ function regions(dir) {
   for (const block of stack.provider.aws ?? []) console.log(`${block.alias ?? '(default)'} ${block.region ?? '?'}`);
 }
 
+function coverage(dir) {
+  const cut = process.env.IOT_DR_AWS_CUT;
+  if (!cut || !existsSync(join(cut, 'types.json'))) {
+    console.error(
+      'coverage: no IOT_DR_AWS_CUT/types.json (engine built before the cut provider: run scripts/terraform-engine.sh)',
+    );
+    process.exit(1);
+  }
+  const types = JSON.parse(readFileSync(join(cut, 'types.json'), 'utf8'));
+  const built = new Set(readFileSync(join(cut, 'services.txt'), 'utf8').split('\n').filter(Boolean));
+  const stack = loadStack(dir);
+  const missing = new Map();
+  for (const kind of ['resource', 'data']) {
+    for (const type of Object.keys(stack[kind])) {
+      const pkg = types[kind]?.[type];
+      if (type.startsWith('aws_') && pkg && !built.has(pkg)) {
+        missing.set(pkg, [...(missing.get(pkg) ?? []), `${kind === 'data' ? 'data.' : ''}${type}`]);
+      }
+    }
+  }
+  if (missing.size === 0) return;
+  for (const [pkg, ts] of missing) {
+    console.log(`service package ${pkg} (for ${ts.join(', ')}) is not in the engine's aws provider`);
+  }
+  process.exit(1);
+}
+
 const escapeRe = (t) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** Applies `rewrite` to every string in a JSON value. */
@@ -185,7 +218,9 @@ function standins(dir) {
         new RegExp(`tolist\\(aws_dynamodb_table\\.${escapeRe(name)}\\.replica\\)\\.${i}\\.`, 'g'),
         `aws_dynamodb_table.${standin}.`,
       ]);
-      console.log(`aws_dynamodb_table.${name} replica ${rep.region_name} -> aws_dynamodb_table.${standin} (${provider})`);
+      console.log(
+        `aws_dynamodb_table.${name} replica ${rep.region_name} -> aws_dynamodb_table.${standin} (${provider})`,
+      );
     });
     replaced.push(`aws_dynamodb_table.${name}.replica`);
   }
@@ -201,7 +236,10 @@ function standins(dir) {
       input: { arn: `arn:aws:states:${region}:${account}:stateMachine:${machine.name}` },
     };
     delete resource.aws_sfn_state_machine[name];
-    rewrites.push([new RegExp(`\\baws_sfn_state_machine\\.${escapeRe(name)}\\.arn\\b`, 'g'), `terraform_data.${standin}.output.arn`]);
+    rewrites.push([
+      new RegExp(`\\baws_sfn_state_machine\\.${escapeRe(name)}\\.arn\\b`, 'g'),
+      `terraform_data.${standin}.output.arn`,
+    ]);
     rewrites.push([new RegExp(`^aws_sfn_state_machine\\.${escapeRe(name)}$`), `terraform_data.${standin}`]); // depends_on
     replaced.push(`aws_sfn_state_machine.${name}`);
     console.log(`aws_sfn_state_machine.${name} -> terraform_data.${standin} (arn in ${region})`);
@@ -220,7 +258,7 @@ function standins(dir) {
 
 const [cmd, dir, arg] = process.argv.slice(2);
 if (!cmd || !dir) {
-  console.error('usage: terraform-stack.mjs override|resources|targets|regions|standins <stackdir> [arg]');
+  console.error('usage: terraform-stack.mjs override|resources|targets|regions|standins|coverage <stackdir> [arg]');
   process.exit(2);
 }
 switch (cmd) {
@@ -229,6 +267,9 @@ switch (cmd) {
     break;
   case 'standins':
     standins(dir);
+    break;
+  case 'coverage':
+    coverage(dir);
     break;
   case 'resources':
     console.log(resources(dir).addrs.join('\n'));

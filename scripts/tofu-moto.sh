@@ -98,7 +98,7 @@ plan_stack() {
     return 1
   fi
   rm -rf "$WORK/stack"
-  copy_stack "${STACKS[0]}" "$WORK/stack" --local-backend
+  copy_stack "${STACKS[0]}" "$WORK/stack" --local-backend || return 1
   node "$REPO/scripts/terraform-stack.mjs" regions "$WORK/stack" | sed 's/^/  [provider] /' >&2
   local t0=$SECONDS
   tofu_ init -input=false -no-color >"$WORK/init.log" 2>&1 || { cat "$WORK/init.log" >&2; tf_log "FAIL: init"; return 1; }

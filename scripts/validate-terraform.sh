@@ -34,7 +34,7 @@ for src in "${STACKS[@]}"; do
   name=$(basename "$src")
   dir="$TMP/$name"
   tf_log "stack $name: copy -> $dir"
-  copy_stack "$src" "$dir"
+  copy_stack "$src" "$dir" || { fail=1; continue; }
   t0=$SECONDS
   if ! out=$("$IOT_DR_TOFU" -chdir="$dir" init -backend=false -input=false -no-color 2>&1); then
     printf '%s\n' "$out" >&2

@@ -3,8 +3,14 @@ import { DataAwsPartition } from '@cdktf/provider-aws/lib/data-aws-partition';
 import type { AwsProvider } from '@cdktf/provider-aws/lib/provider';
 import type { Construct } from 'constructs';
 
-/** `arn:<partition>:iot:<region>:<account>:<type>/*` for every region and type, regions first. */
-export type IotArns = (regions: readonly string[], ...types: string[]) => string[];
+/**
+ * `arn:<partition>:iot:<region>:<account>:<type>/*` for every region and type, regions first;
+ * `account` and `partition` are the two values, for other ARNs of the same provider.
+ */
+export type IotArns = ((regions: readonly string[], ...types: string[]) => string[]) & {
+  readonly account: string;
+  readonly partition: string;
+};
 
 /**
  * IoT registry ARNs in `provider`'s account and partition, read by the data sources `account` and
@@ -14,6 +20,7 @@ export type IotArns = (regions: readonly string[], ...types: string[]) => string
 export function iotArns(scope: Construct, provider: AwsProvider): IotArns {
   const account = new DataAwsCallerIdentity(scope, 'account', { provider });
   const partition = new DataAwsPartition(scope, 'partition', { provider });
-  return (regions, ...types) =>
+  const arns = (regions: readonly string[], ...types: string[]) =>
     regions.flatMap((r) => types.map((t) => `arn:${partition.partition}:iot:${r}:${account.accountId}:${t}/*`));
+  return Object.assign(arns, { account: account.accountId, partition: partition.partition });
 }

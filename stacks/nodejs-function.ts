@@ -38,11 +38,32 @@ export function policyDocument(statements: readonly PolicyStatement[]): string {
   });
 }
 
-/** Trust policy letting one AWS service assume a role. */
-export function assumeRolePolicy(service: string): string {
+/** The resources a service may assume a role for (confused-deputy protection). */
+export interface AssumeRoleSource {
+  /** Account owning those resources, matched against `aws:SourceAccount`. */
+  readonly account: string;
+  /** Their ARNs (wildcards allowed), matched against `aws:SourceArn` with `ArnLike`. */
+  readonly arns: readonly string[];
+}
+
+/**
+ * Trust policy letting one AWS service assume a role. With `source`, only on behalf of those
+ * resources of that account: the service passes `aws:SourceAccount` and `aws:SourceArn` when it
+ * assumes the role, so another account's rule or state machine cannot borrow it.
+ * @see https://docs.aws.amazon.com/IAM/latest/UserGuide/confused-deputy.html#cross-service-confused-deputy-prevention
+ */
+export function assumeRolePolicy(service: string, source?: AssumeRoleSource): string {
+  const condition = source
+    ? {
+        Condition: {
+          StringEquals: { 'aws:SourceAccount': source.account },
+          ArnLike: { 'aws:SourceArn': source.arns.length === 1 ? source.arns[0] : [...source.arns] },
+        },
+      }
+    : {};
   return JSON.stringify({
     Version: '2012-10-17',
-    Statement: [{ Effect: 'Allow', Principal: { Service: service }, Action: 'sts:AssumeRole' }],
+    Statement: [{ Effect: 'Allow', Principal: { Service: service }, Action: 'sts:AssumeRole', ...condition }],
   });
 }
 

@@ -1,4 +1,6 @@
 import type { CloudwatchMetricAlarm } from '@cdktf/provider-aws/lib/cloudwatch-metric-alarm';
+import { DataAwsCallerIdentity } from '@cdktf/provider-aws/lib/data-aws-caller-identity';
+import { DataAwsPartition } from '@cdktf/provider-aws/lib/data-aws-partition';
 import { IamRole } from '@cdktf/provider-aws/lib/iam-role';
 import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
 import { IotTopicRule } from '@cdktf/provider-aws/lib/iot-topic-rule';
@@ -81,10 +83,22 @@ export class RegistryCapture extends Construct {
       queue: this.errorQueue,
     });
 
+    const ruleNames = {
+      registry: topicRuleName(props.namePrefix, 'registry-events'),
+      classicShadow: topicRuleName(props.namePrefix, 'classic-shadows'),
+      namedShadow: topicRuleName(props.namePrefix, 'named-shadows'),
+    };
+    const account = new DataAwsCallerIdentity(this, 'account', { provider }).accountId;
+    const partition = new DataAwsPartition(this, 'partition', { provider }).partition;
     this.role = new IamRole(this, 'role', {
       provider,
       name: resourceName(props.namePrefix, 'capture-rules'),
-      assumeRolePolicy: assumeRolePolicy('iot.amazonaws.com'),
+      // only these three rules of this account may use the role
+      // https://docs.aws.amazon.com/iot/latest/developerguide/iot-create-role.html
+      assumeRolePolicy: assumeRolePolicy('iot.amazonaws.com', {
+        account,
+        arns: Object.values(ruleNames).map((n) => `arn:${partition}:iot:${props.primaryRegion}:${account}:rule/${n}`),
+      }),
     });
     new IamRolePolicy(this, 'policy', {
       provider,
@@ -97,10 +111,10 @@ export class RegistryCapture extends Construct {
     });
 
     const common = { region: props.primaryRegion, itemTtlHours: props.itemTtlHours };
-    const rule = (ruleId: string, purpose: string, description: string, sql: string) =>
+    const rule = (ruleId: string, ruleName: string, description: string, sql: string) =>
       new IotTopicRule(this, ruleId, {
         provider,
-        name: topicRuleName(props.namePrefix, purpose),
+        name: ruleName,
         description,
         enabled: true,
         sql,
@@ -112,7 +126,7 @@ export class RegistryCapture extends Construct {
     this.rules = {
       registry: rule(
         'registry',
-        'registry-events',
+        ruleNames.registry,
         'iot-dr: capture registry events for replication',
         captureSql({
           ...common,
@@ -122,7 +136,7 @@ export class RegistryCapture extends Construct {
       ),
       classicShadow: rule(
         'classic-shadow',
-        'classic-shadows',
+        ruleNames.classicShadow,
         'iot-dr: capture classic shadow updates and deletes',
         captureSql({
           ...common,
@@ -133,7 +147,7 @@ export class RegistryCapture extends Construct {
       ),
       namedShadow: rule(
         'named-shadow',
-        'named-shadows',
+        ruleNames.namedShadow,
         'iot-dr: capture named shadow updates and deletes',
         captureSql({
           ...common,

@@ -322,7 +322,12 @@ export class ReplicationWorkflow extends Construct {
     this.stateMachineRole = new IamRole(this, 'workflow-role', {
       provider,
       name: machineName,
-      assumeRolePolicy: assumeRolePolicy('states.amazonaws.com'),
+      // only this state machine of this account may use the role
+      // https://docs.aws.amazon.com/step-functions/latest/dg/cross-service-confused-deputy-prevention.html
+      assumeRolePolicy: assumeRolePolicy('states.amazonaws.com', {
+        account: arns.account,
+        arns: [`arn:${arns.partition}:states:${config.secondaryRegion}:${arns.account}:stateMachine:${machineName}`],
+      }),
     });
     const machinePolicy = new IamRolePolicy(this, 'workflow-policy', {
       provider,

@@ -42,11 +42,20 @@ export function engine(): Engine {
   return { built: true, reason: '', root, env };
 }
 
-/** `describe` when the engine is built, else `describe.skip` after printing why. */
+/**
+ * `describe` when the engine is built; else `describe.skip` after printing why, or, when
+ * IOT_DR_REQUIRE_ENGINE is set (CI), one failing test saying why.
+ */
 export function describeWithEngine(name: string, fn: () => void): void {
   const e = engine();
   if (e.built) {
     describe(name, fn);
+  } else if (process.env.IOT_DR_REQUIRE_ENGINE) {
+    describe(name, () => {
+      it('needs the Terraform engine (IOT_DR_REQUIRE_ENGINE is set)', () => {
+        throw new Error(`Terraform engine not built: ${e.reason}`);
+      });
+    });
   } else {
     console.log(`SKIP "${name}": Terraform engine not built: ${e.reason}`);
     // biome-ignore lint/suspicious/noSkippedTests: the engine takes an hour to build; without it these tests cannot run (IOT_DR_REQUIRE_ENGINE=1 makes that an error)

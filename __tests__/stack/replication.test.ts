@@ -131,6 +131,30 @@ describe('Construct: RegistryCapture', () => {
     const role = resourceNamed(tf, 'aws_iam_role', 'registry-capture');
     expect(JSON.parse(role.assume_role_policy).Statement[0].Principal).toEqual({ Service: 'iot.amazonaws.com' });
   });
+
+  it("lets IoT assume the rules' role only for these three rules of this account (confused deputy)", () => {
+    // Given the synthesized trust policy and the rules' names
+    const trust = JSON.parse(resourceNamed(tf, 'aws_iam_role', 'registry-capture').assume_role_policy);
+    const names = resourcesOf(tf, 'aws_iot_topic_rule')
+      .map(([, r]) => r.name as string)
+      .sort();
+    expect(names).toHaveLength(3);
+    // Then the only statement carries aws:SourceAccount and one aws:SourceArn per rule, in the primary
+    expect(trust.Statement).toHaveLength(1);
+    const { Condition } = trust.Statement[0];
+    const account = Condition.StringEquals['aws:SourceAccount'];
+    expect(account).toMatch(/^\$\{data\.aws_caller_identity\.registry-capture_account_[\w]+\.account_id\}$/);
+    const arns = [...Condition.ArnLike['aws:SourceArn']].sort();
+    expect(arns).toEqual(
+      names.map((n) =>
+        expect.stringMatching(
+          new RegExp(
+            `^arn:\\$\\{data\\.aws_partition\\.[\\w-]+\\.partition\\}:iot:us-east-1:\\$\\{data\\.aws_caller_identity\\.[\\w-]+\\.account_id\\}:rule/${n}$`,
+          ),
+        ),
+      ),
+    );
+  });
 });
 
 describe('Construct: AccountSettings', () => {

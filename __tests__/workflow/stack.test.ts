@@ -173,6 +173,24 @@ describe('Construct: ReplicationWorkflow', () => {
     });
   });
 
+  it('lets Step Functions assume the state machine role only for this state machine (confused deputy)', () => {
+    // Given the state machine and its role
+    const machine = one(tf, 'aws_sfn_state_machine');
+    const role = ours(tf, 'aws_iam_role').find(([, r]) => r.name === machine.name)![1];
+    // Then the trust is limited to this account and this state machine's ARN in the secondary
+    const [statement, ...more] = JSON.parse(role.assume_role_policy).Statement;
+    expect(more).toEqual([]);
+    expect(statement.Principal).toEqual({ Service: 'states.amazonaws.com' });
+    expect(statement.Condition.StringEquals['aws:SourceAccount']).toMatch(
+      /^\$\{data\.aws_caller_identity\.[\w-]+\.account_id\}$/,
+    );
+    expect(statement.Condition.ArnLike['aws:SourceArn']).toMatch(
+      new RegExp(
+        `^arn:\\$\\{data\\.aws_partition\\.[\\w-]+\\.partition\\}:states:eu-central-1:\\$\\{data\\.aws_caller_identity\\.[\\w-]+\\.account_id\\}:stateMachine:${machine.name}$`,
+      ),
+    );
+  });
+
   it('gives the workers their regions, mode and the principal grace the workflow retrier is sized from', () => {
     for (const w of ['worker-thing_', 'worker-thingType_', 'worker-thingGroup_', 'worker-shadow_']) {
       expect(one(tf, 'aws_lambda_function', w)).toMatchObject({
