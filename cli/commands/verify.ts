@@ -78,11 +78,44 @@ function printReport(r: VerifyReport, io: CliIo): void {
     writeLine(io.stdout, 'The regions match.');
     return;
   }
-  const byKind = new Map<string, Difference[]>();
-  for (const d of r.differences) byKind.set(d.kind, [...(byKind.get(d.kind) ?? []), d]);
   writeLine(io.stdout, `${r.differences.length} difference(s):`);
-  for (const [kind, list] of [...byKind.entries()].sort()) {
-    writeLine(io.stdout, `  ${kind} (${list.length})`);
-    for (const d of list) writeLine(io.stdout, `    ${d.resource} ${d.name}: ${d.detail}`);
+  for (const line of summarizeDifferences(r.differences)) writeLine(io.stdout, line);
+}
+
+/** Lines shown per thing or policy, and per kind, before the rest is counted (`--json` has all). */
+export const SHOWN_PER_RESOURCE = 3;
+export const SHOWN_PER_KIND = 20;
+
+/**
+ * The text report: differences by kind, each kind listing at most {@link SHOWN_PER_KIND}
+ * resources, and each resource (a policy attached to thousands of certificates) at most
+ * {@link SHOWN_PER_RESOURCE} lines, followed by how many more there are.
+ */
+export function summarizeDifferences(differences: readonly Difference[]): string[] {
+  const lines: string[] = [];
+  const byKind = new Map<string, Map<string, Difference[]>>();
+  for (const d of differences) {
+    const byResource = byKind.get(d.kind) ?? new Map<string, Difference[]>();
+    byKind.set(d.kind, byResource);
+    const key = `${d.resource} ${d.name}`;
+    byResource.set(key, [...(byResource.get(key) ?? []), d]);
   }
+  for (const [kind, byResource] of [...byKind.entries()].sort()) {
+    const total = [...byResource.values()].reduce((n, l) => n + l.length, 0);
+    lines.push(`  ${kind} (${total})`);
+    const resources = [...byResource.entries()];
+    let hidden = 0;
+    resources.forEach(([key, list], i) => {
+      if (i >= SHOWN_PER_KIND) {
+        hidden += list.length;
+        return;
+      }
+      for (const d of list.slice(0, SHOWN_PER_RESOURCE)) lines.push(`    ${key}: ${d.detail}`);
+      if (list.length > SHOWN_PER_RESOURCE) lines.push(`    ${key}: ... and ${list.length - SHOWN_PER_RESOURCE} more (--json lists all)`);
+    });
+    if (hidden) {
+      lines.push(`    ... and ${hidden} more ${kind} difference(s) on ${resources.length - SHOWN_PER_KIND} other resource(s) (--json lists all)`);
+    }
+  }
+  return lines;
 }
