@@ -57,6 +57,8 @@ export class RateLimiter {
   private readonly limiters = new Map<string, Bottleneck>();
   /** Calls made, by operation (for the summary). */
   public readonly calls = new Map<string, number>();
+  /** Calls made, by `region:Operation` (quotas are per region: what binds a copy). */
+  public readonly callsByKey = new Map<string, number>();
 
   /**
    * @param percent share of each quota to use; 0 disables limiting (emulators, benchmarks).
@@ -69,6 +71,7 @@ export class RateLimiter {
 
   schedule<T>(key: string, operation: string, fn: () => Promise<T>): Promise<T> {
     this.calls.set(operation, (this.calls.get(operation) ?? 0) + 1);
+    this.callsByKey.set(key, (this.callsByKey.get(key) ?? 0) + 1);
     if (this.percent <= 0) return fn();
     let limiter = this.limiters.get(key);
     if (!limiter) {
@@ -79,25 +82,65 @@ export class RateLimiter {
   }
 
   /**
-   * Adds the limiter to an SDK client as middleware, keyed by region and operation. It runs once
-   * per command (build step), before the SDK's adaptive retries, which pace retries themselves.
+   * Adds the limiter to an SDK client as middleware, keyed by region and operation. It sits after
+   * the SDK's retry middleware and just before signing, so every attempt (retries included) is
+   * paced and leaves at once: a request held before the retry loop could reach AWS in a bunch
+   * with retries, be throttled, and make adaptive retry slow down the whole client.
    */
   attach(client: {
-    middlewareStack: { add: (mw: unknown, opts: unknown) => void };
+    middlewareStack: { addRelativeTo: (mw: unknown, opts: unknown) => void };
     config: { region: unknown };
   }): void {
     const regionOf = client.config.region;
-    client.middlewareStack.add(
+    client.middlewareStack.addRelativeTo(
       (next: (args: unknown) => Promise<unknown>, context: { commandName?: string }) => async (args: unknown) => {
         const operation = (context.commandName ?? 'Unknown').replace(/Command$/, '');
         const region = typeof regionOf === 'function' ? await (regionOf as () => Promise<string>)() : String(regionOf);
         return this.schedule(`${region}:${operation}`, operation, () => next(args));
       },
-      { step: 'build', name: 'iotDrRateLimit', override: true },
+      { relation: 'before', toMiddleware: 'httpSigningMiddleware', name: 'iotDrRateLimit', override: true },
     );
   }
 
   async stop(): Promise<void> {
     await Promise.all([...this.limiters.values()].map((l) => l.disconnect()));
   }
+}
+
+/** The operation whose quota bounds a run, and the throughput that quota allows. */
+export interface QuotaCeiling {
+  /** Things per second the binding quota allows (at `percent` of it). */
+  readonly thingsPerSecond: number;
+  readonly region: string;
+  readonly operation: string;
+  /** Calls of that operation per thing in that region, over the whole run. */
+  readonly callsPerThing: number;
+  /** TPS allowed for it (its quota at `percent`). */
+  readonly tps: number;
+}
+
+/**
+ * The fastest a run of `things` things could go under the quotas: every (region, operation) needs
+ * at least calls / TPS seconds, so the one needing the longest binds, and the ceiling is `things`
+ * over that time. `percent` 0 (no client limit) means the whole quota.
+ */
+export function quotaCeiling(
+  callsByKey: Readonly<Record<string, number>>,
+  things: number,
+  percent: number,
+  quotas: Readonly<Record<string, number>> = {},
+): QuotaCeiling | undefined {
+  let worst: QuotaCeiling | undefined;
+  let worstSeconds = -1;
+  for (const [key, calls] of Object.entries(callsByKey)) {
+    const [region, operation] = key.split(':');
+    if (!operation || things <= 0) continue;
+    const tps = allowedTps(operation, percent > 0 ? percent : 100, quotas);
+    const seconds = calls / tps;
+    if (seconds > worstSeconds) {
+      worstSeconds = seconds;
+      worst = { thingsPerSecond: things / seconds, region, operation, callsPerThing: calls / things, tps };
+    }
+  }
+  return worst;
 }

@@ -1,5 +1,5 @@
 // The client-side rate limiter: quotas, share, overrides, spacing of real calls.
-import { allowedTps, DEFAULT_QUOTA_TPS, IOT_API_QUOTAS_TPS, RateLimiter } from '../../cli/rate-limits';
+import { allowedTps, DEFAULT_QUOTA_TPS, IOT_API_QUOTAS_TPS, quotaCeiling, RateLimiter } from '../../cli/rate-limits';
 
 describe('RateLimiter', () => {
   it('allows a share of the documented quota, the assumed default for unknown operations, and raised quotas', () => {
@@ -33,5 +33,24 @@ describe('RateLimiter', () => {
     );
     expect(Date.now() - started).toBeLessThan(200);
     expect(limiter.calls.get('ListThings')).toBe(20);
+  });
+});
+
+describe('quotaCeiling', () => {
+  it('finds the (region, operation) whose calls need the longest at the allowed TPS, and the things/s it allows', () => {
+    // Given 100 things: 100 ListThingPrincipals (10 TPS) and 200 DescribeThing (350 TPS) in one region
+    const calls = { 'us-east-1:ListThingPrincipals': 100, 'us-east-1:DescribeThing': 200, 'us-west-2:CreateThing': 100 };
+    // Then ListThingPrincipals binds: 1 call per thing at 8 TPS (80 %) = 8 things/s
+    expect(quotaCeiling(calls, 100, 80)).toEqual({
+      thingsPerSecond: 8,
+      region: 'us-east-1',
+      operation: 'ListThingPrincipals',
+      callsPerThing: 1,
+      tps: 8,
+    });
+    // At 0 % (no client limit) the whole quota; a raised quota moves the bound elsewhere
+    expect(quotaCeiling(calls, 100, 0)?.thingsPerSecond).toBe(10);
+    expect(quotaCeiling(calls, 100, 100, { ListThingPrincipals: 1000 })?.operation).toBe('CreateThing');
+    expect(quotaCeiling({}, 100, 80)).toBeUndefined();
   });
 });
