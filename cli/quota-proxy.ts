@@ -22,7 +22,9 @@ import { createServer, request, type IncomingMessage, type Server, type ServerRe
 import type { AddressInfo } from 'node:net';
 import * as iotModule from '@aws-sdk/client-iot';
 import * as iotDataModule from '@aws-sdk/client-iot-data-plane';
-import { DEFAULT_QUOTA_TPS, IOT_API_QUOTAS_TPS } from './rate-limits';
+import { DEFAULT_QUOTA_TPS, IOT_API_QUOTAS_TPS, TokenBucket } from './rate-limits';
+
+export { TokenBucket };
 
 /** One operation's HTTP binding, compiled. */
 interface Route {
@@ -86,30 +88,6 @@ export function iotOperations(): string[] {
 export function signingScope(authorization: string | undefined): { region: string; service: string } | undefined {
   const m = /Credential=[^/]+\/\d{8}\/([^/]+)\/([^/]+)\/aws4_request/.exec(authorization ?? '');
   return m ? { region: m[1], service: m[2] } : undefined;
-}
-
-/** A token bucket: `capacity` tokens, refilled at `ratePerSecond`. */
-export class TokenBucket {
-  private tokens: number;
-  private last: number;
-
-  constructor(
-    private readonly ratePerSecond: number,
-    private readonly capacity: number,
-    now: number,
-  ) {
-    this.tokens = capacity;
-    this.last = now;
-  }
-
-  /** Takes one token at time `now` (ms); false when the bucket is empty. */
-  take(now: number): boolean {
-    this.tokens = Math.min(this.capacity, this.tokens + ((now - this.last) / 1000) * this.ratePerSecond);
-    this.last = Math.max(this.last, now);
-    if (this.tokens < 1) return false;
-    this.tokens -= 1;
-    return true;
-  }
 }
 
 export interface QuotaProxyOptions {
