@@ -116,6 +116,12 @@ export function buildProgram(io: CliIo, result: { code: number }, errors: ErrorO
     )
     .addOption(new Option('--concurrency <n>', 'reads in flight per region').argParser(intOption(1, 256)).default(16))
     .option('--no-shadows', 'do not compare shadows (faster)')
+    .addOption(
+      new Option(
+        '--sample <n>',
+        'fast statistical check of a large fleet: compare thing names, types and groups in full, and N things chosen at random in depth; reports the estimated share of drifted things with a 95 % upper bound',
+      ).argParser(intOption(1, 1_000_000)),
+    )
     .option('--json', 'print the report as JSON (for machines)', false);
   globalOptions(filterOptions(verify)).action(async (opts) => {
     const { verifyCommand } = await import('./commands/verify');

@@ -277,9 +277,18 @@ const reconciliationSchema = z.strictObject({
     .regex(/^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(.+\))$/, {
       error: (issue) => `must be an EventBridge rate(...) or cron(...) expression (got ${JSON.stringify(issue.input)})`,
     })
-    .default('rate(1 hour)'),
-  /** Things verified per run; the next run resumes after the last one. */
+    .default('rate(15 minutes)'),
+  /**
+   * Minimum things verified per run; the next run resumes after the last one. Runs are sized to
+   * the fleet (fullPassHours) up to what the quota share allows.
+   */
   thingsPerRun: int(1, 100000).default(500),
+  /** Target time of one full pass over the fleet. */
+  fullPassHours: int(1, 720).default(24),
+  /** Share (percent) of the per-thing read quota (readQuotaTps) reconciliation may use. */
+  quotaSharePercent: int(1, 100).default(20),
+  /** The account's ListThingPrincipals quota (TPS, default 10): the binding per-thing read. Raise it with the quota. */
+  readQuotaTps: int(1, 10000).default(10),
   enabled: z.boolean().default(true),
 });
 

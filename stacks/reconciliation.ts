@@ -146,6 +146,7 @@ export class Reconciliation extends Construct {
         SECONDARY_REGION: config.secondaryRegion,
         REPLICATION_MODE: config.replication.mode,
         THINGS_PER_RUN: String(config.reconciliation.thingsPerRun),
+        ...reconciliationSizing(config.reconciliation, props.timeoutSeconds ?? 900),
         CURSOR_PARAMETER: this.cursor.name,
         FAILURE_TABLE: props.failureTable?.name ?? '',
         POWERTOOLS_METRICS_NAMESPACE: 'IotDr',
@@ -196,4 +197,30 @@ export class Reconciliation extends Construct {
       sourceArn: this.rule.arn,
     });
   }
+}
+
+/** Seconds between runs of a `rate(...)` schedule; a `cron(...)` schedule is taken as hourly. */
+export function scheduleIntervalSeconds(schedule: string): number {
+  const m = /^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$/.exec(schedule);
+  if (!m) return 3600;
+  const unit = m[2].startsWith('minute') ? 60 : m[2].startsWith('hour') ? 3600 : 86400;
+  return Number(m[1]) * unit;
+}
+
+/**
+ * The sizing environment of the function (see `planRun` in functions/lib/fleet/reconcile.ts):
+ * a run may check things for min(interval, timeout) - 60 s (the rest is for the registry and the
+ * recorded failures), at quotaSharePercent of readQuotaTps things per second.
+ */
+export function reconciliationSizing(
+  r: { schedule: string; fullPassHours: number; quotaSharePercent: number; readQuotaTps: number },
+  timeoutSeconds: number,
+): Record<string, string> {
+  const interval = scheduleIntervalSeconds(r.schedule);
+  return {
+    FULL_PASS_HOURS: String(r.fullPassHours),
+    RUN_INTERVAL_SECONDS: String(interval),
+    RUN_BUDGET_SECONDS: String(Math.max(30, Math.min(interval, timeoutSeconds) - 60)),
+    MAX_THINGS_PER_SECOND: String((r.quotaSharePercent / 100) * r.readQuotaTps),
+  };
 }

@@ -1,11 +1,15 @@
 // Pure parts of the fleet library: normalization, diff of single things, group ordering.
+import { summarizeDifferences } from '../../cli/commands/verify';
 import {
   canonicalJson,
+  diffSnapshots,
   diffThing,
   groupLevels,
   normalizeArnRegions,
   normalizePolicyDocument,
   principalKey,
+  type FleetSnapshot,
+  type PolicyState,
   type ThingState,
 } from '../../functions/lib/fleet';
 
@@ -81,5 +85,57 @@ describe('fleet model and diff', () => {
       ['b', { parent: 'a' }],
     ]);
     expect(groupLevels(cycle).flat().sort()).toEqual(['a', 'b']);
+  });
+
+  it('names the certificate and the policy of each attachment difference, and summarizes long lists', () => {
+    // Given a policy attached to 46 certificates in the primary, 44 of them plus another in the secondary
+    const cert = (i: number) => i.toString(16).padStart(64, '0');
+    const all = Array.from({ length: 46 }, (_, i) => cert(i + 1)).sort();
+    const region = (targets: string[], principals: string[]): FleetSnapshot => ({
+      region: 'r',
+      things: new Map([['t', thing({ principals })]]),
+      thingTypes: new Map(),
+      thingGroups: new Map(),
+      certificates: new Map(),
+      policies: new Map<string, PolicyState>([['device', { name: 'device', document: '{}', targets: [...targets].sort() }]]),
+      scope: { shadows: true, registry: true, principals: true },
+    });
+    const primary = region(all, [cert(1)]);
+    const secondary = region([...all.slice(2), cert(99)], [cert(2)]);
+
+    // When diffing
+    const differences = diffSnapshots(primary, secondary).filter((d) => d.kind === 'attachment');
+
+    // Then each difference names one certificate and its policy or thing
+    expect(differences.map((d) => `${d.resource}:${d.name}:${d.attachment?.in}:${d.attachment?.principal}`)).toEqual([
+      `policy:device:primary:${all[0]}`,
+      `policy:device:primary:${all[1]}`,
+      `policy:device:secondary:${cert(99)}`,
+      `thing:t:primary:${cert(1)}`,
+      `thing:t:secondary:${cert(2)}`,
+    ]);
+    expect(differences[0].detail).toBe(`certificate ${all[0]} attached to policy device in primary, not in secondary`);
+    expect(differences[4].detail).toBe(`certificate ${cert(2)} attached to thing t only in secondary`);
+    expect(JSON.stringify(differences).length).toBeLessThan(2000);
+
+    // And a long list prints its count, the first few, and how many more
+    const many = Array.from({ length: 46 }, (_, i) => ({
+      kind: 'attachment' as const,
+      resource: 'policy' as const,
+      name: 'device',
+      detail: `certificate ${cert(i)} attached to policy device in primary, not in secondary`,
+    }));
+    const lines = summarizeDifferences(many);
+    expect(lines).toEqual([
+      '  attachment (46)',
+      `    policy device: ${many[0].detail}`,
+      `    policy device: ${many[1].detail}`,
+      `    policy device: ${many[2].detail}`,
+      '    policy device: ... and 43 more (--json lists all)',
+    ]);
+    const spread = Array.from({ length: 25 }, (_, i) => ({ ...many[0], name: `p${String(i).padStart(2, '0')}` }));
+    expect(summarizeDifferences(spread).at(-1)).toBe(
+      '    ... and 5 more attachment difference(s) on 5 other resource(s) (--json lists all)',
+    );
   });
 });

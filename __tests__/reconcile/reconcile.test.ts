@@ -5,7 +5,8 @@ import { CreateTableCommand, DynamoDBClient, GetItemCommand, PutItemCommand } fr
 import { DeleteThingGroupCommand, UpdateThingCommand, UpdateThingGroupCommand } from '@aws-sdk/client-iot';
 import { GetParameterCommand, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { diffSnapshots, reconcile, repairThing, snapshotRegion } from '../../functions/lib/fleet';
+import { diffSnapshots, planRun, reconcile, repairThing, snapshotRegion } from '../../functions/lib/fleet';
+import { reconciliationSizing, scheduleIntervalSeconds } from '../../stacks/reconciliation';
 import { createContext, type ReplicationContext } from '../../functions/lib/replication';
 import { addToGroup, createDevice, createGroup, createThing, describeGroup, thingEvent, updateShadow } from '../support/fleet';
 import { FAKE_CREDENTIALS, motoClient, startMoto, type Moto } from '../support/moto';
@@ -118,7 +119,7 @@ describe('reconcile', () => {
     expect(
       (await dynamodb.send(new GetItemCommand({ TableName: TABLE, Key: { eventId: { S: 'evt-1' } } }))).Item,
     ).toBeUndefined();
-    expect(result.cursor).toEqual({ primary: null, secondary: null, passes: 1 });
+    expect(result.cursor).toMatchObject({ primary: null, secondary: null, passes: 1 });
   });
 
   it('repairs a thing group whose parent differs (hierarchy drift): recreated under the primary parent, memberships restored', async () => {
@@ -214,7 +215,7 @@ describe('reconcile', () => {
     );
     const result = await reconcile({ ctx, ssm, cursorParameter: CURSOR, thingsPerRun: 10 });
     expect(result.thingsRepaired).toBe(3);
-    expect(result.cursor).toEqual({ primary: null, secondary: null, passes: 5 });
+    expect(result.cursor).toMatchObject({ primary: null, secondary: null, passes: 5 });
   });
 
   it('runs as the Lambda handler with its environment (no failure table configured)', async () => {
@@ -264,5 +265,67 @@ describe('reconcile', () => {
       if (saved === undefined) delete process.env.THINGS_PER_RUN;
       else process.env.THINGS_PER_RUN = saved;
     }
+  });
+
+  it('sizes runs to the fleet: the formula, and the full-pass times of 100,000 and 1,000,000 things with the defaults', () => {
+    // Given the default sizing (rate(15 minutes), 24 h target, 20 % of 10 TPS, 900 s timeout)
+    const env = reconciliationSizing({ schedule: 'rate(15 minutes)', fullPassHours: 24, quotaSharePercent: 20, readQuotaTps: 10 }, 900);
+    const sizing = {
+      fullPassHours: Number(env.FULL_PASS_HOURS),
+      runIntervalSeconds: Number(env.RUN_INTERVAL_SECONDS),
+      runBudgetSeconds: Number(env.RUN_BUDGET_SECONDS),
+      maxThingsPerSecond: Number(env.MAX_THINGS_PER_SECOND),
+    };
+    expect(sizing).toEqual({ fullPassHours: 24, runIntervalSeconds: 900, runBudgetSeconds: 840, maxThingsPerSecond: 2 });
+    // Then 100,000 things: ceil(100000 x 900 / 86400) = 1042 per run, a pass in 24 h
+    expect(planRun(sizing, 100_000, 500)).toEqual({ thingsPerRun: 1042, fullPassHours: 24, quotaBound: false });
+    // 1,000,000 things: capped at 2 things/s x 840 s = 1680 per run, a pass in 596 runs = 149 h
+    expect(planRun(sizing, 1_000_000, 500)).toEqual({ thingsPerRun: 1680, fullPassHours: 149, quotaBound: true });
+    // ...in 24 h with ListThingPrincipals raised to 70 TPS (20 % = 14 things/s, 11760 per run)
+    const raised = { ...sizing, maxThingsPerSecond: Number(reconciliationSizing({ schedule: 'rate(15 minutes)', fullPassHours: 24, quotaSharePercent: 20, readQuotaTps: 70 }, 900).MAX_THINGS_PER_SECOND) };
+    expect(planRun(raised, 1_000_000, 500).fullPassHours).toBe(24);
+    // A small fleet runs the minimum; an unknown fleet (first pass) the cap
+    expect(planRun(sizing, 1000, 500)).toMatchObject({ thingsPerRun: 500 });
+    expect(planRun(sizing, 0, 500)).toEqual({ thingsPerRun: 1680, fullPassHours: null, quotaBound: true });
+    expect(scheduleIntervalSeconds('rate(1 hour)')).toBe(3600);
+    expect(scheduleIntervalSeconds('rate(2 days)')).toBe(172800);
+    expect(scheduleIntervalSeconds('cron(0 * * * ? *)')).toBe(3600);
+  });
+
+  it('reports pass progress across runs, learns the fleet size, and paces checks at the quota share', async () => {
+    // Given 5 things copied, and runs sized at 1 thing/s for 2 s (cap 2), a clock moved by the pacing only
+    const { primary } = sides(moto.endpoint);
+    await seedFleet(primary);
+    await copyAll();
+    let clock = 0;
+    const waits: number[] = [];
+    const paced = {
+      ctx,
+      ssm,
+      cursorParameter: CURSOR,
+      thingsPerRun: 1,
+      concurrency: 1,
+      sizing: { fullPassHours: 1, runIntervalSeconds: 3600, runBudgetSeconds: 2, maxThingsPerSecond: 1 },
+      now: () => clock,
+      sleep: async (ms: number) => {
+        waits.push(ms);
+        clock += ms;
+      },
+    };
+
+    // When the first pass runs (fleet size unknown: each run checks the cap)
+    const runs = [await reconcile(paced), await reconcile(paced), await reconcile(paced)];
+
+    // Then progress is unknown until the pass ends, which sets the fleet size
+    expect(runs.map((r) => r.thingsChecked)).toEqual([2, 2, 1]);
+    expect(runs.map((r) => r.passProgressPercent)).toEqual([null, null, 100]);
+    expect(runs[2].cursor).toMatchObject({ passes: 1, fleetSize: 5, checkedInPass: 0 });
+    // ...and the second check of each run waited its turn (1 thing/s)
+    expect(waits).toEqual([1000, 1000]);
+
+    // When the second pass starts, Then the run is sized (5 things in 1 h at one run an hour: 5, capped at 2)
+    const next = await reconcile(paced);
+    expect(next.plan).toEqual({ thingsPerRun: 2, fullPassHours: 3, quotaBound: true });
+    expect(next.passProgressPercent).toBe(40);
   });
 });

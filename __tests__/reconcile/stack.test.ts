@@ -22,7 +22,7 @@ describe('Construct: Reconciliation', () => {
 
   it('runs the function in the secondary on the configured schedule', () => {
     const rule = resourceNamed(tf, 'aws_cloudwatch_event_rule', 'reconciliation');
-    expect(rule.schedule_expression).toBe('rate(1 hour)');
+    expect(rule.schedule_expression).toBe('rate(15 minutes)');
     expect(rule.state).toBe('ENABLED');
     expect(rule.provider).toBe('aws.secondary');
     const fn = resourceNamed(tf, 'aws_lambda_function', 'reconciliation');
@@ -35,6 +35,11 @@ describe('Construct: Reconciliation', () => {
         SECONDARY_REGION: 'us-west-2',
         REPLICATION_MODE: 'complete',
         THINGS_PER_RUN: '500',
+        // Sized to the fleet: 15-minute runs of up to 840 s at 20 % of 10 TPS
+        FULL_PASS_HOURS: '24',
+        RUN_INTERVAL_SECONDS: '900',
+        RUN_BUDGET_SECONDS: '840',
+        MAX_THINGS_PER_SECOND: '2',
         FAILURE_TABLE: expect.stringContaining('aws_dynamodb_table.replication-workflow_failures'),
         CURSOR_PARAMETER: expect.stringContaining('aws_ssm_parameter.reconciliation_cursor'),
       }),

@@ -28,6 +28,7 @@ import { runContext, type GlobalOptions, type RunContext } from '../context';
 import { EXIT } from '../errors';
 import { writeLine, type CliIo } from '../io';
 import { progressFor, type Progress } from '../progress';
+import { quotaCeiling, type QuotaCeiling } from '../rate-limits';
 
 export interface CopyOptions extends GlobalOptions {
   readonly concurrency: number;
@@ -70,6 +71,14 @@ export interface CopySummary {
   readonly interrupted: boolean;
   /** API calls by operation (both regions). */
   readonly apiCalls: Record<string, number>;
+  /** API calls by `region:Operation` (each region has its own quotas). */
+  readonly apiCallsByRegion: Record<string, number>;
+  /**
+   * The quota that bound this run: the (region, operation) whose calls needed the most time at
+   * the allowed TPS (`--rate-limit` share of the quota; the whole quota at 0), and the things/s
+   * it allows. Compare with `thingsPerSecond`.
+   */
+  readonly quotaCeiling?: QuotaCeiling;
 }
 
 const asArray = (o: Outcome | Outcome[] | undefined): Outcome[] => (o === undefined ? [] : Array.isArray(o) ? o : [o]);
@@ -282,6 +291,8 @@ async function copy(run: RunContext, options: CopyOptions, io: CliIo): Promise<n
     skipped,
     interrupted,
     apiCalls: Object.fromEntries([...run.limiter.calls.entries()].sort()),
+    apiCallsByRegion: Object.fromEntries([...run.limiter.callsByKey.entries()].sort()),
+    quotaCeiling: quotaCeiling(Object.fromEntries(run.limiter.callsByKey), copied, options.rateLimit, options.quota),
   };
   if (options.json) writeLine(io.stdout, JSON.stringify(summary, null, 2));
   else printSummary(summary, checkpointFile, io);
@@ -289,12 +300,19 @@ async function copy(run: RunContext, options: CopyOptions, io: CliIo): Promise<n
   return failures.length ? EXIT.DIFFERENCES : EXIT.OK;
 }
 
+const round = (n: number) => Math.round(n * 100) / 100;
+
 function printSummary(s: CopySummary, checkpointFile: string, io: CliIo): void {
   const out = io.stdout;
   writeLine(
     out,
     `Copied ${s.thingsCopied} of ${s.things} thing(s) from ${s.primaryRegion} to ${s.secondaryRegion} (${s.mode}) in ${s.seconds}s (${s.thingsPerSecond} things/s).`,
   );
+  if (s.quotaCeiling)
+    writeLine(
+      out,
+      `Binding quota: ${s.quotaCeiling.operation} in ${s.quotaCeiling.region} (${round(s.quotaCeiling.callsPerThing)} call(s) per thing at ${s.quotaCeiling.tps} TPS): at most ${round(s.quotaCeiling.thingsPerSecond)} things/s at this rate limit.`,
+    );
   if (s.skippedFromCheckpoint)
     writeLine(out, `Skipped ${s.skippedFromCheckpoint} thing(s) already copied according to the checkpoint.`);
   for (const kind of Object.keys(s.outcomes).sort()) {

@@ -1,10 +1,17 @@
 /** `iot-dr verify`: snapshots both regions, diffs them and reports every difference by kind. */
+import { randomInt } from 'node:crypto';
 import {
   countByKind,
   diffSnapshots,
+  listThings,
+  mapLimit,
+  readThing,
+  readThingGroups,
+  readThingTypes,
   snapshotRegion,
   type Difference,
   type FleetSnapshot,
+  type RegionClients,
 } from '../../functions/lib/fleet';
 import { runContext, type GlobalOptions } from '../context';
 import { EXIT } from '../errors';
@@ -16,6 +23,23 @@ export interface VerifyOptions extends GlobalOptions {
   readonly query?: string;
   readonly shadows: boolean;
   readonly json: boolean;
+  /** Compare this many things (chosen at random) in depth instead of the whole fleet. */
+  readonly sample?: number;
+}
+
+/** What a sampled verify measured. */
+export interface SampleEstimate {
+  /** Things present in both regions (the population the sample is drawn from). */
+  readonly population: number;
+  readonly size: number;
+  /** Sampled things with at least one difference. */
+  readonly drifted: number;
+  /** drifted / size, in percent. */
+  readonly driftPercent: number;
+  /** 95 % upper bound of the drifted share (Wilson score interval), in percent. */
+  readonly upper95Percent: number;
+  /** Estimated drifted things in the population (population × driftPercent). */
+  readonly estimatedDrifted: number;
 }
 
 /** What `verify --json` prints. */
@@ -27,6 +51,28 @@ export interface VerifyReport {
   readonly differencesByKind: Record<string, number>;
   readonly differences: readonly Difference[];
   readonly seconds: number;
+  /** `--sample`: thing names, types and groups compared in full, `sample.size` things in depth. */
+  readonly sample?: SampleEstimate;
+}
+
+/** Upper end of the 95 % Wilson score interval of `k` successes in `n` trials. */
+export function wilsonUpper95(k: number, n: number): number {
+  if (n === 0) return 1;
+  const z = 1.959964;
+  const p = k / n;
+  const z2 = z * z;
+  return Math.min(1, (p + z2 / (2 * n) + z * Math.sqrt((p * (1 - p)) / n + z2 / (4 * n * n))) / (1 + z2 / n));
+}
+
+/** `size` distinct items chosen uniformly at random (partial Fisher-Yates). */
+export function sampleOf<T>(items: readonly T[], size: number, random: (max: number) => number = randomInt): T[] {
+  const pool = [...items];
+  const n = Math.min(size, pool.length);
+  for (let i = 0; i < n; i++) {
+    const j = i + random(pool.length - i);
+    [pool[i], pool[j]] = [pool[j], pool[i]];
+  }
+  return pool.slice(0, n);
 }
 
 const sizes = (s: FleetSnapshot) => ({
@@ -49,8 +95,11 @@ export async function verifyCommand(options: VerifyOptions, io: CliIo): Promise<
       // Thing-only mode replicates no certificates or policies: comparing them would only report noise.
       principals: run.config.replication.mode === 'complete',
     };
-    const [p, s] = await Promise.all([snapshotRegion(run.primary, snapshot), snapshotRegion(run.secondary, snapshot)]);
-    const differences = diffSnapshots(p, s);
+    const sampled = options.sample ? await sampledSnapshots(run.primary, run.secondary, options, snapshot.principals) : undefined;
+    const [p, s] = sampled
+      ? [sampled.primary, sampled.secondary]
+      : await Promise.all([snapshotRegion(run.primary, snapshot), snapshotRegion(run.secondary, snapshot)]);
+    const differences = sampled ? [...sampled.differences, ...diffSnapshots(p, s)] : diffSnapshots(p, s);
     const report: VerifyReport = {
       match: differences.length === 0,
       primaryRegion: p.region,
@@ -59,6 +108,7 @@ export async function verifyCommand(options: VerifyOptions, io: CliIo): Promise<
       differencesByKind: countByKind(differences),
       differences,
       seconds: Math.round((Date.now() - started) / 10) / 100,
+      ...(sampled ? { sample: sampled.estimate } : {}),
     };
     if (options.json) writeLine(io.stdout, JSON.stringify(report, null, 2));
     else printReport(report, io);
@@ -68,8 +118,73 @@ export async function verifyCommand(options: VerifyOptions, io: CliIo): Promise<
   }
 }
 
+/**
+ * `--sample N`: the thing names of both regions (ListThings, 250 per call) give the missing and
+ * extra things exactly; types and groups are read whole (few); N things present in both regions,
+ * chosen at random, are read in depth (type, attributes, groups, principals, shadows). Snapshots
+ * hold only the sampled things, and no certificates or policies (those are fleet-sized).
+ */
+async function sampledSnapshots(
+  primary: RegionClients,
+  secondary: RegionClients,
+  options: VerifyOptions,
+  principals: boolean,
+): Promise<{ primary: FleetSnapshot; secondary: FleetSnapshot; differences: Difference[]; estimate: SampleEstimate }> {
+  const filter = { prefix: options.prefix, query: options.query };
+  const names = async (clients: RegionClients) => {
+    const out = new Set<string>();
+    for await (const t of listThings(clients, filter)) out.add(t.name);
+    return out;
+  };
+  const [pNames, sNames] = await Promise.all([names(primary), names(secondary)]);
+  const differences: Difference[] = [];
+  for (const n of [...pNames].sort())
+    if (!sNames.has(n)) differences.push({ kind: 'missing', resource: 'thing', name: n, thing: n, detail: `thing ${n} missing in secondary` });
+  for (const n of [...sNames].sort())
+    if (!pNames.has(n)) differences.push({ kind: 'extra', resource: 'thing', name: n, thing: n, detail: `thing ${n} exists only in secondary` });
+  const both = [...pNames].filter((n) => sNames.has(n)).sort();
+  const chosen = sampleOf(both, options.sample ?? 0).sort();
+  const read = { shadows: options.shadows, principals };
+  const states = await mapLimit(chosen, options.concurrency, async (n) =>
+    Promise.all([readThing(primary, n, read), readThing(secondary, n, read)]),
+  );
+  const snapshot = async (clients: RegionClients, side: 0 | 1): Promise<FleetSnapshot> => ({
+    region: clients.region,
+    things: new Map(states.map((pair) => pair[side]).flatMap((t) => (t ? [[t.name, t] as const] : []))),
+    thingTypes: await readThingTypes(clients),
+    thingGroups: await readThingGroups(clients, options.concurrency),
+    certificates: new Map(),
+    policies: new Map(),
+    scope: { shadows: options.shadows, registry: true, principals },
+  });
+  const [p, s] = await Promise.all([snapshot(primary, 0), snapshot(secondary, 1)]);
+  const drifted = new Set(diffSnapshots(p, s).filter((d) => d.resource === 'thing' || d.resource === 'shadow').map((d) => d.thing));
+  const size = chosen.length;
+  const share = size ? drifted.size / size : 0;
+  return {
+    primary: p,
+    secondary: s,
+    differences,
+    estimate: {
+      population: both.length,
+      size,
+      drifted: drifted.size,
+      driftPercent: Math.round(share * 10_000) / 100,
+      upper95Percent: Math.round(wilsonUpper95(drifted.size, size) * 10_000) / 100,
+      estimatedDrifted: Math.round(share * both.length),
+    },
+  };
+}
+
 function printReport(r: VerifyReport, io: CliIo): void {
   const c = r.counts.primary;
+  if (r.sample) {
+    const e = r.sample;
+    writeLine(
+      io.stdout,
+      `Sampled ${e.size} of the ${e.population} things present in both regions (names, thing types and groups compared in full): ${e.drifted} drifted, ${e.driftPercent} % (95 % upper bound ${e.upper95Percent} %, about ${e.estimatedDrifted} things fleet-wide). Certificates and policies are not compared in a sample.`,
+    );
+  }
   writeLine(
     io.stdout,
     `Compared ${r.primaryRegion} (primary) with ${r.secondaryRegion} (secondary): ${c.things} things, ${c.thingTypes} thing types, ${c.thingGroups} thing groups, ${c.certificates} certificates, ${c.policies} policies in the primary (${r.seconds}s).`,
@@ -78,11 +193,44 @@ function printReport(r: VerifyReport, io: CliIo): void {
     writeLine(io.stdout, 'The regions match.');
     return;
   }
-  const byKind = new Map<string, Difference[]>();
-  for (const d of r.differences) byKind.set(d.kind, [...(byKind.get(d.kind) ?? []), d]);
   writeLine(io.stdout, `${r.differences.length} difference(s):`);
-  for (const [kind, list] of [...byKind.entries()].sort()) {
-    writeLine(io.stdout, `  ${kind} (${list.length})`);
-    for (const d of list) writeLine(io.stdout, `    ${d.resource} ${d.name}: ${d.detail}`);
+  for (const line of summarizeDifferences(r.differences)) writeLine(io.stdout, line);
+}
+
+/** Lines shown per thing or policy, and per kind, before the rest is counted (`--json` has all). */
+export const SHOWN_PER_RESOURCE = 3;
+export const SHOWN_PER_KIND = 20;
+
+/**
+ * The text report: differences by kind, each kind listing at most {@link SHOWN_PER_KIND}
+ * resources, and each resource (a policy attached to thousands of certificates) at most
+ * {@link SHOWN_PER_RESOURCE} lines, followed by how many more there are.
+ */
+export function summarizeDifferences(differences: readonly Difference[]): string[] {
+  const lines: string[] = [];
+  const byKind = new Map<string, Map<string, Difference[]>>();
+  for (const d of differences) {
+    const byResource = byKind.get(d.kind) ?? new Map<string, Difference[]>();
+    byKind.set(d.kind, byResource);
+    const key = `${d.resource} ${d.name}`;
+    byResource.set(key, [...(byResource.get(key) ?? []), d]);
   }
+  for (const [kind, byResource] of [...byKind.entries()].sort()) {
+    const total = [...byResource.values()].reduce((n, l) => n + l.length, 0);
+    lines.push(`  ${kind} (${total})`);
+    const resources = [...byResource.entries()];
+    let hidden = 0;
+    resources.forEach(([key, list], i) => {
+      if (i >= SHOWN_PER_KIND) {
+        hidden += list.length;
+        return;
+      }
+      for (const d of list.slice(0, SHOWN_PER_RESOURCE)) lines.push(`    ${key}: ${d.detail}`);
+      if (list.length > SHOWN_PER_RESOURCE) lines.push(`    ${key}: ... and ${list.length - SHOWN_PER_RESOURCE} more (--json lists all)`);
+    });
+    if (hidden) {
+      lines.push(`    ... and ${hidden} more ${kind} difference(s) on ${resources.length - SHOWN_PER_KIND} other resource(s) (--json lists all)`);
+    }
+  }
+  return lines;
 }

@@ -22,6 +22,23 @@ if (!Number.isInteger(THINGS_PER_RUN) || THINGS_PER_RUN < 1) {
     `environment variable THINGS_PER_RUN must be a whole number >= 1 (got "${process.env.THINGS_PER_RUN}")`,
   );
 }
+/** Sizing of runs to the fleet (set by stacks/reconciliation.ts); absent: exactly THINGS_PER_RUN. */
+function positiveEnv(name: string): number | undefined {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return undefined;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n <= 0) throw new ConfigurationError(`environment variable ${name} must be a positive number (got "${raw}")`);
+  return n;
+}
+const SIZING = (() => {
+  const values = ['FULL_PASS_HOURS', 'RUN_INTERVAL_SECONDS', 'RUN_BUDGET_SECONDS', 'MAX_THINGS_PER_SECOND'].map(positiveEnv);
+  if (values.every((v) => v === undefined)) return undefined;
+  if (values.some((v) => v === undefined)) {
+    throw new ConfigurationError('FULL_PASS_HOURS, RUN_INTERVAL_SECONDS, RUN_BUDGET_SECONDS and MAX_THINGS_PER_SECOND are set together');
+  }
+  const [fullPassHours, runIntervalSeconds, runBudgetSeconds, maxThingsPerSecond] = values as number[];
+  return { fullPassHours, runIntervalSeconds, runBudgetSeconds, maxThingsPerSecond };
+})();
 /** Empty when the replication workflow (and its failure table) is not deployed. */
 const FAILURE_TABLE = process.env.FAILURE_TABLE ?? '';
 
@@ -48,6 +65,7 @@ export const handler = async (): Promise<{
       ssm,
       cursorParameter: CURSOR_PARAMETER,
       thingsPerRun: THINGS_PER_RUN,
+      ...(SIZING ? { sizing: SIZING } : {}),
       ...(FAILURE_TABLE ? { failures: { client: dynamodb, tableName: FAILURE_TABLE } } : {}),
     });
     metrics.addMetric('ThingsChecked', MetricUnit.Count, result.thingsChecked);
@@ -58,6 +76,10 @@ export const handler = async (): Promise<{
     metrics.addMetric('FailuresRetried', MetricUnit.Count, result.failuresRetried);
     metrics.addMetric('FailuresRepaired', MetricUnit.Count, result.failuresRepaired);
     metrics.addMetric('FailuresRemaining', MetricUnit.Count, result.failuresRemaining);
+    metrics.addMetric('ThingsPerRun', MetricUnit.Count, result.plan.thingsPerRun);
+    metrics.addMetric('PassesCompleted', MetricUnit.Count, result.cursor.passes);
+    if (result.passProgressPercent !== null) metrics.addMetric('PassProgress', MetricUnit.Percent, result.passProgressPercent);
+    if (result.plan.fullPassHours !== null) metrics.addMetric('FullPassHours', MetricUnit.Count, result.plan.fullPassHours);
     logger.info('reconciliation run', {
       thingsChecked: result.thingsChecked,
       thingsDrifted: result.thingsDrifted,
@@ -70,6 +92,8 @@ export const handler = async (): Promise<{
       failuresRepaired: result.failuresRepaired,
       failuresRemaining: result.failuresRemaining,
       cursor: { passes: result.cursor.passes, atStart: result.cursor.primary === null },
+      plan: result.plan,
+      passProgressPercent: result.passProgressPercent,
     });
     return {
       thingsChecked: result.thingsChecked,

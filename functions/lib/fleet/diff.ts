@@ -53,6 +53,39 @@ function diffShadows(
   }
 }
 
+const principalWord = (key: string) => (/^[0-9a-f]{64}$/i.test(key) ? `certificate ${key}` : `principal ${key}`);
+
+/**
+ * One difference per principal attached on one side only, naming the principal (the certificate
+ * id) and the thing or policy, instead of both whole lists: a policy shared by thousands of
+ * certificates would otherwise print thousands of ids for one missing attachment.
+ */
+function attachmentDifferences(
+  base: Pick<Difference, 'kind' | 'resource' | 'name' | 'thing'>,
+  owner: string,
+  primary: readonly string[],
+  secondary: readonly string[],
+): Difference[] {
+  const inSecondary = new Set(secondary);
+  const inPrimary = new Set(primary);
+  return [
+    ...primary
+      .filter((k) => !inSecondary.has(k))
+      .map((k) => ({
+        ...base,
+        detail: `${principalWord(k)} attached to ${owner} in primary, not in secondary`,
+        attachment: { principal: k, in: 'primary' as const },
+      })),
+    ...secondary
+      .filter((k) => !inPrimary.has(k))
+      .map((k) => ({
+        ...base,
+        detail: `${principalWord(k)} attached to ${owner} only in secondary`,
+        attachment: { principal: k, in: 'secondary' as const },
+      })),
+  ];
+}
+
 /** Differences of one thing (`null` = absent in that region). */
 export function diffThing(name: string, p: ThingState | null, s: ThingState | null): Difference[] {
   const out: Difference[] = [];
@@ -88,13 +121,7 @@ export function diffThing(name: string, p: ThingState | null, s: ThingState | nu
     });
   }
   if (!sameList(p.principals, s.principals)) {
-    out.push({
-      ...base,
-      kind: 'attachment',
-      detail: `principals [${p.principals.join(', ')}] in primary, [${s.principals.join(', ')}] in secondary`,
-      primary: p.principals,
-      secondary: s.principals,
-    });
+    out.push(...attachmentDifferences({ ...base, kind: 'attachment' }, `thing ${name}`, p.principals, s.principals));
   }
   if (p.shadows && s.shadows) diffShadows(name, p.shadows, s.shadows, out);
   return out;
@@ -220,14 +247,7 @@ export function diffSnapshots(primary: FleetSnapshot, secondary: FleetSnapshot):
           secondary: s.document,
         });
       if (!sameList(p.targets, s.targets))
-        out.push({
-          kind: 'attachment',
-          resource: 'policy',
-          name,
-          detail: `policy ${name} attached to [${p.targets.join(', ')}] in primary, [${s.targets.join(', ')}] in secondary`,
-          primary: p.targets,
-          secondary: s.targets,
-        });
+        out.push(...attachmentDifferences({ kind: 'attachment', resource: 'policy', name }, `policy ${name}`, p.targets, s.targets));
     }
   }
 

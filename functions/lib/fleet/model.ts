@@ -117,6 +117,11 @@ export interface Difference {
   readonly secondary?: unknown;
   /** The thing this difference belongs to, when it belongs to one (reconciliation repairs by thing). */
   readonly thing?: string;
+  /**
+   * An `attachment` difference: the one principal concerned (certificate id, or normalized ARN)
+   * and the region it is attached in. The policy or thing is `resource`/`name`.
+   */
+  readonly attachment?: { readonly principal: string; readonly in: 'primary' | 'secondary' };
 }
 
 /** JSON with object keys sorted at every level, so equal documents give equal strings. */

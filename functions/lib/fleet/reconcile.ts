@@ -19,9 +19,57 @@ export interface ReconcileCursor {
   readonly secondary: string | null;
   /** Completed passes over the whole fleet. */
   readonly passes: number;
+  /** Things checked in the pass under way. */
+  readonly checkedInPass?: number;
+  /** Things the last completed pass checked: the fleet size the runs are sized to (0 = unknown). */
+  readonly fleetSize?: number;
 }
 
-export const EMPTY_CURSOR: ReconcileCursor = { primary: null, secondary: null, passes: 0 };
+export const EMPTY_CURSOR: ReconcileCursor = { primary: null, secondary: null, passes: 0, checkedInPass: 0, fleetSize: 0 };
+
+/**
+ * Sizing of the runs to the fleet: a full pass within `fullPassHours`, without reading faster
+ * than the share of the per-thing read quota the job may use.
+ */
+export interface ReconcileSizing {
+  /** Target time of one full pass. @default 24 */
+  readonly fullPassHours: number;
+  /** Time between runs (the schedule's rate). */
+  readonly runIntervalSeconds: number;
+  /** Time a run may spend checking things (the rest of the Lambda timeout is for registry and failures). */
+  readonly runBudgetSeconds: number;
+  /**
+   * Things checked per second at most: the quota share times the TPS of the binding per-thing read
+   * (ListThingPrincipals, 10 TPS by default, one call per thing in each region; the shadow reads
+   * are counted at the same 10 TPS, as the CLI does).
+   */
+  readonly maxThingsPerSecond: number;
+}
+
+/** What a run will check, and the full-pass time that gives. */
+export interface RunPlan {
+  readonly thingsPerRun: number;
+  /** Hours a full pass takes at this size (`null` while the fleet size is unknown). */
+  readonly fullPassHours: number | null;
+  /** Whether the quota share (not the target time) sets the size. */
+  readonly quotaBound: boolean;
+}
+
+/**
+ * thingsPerRun = min(cap, max(minimum, ceil(fleetSize × runIntervalSeconds / (fullPassHours × 3600))))
+ * with cap = floor(maxThingsPerSecond × runBudgetSeconds). While the fleet size is unknown (first
+ * pass) a run checks `cap` things. Full pass = ceil(fleetSize / thingsPerRun) × runIntervalSeconds.
+ */
+export function planRun(sizing: ReconcileSizing, fleetSize: number, minimum: number): RunPlan {
+  const cap = Math.max(1, Math.floor(sizing.maxThingsPerSecond * sizing.runBudgetSeconds));
+  const wanted = fleetSize > 0 ? Math.ceil((fleetSize * sizing.runIntervalSeconds) / (sizing.fullPassHours * 3600)) : cap;
+  const thingsPerRun = Math.min(cap, Math.max(Math.min(minimum, cap), wanted));
+  return {
+    thingsPerRun,
+    fullPassHours: fleetSize > 0 ? (Math.ceil(fleetSize / thingsPerRun) * sizing.runIntervalSeconds) / 3600 : null,
+    quotaBound: thingsPerRun === cap && wanted >= cap,
+  };
+}
 
 export interface ReconcileOptions {
   readonly ctx: ReplicationContext;
@@ -36,6 +84,12 @@ export interface ReconcileOptions {
   readonly failuresPerRun?: number;
   /** Things checked at the same time. @default 4 */
   readonly concurrency?: number;
+  /** Size each run to the fleet (then `thingsPerRun` is the minimum), and pace the checks. */
+  readonly sizing?: ReconcileSizing;
+  /** Waits (pacing); tests inject one. @default setTimeout */
+  readonly sleep?: (ms: number) => Promise<void>;
+  /** Clock in ms. @default Date.now */
+  readonly now?: () => number;
 }
 
 export interface ReconcileResult {
@@ -50,6 +104,10 @@ export interface ReconcileResult {
   readonly failuresRepaired: number;
   readonly failuresRemaining: number;
   readonly cursor: ReconcileCursor;
+  /** The size of this run and the full-pass time it gives. */
+  readonly plan: RunPlan;
+  /** Share of the current pass done after this run, in percent (`null` while the fleet size is unknown). */
+  readonly passProgressPercent: number | null;
 }
 
 /** Reads the cursor; a missing or unreadable parameter starts a new pass. */
@@ -57,7 +115,13 @@ export async function readCursor(ssm: SSMClient, name: string): Promise<Reconcil
   try {
     const res = await ssm.send(new GetParameterCommand({ Name: name, WithDecryption: true }));
     const value = JSON.parse(res.Parameter?.Value ?? '{}') as Partial<ReconcileCursor>;
-    return { primary: value.primary ?? null, secondary: value.secondary ?? null, passes: value.passes ?? 0 };
+    return {
+      primary: value.primary ?? null,
+      secondary: value.secondary ?? null,
+      passes: value.passes ?? 0,
+      checkedInPass: value.checkedInPass ?? 0,
+      fleetSize: value.fleetSize ?? 0,
+    };
   } catch (err) {
     if ((err as { name?: string }).name === 'ParameterNotFound' || err instanceof SyntaxError) return EMPTY_CURSOR;
     throw err;
@@ -155,14 +219,27 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileRes
 
   // 2. A slice of the things of each region (the secondary's, to find things the primary lost).
   const cursor = await readCursor(options.ssm, options.cursorParameter);
+  const plan: RunPlan = options.sizing
+    ? planRun(options.sizing, cursor.fleetSize ?? 0, options.thingsPerRun)
+    : { thingsPerRun: options.thingsPerRun, fullPassHours: null, quotaBound: false };
   const [pSlice, sSlice] = await Promise.all([
-    slice(ctx, 'primary', cursor.primary, options.thingsPerRun),
-    slice(ctx, 'secondary', cursor.secondary, options.thingsPerRun),
+    slice(ctx, 'primary', cursor.primary, plan.thingsPerRun),
+    slice(ctx, 'secondary', cursor.secondary, plan.thingsPerRun),
   ]);
   const names = [...new Set([...pSlice.names, ...sSlice.names])].sort();
   let thingsDrifted = 0;
   let thingsRepaired = 0;
+  // Pacing: the i-th check starts no earlier than i / maxThingsPerSecond after the first.
+  const now = options.now ?? Date.now;
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const startedAt = now();
+  let started = 0;
   await mapLimit(names, concurrency, async (name) => {
+    if (options.sizing) {
+      const due = startedAt + (started++ * 1000) / options.sizing.maxThingsPerSecond;
+      const wait = due - now();
+      if (wait > 0) await sleep(wait);
+    }
     try {
       const read = { principals: ctx.mode === 'complete' };
       const [p, s] = await Promise.all([readThing(primary, name, read), readThing(secondary, name, read)]);
@@ -178,11 +255,16 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileRes
     }
   });
   const wrapped = pSlice.next === null;
+  const checked = (cursor.checkedInPass ?? 0) + names.length;
   const nextCursor: ReconcileCursor = {
     primary: pSlice.next,
     secondary: sSlice.next,
     passes: cursor.passes + (wrapped ? 1 : 0),
+    checkedInPass: wrapped ? 0 : checked,
+    fleetSize: wrapped ? checked : (cursor.fleetSize ?? 0),
   };
+  const fleetSize = nextCursor.fleetSize ?? 0;
+  const passProgressPercent = wrapped ? 100 : fleetSize > 0 ? Math.min(100, Math.round((checked / fleetSize) * 1000) / 10) : null;
   await writeCursor(options.ssm, options.cursorParameter, nextCursor);
 
   // 3. Failures the workflow recorded: re-applied through the library, deleted once they succeed.
@@ -258,5 +340,7 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileRes
     failuresRepaired,
     failuresRemaining,
     cursor: nextCursor,
+    plan,
+    passProgressPercent,
   };
 }

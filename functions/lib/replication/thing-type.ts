@@ -87,3 +87,98 @@ export async function syncThingType(ctx: ReplicationContext, name: string): Prom
   }
   return outcomes.length ? outcomes : [{ kind: 'thingType', name, action: 'unchanged' }];
 }
+
+/** Whether the secondary's thing type is deprecated (`false` when it does not exist). */
+async function deprecatedInSecondary(ctx: ReplicationContext, name: string): Promise<boolean> {
+  return (await describeType(ctx, 'secondary', name))?.thingTypeMetadata?.deprecated === true;
+}
+
+async function undeprecate(ctx: ReplicationContext, name: string): Promise<void> {
+  await call(ctx, `DeprecateThingType ${name} (undo, to write a thing of this type)`, () =>
+    ctx.secondary.iot.send(new DeprecateThingTypeCommand({ thingTypeName: name, undoDeprecate: true })),
+  );
+}
+
+/** Writes sharing one "undeprecated" window on a type, in this process (per secondary client). */
+interface UsableWindow {
+  holders: number;
+  readonly opened: Promise<void>;
+}
+const windows = new WeakMap<object, Map<string, UsableWindow>>();
+const closings = new WeakMap<object, Map<string, Promise<unknown>>>();
+
+function perClient<V>(map: WeakMap<object, Map<string, V>>, client: object): Map<string, V> {
+  let byName = map.get(client);
+  if (!byName) {
+    byName = new Map();
+    map.set(client, byName);
+  }
+  return byName;
+}
+
+/**
+ * Runs `write` (a CreateThing or UpdateThing naming thing type `name`) in the secondary while
+ * that type is not deprecated there, then gives the type back the primary's deprecation.
+ *
+ * AWS keeps existing things on a deprecated type, but refuses to create a thing with one or to
+ * move a thing onto one (InvalidRequestException), so a fleet whose primary has things on a
+ * deprecated type could never be copied. The type is undeprecated for the write (DeprecateThingType
+ * with `undoDeprecate`) and then synced with the primary (`syncThingType`), which deprecates it
+ * again. Concurrent writers of this process share one window: the first one undeprecates, the last
+ * one re-syncs, so a copy of thousands of things on one deprecated type costs two extra calls per
+ * window, not per thing. Another process (a worker, reconciliation) may deprecate the type in
+ * between: the write is then retried after undeprecating again (3 attempts). Whoever writes last
+ * re-syncs, so the type always ends as the primary has it; a crash inside the window leaves it
+ * undeprecated until the next sync of the type (reconciliation compares types on every run).
+ * https://docs.aws.amazon.com/iot/latest/developerguide/deprecate-thing-type.html
+ */
+export async function withThingTypeUsable<T>(
+  ctx: ReplicationContext,
+  name: string,
+  write: () => Promise<T>,
+): Promise<{ readonly value: T; readonly outcomes: Outcome[] }> {
+  const open = perClient(windows, ctx.secondary.iot);
+  const closing = perClient(closings, ctx.secondary.iot);
+  let window = open.get(name);
+  if (!window) {
+    const previous = closing.get(name);
+    window = { holders: 0, opened: (async () => {
+      await previous?.catch(() => undefined);
+      await undeprecate(ctx, name);
+    })() };
+    open.set(name, window);
+  }
+  window.holders++;
+  let value: T | undefined;
+  let failure: unknown;
+  let failed = false;
+  try {
+    await window.opened;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        value = await write();
+        break;
+      } catch (error) {
+        if (attempt >= 3 || awsErrorName(error) !== 'InvalidRequestException' || !(await deprecatedInSecondary(ctx, name))) throw error;
+        await undeprecate(ctx, name); // deprecated again meanwhile by another writer
+      }
+    }
+  } catch (error) {
+    failed = true;
+    failure = error;
+  }
+  window.holders--;
+  let outcomes: Outcome[] = [];
+  if (window.holders === 0 && open.get(name) === window) {
+    open.delete(name);
+    const resync = syncThingType(ctx, name);
+    closing.set(name, resync);
+    try {
+      outcomes = (await resync).filter((o) => o.action !== 'unchanged');
+    } finally {
+      if (closing.get(name) === resync) closing.delete(name);
+    }
+  }
+  if (failed) throw failure;
+  return { value: value as T, outcomes };
+}

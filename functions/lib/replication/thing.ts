@@ -15,7 +15,7 @@ import { call, find, findAll, sameMap } from './call';
 import { certificateIdFromArn, releaseCertificate, syncCertificate } from './certificates';
 import type { Outcome, ReplicationContext } from './context';
 import { deleteAllShadows } from './shadow';
-import { syncThingType } from './thing-type';
+import { syncThingType, withThingTypeUsable } from './thing-type';
 
 /** Options of `syncThing`. */
 export interface SyncThingOptions {
@@ -49,16 +49,35 @@ async function ensureThingType(ctx: ReplicationContext, name: string): Promise<O
   return exists ? [] : syncThingType(ctx, name);
 }
 
+/**
+ * Sends a CreateThing/UpdateThing that names thing type `typeName`. AWS refuses it
+ * (InvalidRequestException) while that type is deprecated in the secondary, which it is whenever
+ * it is deprecated in the primary: the write is then retried with the type temporarily
+ * undeprecated (`withThingTypeUsable`). Returns a note when that happened.
+ */
+async function onType(ctx: ReplicationContext, typeName: string | undefined, send: () => Promise<unknown>): Promise<string | undefined> {
+  try {
+    await send();
+    return undefined;
+  } catch (error) {
+    if (!typeName || awsErrorName(error) !== 'InvalidRequestException') throw error;
+  }
+  await withThingTypeUsable(ctx, typeName, send);
+  return `on deprecated thing type ${typeName} (undeprecated for the write, deprecated again)`;
+}
+
 async function upsertThing(ctx: ReplicationContext, source: DescribeThingCommandOutput): Promise<Outcome> {
   const thingName = source.thingName as string;
   const attributes = source.attributes ?? {};
   const target = await describeThing(ctx, 'secondary', thingName);
   if (!target) {
     try {
-      await ctx.secondary.iot.send(
-        new CreateThingCommand({ thingName, thingTypeName: source.thingTypeName || undefined, attributePayload: { attributes } }),
+      const detail = await onType(ctx, source.thingTypeName, () =>
+        ctx.secondary.iot.send(
+          new CreateThingCommand({ thingName, thingTypeName: source.thingTypeName || undefined, attributePayload: { attributes } }),
+        ),
       );
-      return { kind: 'thing', name: thingName, action: 'created' };
+      return { kind: 'thing', name: thingName, action: 'created', ...(detail ? { detail } : {}) };
     } catch (error) {
       if (!isAlreadyExists(error)) return call(ctx, `CreateThing ${thingName}`, () => Promise.reject(error));
       return upsertThing(ctx, source); // created concurrently: compare and update
@@ -67,17 +86,19 @@ async function upsertThing(ctx: ReplicationContext, source: DescribeThingCommand
   const typeChanged = (source.thingTypeName ?? '') !== (target.thingTypeName ?? '');
   const attributesChanged = !sameMap(attributes, target.attributes);
   if (!typeChanged && !attributesChanged) return { kind: 'thing', name: thingName, action: 'unchanged' };
-  await call(ctx, `UpdateThing ${thingName}`, () =>
-    ctx.secondary.iot.send(
-      new UpdateThingCommand({
-        thingName,
-        ...(typeChanged ? (source.thingTypeName ? { thingTypeName: source.thingTypeName } : { removeThingType: true }) : {}),
-        // merge=false replaces the whole set: attributes removed in the primary disappear too.
-        ...(attributesChanged ? { attributePayload: { attributes, merge: false } } : {}),
-      }),
+  const onDeprecated = await call(ctx, `UpdateThing ${thingName}`, () =>
+    onType(ctx, typeChanged ? source.thingTypeName : undefined, () =>
+      ctx.secondary.iot.send(
+        new UpdateThingCommand({
+          thingName,
+          ...(typeChanged ? (source.thingTypeName ? { thingTypeName: source.thingTypeName } : { removeThingType: true }) : {}),
+          // merge=false replaces the whole set: attributes removed in the primary disappear too.
+          ...(attributesChanged ? { attributePayload: { attributes, merge: false } } : {}),
+        }),
+      ),
     ),
   );
-  const changes = [typeChanged ? 'type' : '', attributesChanged ? 'attributes' : ''].filter(Boolean).join(', ');
+  const changes = [typeChanged ? 'type' : '', attributesChanged ? 'attributes' : '', onDeprecated ?? ''].filter(Boolean).join(', ');
   return { kind: 'thing', name: thingName, action: 'updated', detail: changes };
 }
 

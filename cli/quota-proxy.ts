@@ -1,0 +1,189 @@
+/**
+ * A quota-enforcing emulator: an HTTP proxy in front of moto server that enforces AWS IoT's
+ * per-account API quotas, so tests and benches can show a bulk copy running at the quota ceiling
+ * without throttling failures (moto itself enforces no quota).
+ *
+ * Each request is mapped to its IoT operation by the SDK's own HTTP bindings (method + URI
+ * template of every operation of `@aws-sdk/client-iot`), its region is read from the SigV4
+ * credential scope, and one token bucket per (region, operation) admits it: capacity one second of
+ * the operation's TPS, refilled continuously at that TPS (the documented default quota, table
+ * `IOT_API_QUOTAS_TPS` of `./rate-limits`; {@link DEFAULT_QUOTA_TPS} for operations whose quota is
+ * not in it). A request over the quota is answered as AWS IoT does: HTTP 400 with
+ * `x-amzn-ErrorType: ThrottlingException` and `{"message":"Rate exceeded"}`, which the SDK's
+ * retry strategies recognize as throttling.
+ * https://docs.aws.amazon.com/general/latest/gr/iot-core.html#limits_iot
+ * https://docs.aws.amazon.com/iot/latest/apireference/CommonErrors.html
+ *
+ * The IoT control plane (SigV4 service `iot`) and the device shadow data plane (`iotdata`) are
+ * limited, each operation at the same table the CLI's client-side limiter uses, so what the proxy
+ * enforces is what the CLI promises to stay under. Every other service passes through.
+ */
+import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as iotModule from '@aws-sdk/client-iot';
+import * as iotDataModule from '@aws-sdk/client-iot-data-plane';
+import { DEFAULT_QUOTA_TPS, IOT_API_QUOTAS_TPS, TokenBucket } from './rate-limits';
+
+export { TokenBucket };
+
+/** One operation's HTTP binding, compiled. */
+interface Route {
+  readonly operation: string;
+  readonly method: string;
+  readonly path: RegExp;
+  /** Literal path segments: the more, the more specific the route. */
+  readonly literals: number;
+  /** Query keys the URI template requires (`/x?y`). */
+  readonly query: readonly string[];
+}
+
+/**
+ * The HTTP routes of every operation of an SDK client package: its exported operation schemas
+ * (`[9, namespace, name, { http: [method, uri, code] }, ...]`).
+ */
+export function operationRoutes(module: Record<string, unknown>): Route[] {
+  const routes: Route[] = [];
+  for (const [key, value] of Object.entries(module)) {
+    if (!key.endsWith('$') || !Array.isArray(value) || value[0] !== 9) continue;
+    const http = (value[3] as { http?: [string, string, number] } | undefined)?.http;
+    if (!http) continue;
+    const [method, uri] = http;
+    const [pathPart, queryPart] = uri.split('?');
+    const segments = pathPart.split('/').filter(Boolean);
+    const pattern = segments
+      .map((s) => (/^\{.+\+\}$/.test(s) ? '.+' : /^\{.+\}$/.test(s) ? '[^/]+' : s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+      .join('/');
+    routes.push({
+      operation: String(value[2]),
+      method,
+      path: new RegExp(`^/${pattern}/?$`),
+      literals: segments.filter((s) => !s.startsWith('{')).length,
+      query: queryPart ? queryPart.split('&').map((q) => q.split('=')[0]).filter(Boolean) : [],
+    });
+  }
+  return routes.sort((a, b) => b.literals - a.literals || b.query.length - a.query.length);
+}
+
+const routesOf: Record<string, Route[] | undefined> = {};
+const modules: Record<string, unknown> = { iot: iotModule, iotdata: iotDataModule };
+
+/** The operation a request to SigV4 service `iot` (or `iotdata`) calls (`undefined` when none matches). */
+export function iotOperation(method: string, url: string, service: 'iot' | 'iotdata' = 'iot'): string | undefined {
+  routesOf[service] ??= operationRoutes(modules[service] as Record<string, unknown>);
+  const parsed = new URL(url, 'http://localhost');
+  return (routesOf[service] ?? []).find(
+    (r) => r.method === method && r.path.test(parsed.pathname) && r.query.every((q) => parsed.searchParams.has(q)),
+  )?.operation;
+}
+
+/** Every IoT control-plane and data-plane operation name (from the SDK's HTTP bindings). */
+export function iotOperations(): string[] {
+  return (['iot', 'iotdata'] as const).flatMap((service) => {
+    routesOf[service] ??= operationRoutes(modules[service] as Record<string, unknown>);
+    return (routesOf[service] ?? []).map((r) => r.operation);
+  });
+}
+
+/** Region and service of a SigV4-signed request (`Credential=AKID/date/region/service/aws4_request`). */
+export function signingScope(authorization: string | undefined): { region: string; service: string } | undefined {
+  const m = /Credential=[^/]+\/\d{8}\/([^/]+)\/([^/]+)\/aws4_request/.exec(authorization ?? '');
+  return m ? { region: m[1], service: m[2] } : undefined;
+}
+
+export interface QuotaProxyOptions {
+  /** moto's endpoint, `http://127.0.0.1:PORT`. */
+  readonly upstream: string;
+  /** Quotas that differ from the documented defaults (Operation → TPS). */
+  readonly quotas?: Readonly<Record<string, number>>;
+  /** Clock in ms (tests inject one). @default Date.now */
+  readonly now?: () => number;
+}
+
+/** Requests per operation: admitted and throttled. */
+export interface OperationStats {
+  admitted: number;
+  throttled: number;
+}
+
+export interface QuotaProxy {
+  /** `http://127.0.0.1:<port>`: give it to the SDK clients instead of moto's endpoint. */
+  readonly endpoint: string;
+  /** By `region:Operation`. */
+  readonly stats: Map<string, OperationStats>;
+  /** The TPS the proxy enforces for an operation. */
+  quota(operation: string): number;
+  stop(): Promise<void>;
+}
+
+/** Starts the proxy on a free loopback port. */
+export async function startQuotaProxy(options: QuotaProxyOptions): Promise<QuotaProxy> {
+  const upstream = new URL(options.upstream);
+  const now = options.now ?? Date.now;
+  const quota = (operation: string) => options.quotas?.[operation] ?? IOT_API_QUOTAS_TPS[operation] ?? DEFAULT_QUOTA_TPS;
+  const buckets = new Map<string, TokenBucket>();
+  const stats = new Map<string, OperationStats>();
+
+  const forward = (req: IncomingMessage, res: ServerResponse) => {
+    const headers = { ...req.headers, host: upstream.host };
+    const out = request(
+      { hostname: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    out.on('error', (err) => {
+      if (!res.headersSent) res.writeHead(502, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ message: `quota proxy: upstream failed: ${err.message}` }));
+    });
+    req.pipe(out);
+  };
+
+  const server: Server = createServer((req, res) => {
+    const scope = signingScope(req.headers.authorization);
+    const service = scope?.service;
+    const operation =
+      service === 'iot' || service === 'iotdata' ? iotOperation(req.method ?? 'GET', req.url ?? '/', service) : undefined;
+    if (!scope || !operation) {
+      forward(req, res);
+      return;
+    }
+    const key = `${scope.region}:${operation}`;
+    let bucket = buckets.get(key);
+    if (!bucket) {
+      const tps = quota(operation);
+      bucket = new TokenBucket(tps, tps, now());
+      buckets.set(key, bucket);
+    }
+    let counts = stats.get(key);
+    if (!counts) {
+      counts = { admitted: 0, throttled: 0 };
+      stats.set(key, counts);
+    }
+    if (bucket.take(now())) {
+      counts.admitted++;
+      forward(req, res);
+      return;
+    }
+    counts.throttled++;
+    req.resume();
+    res.writeHead(400, { 'content-type': 'application/json', 'x-amzn-ErrorType': 'ThrottlingException' });
+    res.end(JSON.stringify({ message: 'Rate exceeded' }));
+  });
+  server.keepAliveTimeout = 5000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    stats,
+    quota,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
