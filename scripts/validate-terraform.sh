@@ -25,6 +25,17 @@ fi
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/iot-dr-validate.XXXXXX")
 if [ -z "${IOT_DR_KEEP_TMP:-}" ]; then trap 'rm -rf "$TMP"' EXIT; else tf_log "keeping $TMP"; fi
 
+# Also every configuration of scripts/engine-stacks.json (failover DNS, custom domain, alarm
+# topics, the API health mode): optional parts of the stack are validated too, not only the
+# default synth. IOT_DR_VALIDATE_DEFAULT_ONLY=1 skips them.
+if [ -z "${IOT_DR_VALIDATE_DEFAULT_ONLY:-}" ]; then
+  t0=$SECONDS
+  synth_engine_stacks "$TMP/variants"
+  mapfile -t VARIANTS < <(for d in "$TMP"/variants/*/stacks/*/; do [ -f "$d/cdk.tf.json" ] && printf '%s\n' "${d%/}"; done)
+  STACKS+=("${VARIANTS[@]}")
+  tf_log "synthesized ${#VARIANTS[@]} engine-stacks.json configuration(s) in $((SECONDS - t0))s"
+fi
+
 # read the whole output: `| head` under pipefail fails the run with SIGPIPE (exit 141) when
 # tofu prints more than one line (provider list, update notice)
 ver=$("$IOT_DR_TOFU" version 2>&1 || true)
@@ -32,7 +43,8 @@ printf '%s\n' "${ver%%$'\n'*}" >&2
 fail=0
 for src in "${STACKS[@]}"; do
   name=$(basename "$src")
-  dir="$TMP/$name"
+  case "$src" in "$TMP"/variants/*) name="$name@config-$(basename "$(dirname "$(dirname "$src")")")" ;; esac
+  dir="$TMP/stack-$name"
   tf_log "stack $name: copy -> $dir"
   copy_stack "$src" "$dir" || { fail=1; continue; }
   t0=$SECONDS
