@@ -4,7 +4,10 @@ import type { AwsProvider } from '@cdktf/provider-aws/lib/provider';
 import type { Construct } from 'constructs';
 
 /** `arn:<partition>:iot:<region>:<account>:<type>/*` for every region and type, regions first. */
-export type IotArns = (regions: readonly string[], ...types: string[]) => string[];
+export type IotArns = ((regions: readonly string[], ...types: string[]) => string[]) & {
+  /** `arn:<partition>:iam::<account>:role/*`: the roles of the same account (for `iam:PassRole`). */
+  readonly iamRoles: () => string;
+};
 
 /**
  * IoT registry ARNs in `provider`'s account and partition, read by the data sources `account` and
@@ -14,6 +17,7 @@ export type IotArns = (regions: readonly string[], ...types: string[]) => string
 export function iotArns(scope: Construct, provider: AwsProvider): IotArns {
   const account = new DataAwsCallerIdentity(scope, 'account', { provider });
   const partition = new DataAwsPartition(scope, 'partition', { provider });
-  return (regions, ...types) =>
+  const arns = (regions: readonly string[], ...types: string[]) =>
     regions.flatMap((r) => types.map((t) => `arn:${partition.partition}:iot:${r}:${account.accountId}:${t}/*`));
+  return Object.assign(arns, { iamRoles: () => `arn:${partition.partition}:iam::${account.accountId}:role/*` });
 }
