@@ -267,6 +267,13 @@ describe.each(['complete', 'thing-only'] as const)('provisioning readiness in %s
       const repaired = await cli(['verify', ...common, '--json'], { cwd: scratch.dir, env });
       expect(parseJson<VerifyReport>(repaired.stdout).differences).toEqual([]);
       expect(repaired.code).toBe(0);
+
+      // And copy never deletes: a template only the secondary has survives a copy (reconciliation removes it)
+      await secondary.iot.send(new CreateProvisioningTemplateCommand({ templateName: 'local', templateBody: '{}', provisioningRoleArn: ROLE }));
+      const again = await cli(['copy', ...common, '--json', '--checkpoint', join(scratch.dir, 'cp2.json')], { cwd: scratch.dir, env });
+      expect(again.code).toBe(0);
+      expect(parseJson<CopySummary>(again.stdout).outcomes.provisioningTemplate).toEqual({ unchanged: 2 });
+      expect(await secondary.iot.send(new DescribeProvisioningTemplateCommand({ templateName: 'local' }))).toMatchObject({ templateName: 'local' });
     } finally {
       scratch.cleanup();
     }

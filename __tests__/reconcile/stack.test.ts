@@ -1,5 +1,7 @@
 // The reconciliation construct, synthesized (no cloud): schedule, target, permission, cursor,
 // least-privilege IAM, secondary provider, and the failure table wired from the workflow.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { resourceNamed, resourcesOf, synthJson, type TerraformJson } from '../support/synth';
 
 const PREFIX = 'iot-dr';
@@ -121,6 +123,22 @@ describe('Construct: Reconciliation', () => {
     expect(pass.Action).toEqual(['iam:PassRole']);
     expect(pass.Resource).toEqual([expect.stringMatching(/^arn:.*:iam::.*:role\/\*$/)]);
     expect(pass.Condition).toEqual({ StringEquals: { 'iam:PassedToService': 'iot.amazonaws.com' } });
+  });
+
+  it('grants every IoT call the provisioning-readiness code makes (read from its source)', () => {
+    // Given the commands the provisioning library sends (CA certificates, templates, claim certificates)
+    const files = [
+      'functions/lib/fleet/provisioning.ts',
+      'functions/lib/replication/provisioning-templates.ts',
+      'functions/lib/replication/ca-certificates.ts',
+    ];
+    const commands = new Set(
+      files.flatMap((f) => [...readFileSync(join(__dirname, '..', '..', f), 'utf8').matchAll(/new (\w+)Command\(/g)].map((m) => `iot:${m[1]}`)),
+    );
+    expect(commands.size).toBeGreaterThan(15);
+    // Then the reconciliation role allows each of them
+    const actions = new Set(reconcilePolicy(tf).Statement.flatMap((s) => s.Action));
+    expect([...commands].filter((c) => !actions.has(c))).toEqual([]);
   });
 
   it('follows the configuration: schedule, disabled, slice size, thing-only mode with certificate rights for claim certificates only', () => {

@@ -301,14 +301,16 @@ const errorText = (err: unknown) => (err instanceof Error ? `${err.name}: ${err.
 
 /**
  * Makes the secondary's CA certificates, provisioning templates and claim certificates (with
- * their policies) match the primary's: every one either region has (CAs and templates only the
- * secondary has are deleted; claim certificates the secondary alone has are left alone). Lists
- * read by `readProvisioning` may be passed in to save the reads.
+ * their policies) match the primary's: every one the primary has, and with `prune` also the CAs
+ * and templates only the secondary has, which are deleted (`copy` never deletes; reconciliation
+ * passes the drifted names in `only`, extras included). Claim certificates the secondary alone
+ * has are always left alone. Lists read by `readProvisioning` may be passed in to save the reads.
  */
 export async function syncProvisioning(
   ctx: ReplicationContext,
   known?: { readonly primary: ProvisioningSnapshot; readonly secondary: ProvisioningSnapshot },
   only?: { readonly caCertificates?: readonly string[]; readonly provisioningTemplates?: readonly string[]; readonly claimCertificates?: readonly string[] },
+  options: { readonly prune?: boolean } = {},
 ): Promise<ProvisioningSync> {
   const outcomes: Outcome[] = [];
   const errors: { name: string; error: string }[] = [];
@@ -316,7 +318,7 @@ export async function syncProvisioning(
   const secondary = { region: ctx.secondaryRegion, ...ctx.secondary };
   const [p, s] = known ? [known.primary, known.secondary] : await Promise.all([readProvisioning(primary), readProvisioning(secondary)]);
   const keys = (a: ReadonlyMap<string, unknown> | null, b: ReadonlyMap<string, unknown> | null) =>
-    a && b ? [...new Set([...a.keys(), ...b.keys()])].sort() : [];
+    a && b ? [...new Set([...a.keys(), ...(options.prune ? b.keys() : [])])].sort() : [];
   // Templates first: a CA's registration config may name one (templateName).
   for (const name of only?.provisioningTemplates ?? keys(p.provisioningTemplates, s.provisioningTemplates)) {
     try {
