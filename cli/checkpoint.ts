@@ -20,13 +20,13 @@ interface CheckpointFile extends CopyIdentity {
   readonly version: 1;
   readonly startedAt: string;
   readonly savedAt: string;
-  readonly phases: { thingTypes: boolean; thingGroups: boolean; policies?: boolean };
+  readonly phases: { thingTypes: boolean; thingGroups: boolean; policies?: boolean; provisioning?: boolean };
   readonly done: string[];
 }
 
 export class Checkpoint {
   public readonly done: Set<string>;
-  public phases: { thingTypes: boolean; thingGroups: boolean; policies?: boolean };
+  public phases: { thingTypes: boolean; thingGroups: boolean; policies?: boolean; provisioning?: boolean };
   public readonly resumed: boolean;
   private readonly startedAt: string;
   private dirty = false;
@@ -72,7 +72,7 @@ export class Checkpoint {
     this.dirty = true;
   }
 
-  markPhase(phase: 'thingTypes' | 'thingGroups' | 'policies'): void {
+  markPhase(phase: 'thingTypes' | 'thingGroups' | 'policies' | 'provisioning'): void {
     this.phases[phase] = true;
     this.dirty = true;
   }

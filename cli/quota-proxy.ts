@@ -17,11 +17,15 @@
  * The IoT control plane (SigV4 service `iot`) and the device shadow data plane (`iotdata`) are
  * limited, each operation at the same table the CLI's client-side limiter uses, so what the proxy
  * enforces is what the CLI promises to stay under. Every other service passes through.
+ *
+ * The proxy also answers the IoT operations moto lacks (ListCACertificates, the provisioning
+ * template API) from OUR EMULATION of the documented API, `./iot-emulation` (option `emulate`).
  */
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as iotModule from '@aws-sdk/client-iot';
 import * as iotDataModule from '@aws-sdk/client-iot-data-plane';
+import { EMULATED_OPERATIONS, IotEmulator, writeAnswer } from './iot-emulation';
 import { DEFAULT_QUOTA_TPS, IOT_API_QUOTAS_TPS, TokenBucket } from './rate-limits';
 
 export { TokenBucket };
@@ -97,6 +101,10 @@ export interface QuotaProxyOptions {
   readonly quotas?: Readonly<Record<string, number>>;
   /** Clock in ms (tests inject one). @default Date.now */
   readonly now?: () => number;
+  /** Enforce the quotas (false: only the emulation of what moto lacks). @default true */
+  readonly enforceQuotas?: boolean;
+  /** Answer the IoT operations moto lacks from `./iot-emulation`. @default true */
+  readonly emulate?: boolean;
 }
 
 /** Requests per operation: admitted and throttled. */
@@ -112,6 +120,8 @@ export interface QuotaProxy {
   readonly stats: Map<string, OperationStats>;
   /** The TPS the proxy enforces for an operation. */
   quota(operation: string): number;
+  /** Forgets the emulated state (also done when moto's `/moto-api/reset` passes through). */
+  reset(): void;
   stop(): Promise<void>;
 }
 
@@ -122,14 +132,51 @@ export async function startQuotaProxy(options: QuotaProxyOptions): Promise<Quota
   const quota = (operation: string) => options.quotas?.[operation] ?? IOT_API_QUOTAS_TPS[operation] ?? DEFAULT_QUOTA_TPS;
   const buckets = new Map<string, TokenBucket>();
   const stats = new Map<string, OperationStats>();
+  const enforce = options.enforceQuotas ?? true;
+  const emulator = options.emulate === false ? undefined : new IotEmulator(now);
 
-  const forward = (req: IncomingMessage, res: ServerResponse) => {
+  const upstreamGet = (path: string, headers: IncomingMessage['headers']) =>
+    new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const { 'content-length': _l, 'transfer-encoding': _t, ...rest } = headers;
+      const out = request({ hostname: upstream.hostname, port: upstream.port, method: 'GET', path, headers: { ...rest, host: upstream.host } }, (answer) => {
+        const chunks: Buffer[] = [];
+        answer.on('data', (c: Buffer) => chunks.push(c));
+        answer.on('end', () => resolve({ status: answer.statusCode ?? 502, body: Buffer.concat(chunks).toString('utf8') }));
+        answer.on('error', reject);
+      });
+      out.on('error', reject);
+      out.end();
+    });
+
+  const readBody = (req: IncomingMessage) =>
+    new Promise<string>((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+      req.on('error', reject);
+    });
+
+  /** Forwards to moto; `observe` sees the whole answer (it is buffered then). */
+  const forward = (req: IncomingMessage, res: ServerResponse, observe?: (status: number, body: string) => void) => {
     const headers = { ...req.headers, host: upstream.host };
     const out = request(
       { hostname: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers },
       (answer) => {
         res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
+        if (!observe) {
+          answer.pipe(res);
+          return;
+        }
+        const chunks: Buffer[] = [];
+        answer.on('data', (c: Buffer) => chunks.push(c));
+        answer.on('end', () => {
+          const body = Buffer.concat(chunks);
+          try {
+            observe(answer.statusCode ?? 502, body.toString('utf8'));
+          } finally {
+            res.end(body);
+          }
+        });
       },
     );
     out.on('error', (err) => {
@@ -139,13 +186,49 @@ export async function startQuotaProxy(options: QuotaProxyOptions): Promise<Quota
     req.pipe(out);
   };
 
+  /** Admitted requests: the emulated operations answered here, the rest forwarded to moto. */
+  const serve = (req: IncomingMessage, res: ServerResponse, region: string, operation: string) => {
+    if (!emulator) {
+      forward(req, res);
+      return;
+    }
+    if (EMULATED_OPERATIONS.has(operation)) {
+      const url = new URL(req.url ?? '/', 'http://localhost');
+      readBody(req)
+        .then((body) => emulator.handle(operation, region, url, body, { get: upstreamGet, headers: req.headers }))
+        .then((answer) => writeAnswer(res, answer))
+        .catch((err: unknown) => writeAnswer(res, { status: 500, errorType: 'InternalFailureException', body: { message: String(err) } }));
+      return;
+    }
+    if (operation === 'RegisterCACertificate') {
+      forward(req, res, (status, body) => {
+        const id = status === 200 ? (JSON.parse(body) as { certificateId?: string }).certificateId : undefined;
+        if (id) emulator.caRegistered(region, id);
+      });
+      return;
+    }
+    if (operation === 'DeleteCACertificate') {
+      const id = decodeURIComponent(new URL(req.url ?? '/', 'http://localhost').pathname.split('/').filter(Boolean)[1] ?? '');
+      forward(req, res, (status) => {
+        if (status === 200) emulator.caDeleted(region, id);
+      });
+      return;
+    }
+    forward(req, res);
+  };
+
   const server: Server = createServer((req, res) => {
+    if (req.url?.startsWith('/moto-api/reset')) emulator?.reset();
     const scope = signingScope(req.headers.authorization);
     const service = scope?.service;
     const operation =
       service === 'iot' || service === 'iotdata' ? iotOperation(req.method ?? 'GET', req.url ?? '/', service) : undefined;
     if (!scope || !operation) {
       forward(req, res);
+      return;
+    }
+    if (!enforce) {
+      serve(req, res, scope.region, operation);
       return;
     }
     const key = `${scope.region}:${operation}`;
@@ -162,7 +245,7 @@ export async function startQuotaProxy(options: QuotaProxyOptions): Promise<Quota
     }
     if (bucket.take(now())) {
       counts.admitted++;
-      forward(req, res);
+      serve(req, res, scope.region, operation);
       return;
     }
     counts.throttled++;
@@ -180,6 +263,7 @@ export async function startQuotaProxy(options: QuotaProxyOptions): Promise<Quota
     endpoint: `http://127.0.0.1:${port}`,
     stats,
     quota,
+    reset: () => emulator?.reset(),
     stop: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -10,6 +10,8 @@ import type { Construct } from 'constructs';
 export type IotArns = ((regions: readonly string[], ...types: string[]) => string[]) & {
   readonly account: string;
   readonly partition: string;
+  /** `arn:<partition>:iam::<account>:role/*`: the roles of the same account (for `iam:PassRole`). */
+  readonly iamRoles: () => string;
 };
 
 /**
@@ -22,5 +24,9 @@ export function iotArns(scope: Construct, provider: AwsProvider): IotArns {
   const partition = new DataAwsPartition(scope, 'partition', { provider });
   const arns = (regions: readonly string[], ...types: string[]) =>
     regions.flatMap((r) => types.map((t) => `arn:${partition.partition}:iot:${r}:${account.accountId}:${t}/*`));
-  return Object.assign(arns, { account: account.accountId, partition: partition.partition });
+  return Object.assign(arns, {
+    account: account.accountId,
+    partition: partition.partition,
+    iamRoles: () => `arn:${partition.partition}:iam::${account.accountId}:role/*`,
+  });
 }

@@ -47,7 +47,6 @@ export class Reconciliation extends Construct {
     super(scope, id);
     const { config } = props;
     const provider = props.secondary;
-    const complete = config.replication.mode === 'complete';
     const name = resourceName(config.namePrefix, 'reconcile');
 
     const iotArns = iotArnsIn(this, provider);
@@ -75,11 +74,19 @@ export class Reconciliation extends Construct {
       {
         // Listing is account-wide: these actions have no resource type in IAM.
         sid: 'IotRegistryList',
+        // Provisioning readiness (both modes): CA certificates, provisioning templates and claim
+        // certificates are listed whole each run; RegisterCACertificate and
+        // RegisterCertificateWithoutCA create resources that have no ARN yet.
         actions: [
           'iot:ListThings',
           'iot:ListThingTypes',
           'iot:ListThingGroups',
-          ...(complete ? ['iot:ListCertificates', 'iot:RegisterCertificateWithoutCA'] : []),
+          'iot:ListCertificates',
+          'iot:RegisterCertificateWithoutCA',
+          'iot:ListPolicies',
+          'iot:ListCACertificates',
+          'iot:RegisterCACertificate',
+          'iot:ListProvisioningTemplates',
         ],
         resources: ['*'],
       },
@@ -94,9 +101,13 @@ export class Reconciliation extends Construct {
           'iot:DescribeThingType',
           'iot:DescribeThingGroup',
           'iot:ListThingsInThingGroup',
-          ...(complete ? PRINCIPAL_READ_ACTIONS : []),
+          ...PRINCIPAL_READ_ACTIONS,
+          'iot:DescribeCACertificate',
+          'iot:DescribeProvisioningTemplate',
+          'iot:ListProvisioningTemplateVersions',
         ],
-        resources: iotArns(both, 'thing', 'thingtype', 'thinggroup', ...(complete ? ['cert', 'policy'] : [])),
+        // Certificates and policies in both modes: claim certificates and their policies.
+        resources: iotArns(both, 'thing', 'thingtype', 'thinggroup', 'cert', 'policy', 'cacert', 'provisioningtemplate'),
       },
       {
         sid: 'RepairSecondary',
@@ -117,9 +128,26 @@ export class Reconciliation extends Construct {
           'iot:DeleteThingGroup',
           'iot:AddThingToThingGroup',
           'iot:RemoveThingFromThingGroup',
-          ...(complete ? PRINCIPAL_WRITE_ACTIONS : []),
+          ...PRINCIPAL_WRITE_ACTIONS,
+          'iot:UpdateCACertificate',
+          'iot:DeleteCACertificate',
+          'iot:CreateProvisioningTemplate',
+          'iot:UpdateProvisioningTemplate',
+          'iot:DeleteProvisioningTemplate',
+          'iot:CreateProvisioningTemplateVersion',
+          'iot:DeleteProvisioningTemplateVersion',
         ],
-        resources: iotArns(secondaryOnly, 'thing', 'thingtype', 'thinggroup', ...(complete ? ['cert', 'policy'] : [])),
+        resources: iotArns(secondaryOnly, 'thing', 'thingtype', 'thinggroup', 'cert', 'policy', 'cacert', 'provisioningtemplate'),
+      },
+      {
+        // CreateProvisioningTemplate/UpdateProvisioningTemplate pass the template's provisioning
+        // role, and RegisterCACertificate/UpdateCACertificate the JITP registration role, to AWS
+        // IoT: iam:PassRole on the customer's roles (names unknown at synth), only to IoT.
+        // https://docs.aws.amazon.com/iot/latest/developerguide/provision-template.html
+        sid: 'PassProvisioningRoles',
+        actions: ['iam:PassRole'],
+        resources: [iotArns.iamRoles()],
+        conditions: { StringEquals: { 'iam:PassedToService': 'iot.amazonaws.com' } },
       },
       // The SecureString uses the AWS managed key aws/ssm, whose key policy lets principals of the
       // account use it through SSM: no KMS statement is needed.

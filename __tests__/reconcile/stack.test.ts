@@ -1,5 +1,7 @@
 // The reconciliation construct, synthesized (no cloud): schedule, target, permission, cursor,
 // least-privilege IAM, secondary provider, and the failure table wired from the workflow.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { resourceNamed, resourcesOf, synthJson, type TerraformJson } from '../support/synth';
 
 const PREFIX = 'iot-dr';
@@ -88,7 +90,58 @@ describe('Construct: Reconciliation', () => {
     ]);
   });
 
-  it('follows the configuration: schedule, disabled, slice size, thing-only mode without certificate rights', () => {
+  it('grants the provisioning-readiness checks: CA certificates and provisioning templates by ARN, PassRole only to IoT', () => {
+    // Given the synthesized reconciliation policy
+    const bySid = Object.fromEntries(reconcilePolicy(tf).Statement.map((s) => [s.Sid, s]));
+    // Then the listings (no resource type in IAM) are on *, the rest on cacert/* and provisioningtemplate/* ARNs
+    expect(bySid.IotRegistryList.Action).toEqual(
+      expect.arrayContaining(['iot:ListCACertificates', 'iot:ListProvisioningTemplates', 'iot:RegisterCACertificate', 'iot:ListPolicies']),
+    );
+    expect(bySid.ReadBothRegions.Action).toEqual(expect.arrayContaining(['iot:DescribeCACertificate', 'iot:DescribeProvisioningTemplate']));
+    for (const region of ['us-east-1', 'us-west-2'])
+      for (const type of ['cacert', 'provisioningtemplate'])
+        expect(bySid.ReadBothRegions.Resource).toContainEqual(expect.stringMatching(new RegExp(`:iot:${region}:.*:${type}/\\*$`)));
+    expect(bySid.RepairSecondary.Action).toEqual(
+      expect.arrayContaining([
+        'iot:UpdateCACertificate',
+        'iot:DeleteCACertificate',
+        'iot:CreateProvisioningTemplate',
+        'iot:UpdateProvisioningTemplate',
+        'iot:DeleteProvisioningTemplate',
+        'iot:CreateProvisioningTemplateVersion',
+        'iot:DeleteProvisioningTemplateVersion',
+      ]),
+    );
+    expect(bySid.RepairSecondary.Resource).toContainEqual(expect.stringMatching(/:iot:us-west-2:.*:provisioningtemplate\/\*$/));
+    expect(bySid.RepairSecondary.Resource.some((r) => r.includes('us-east-1'))).toBe(false);
+    // And iam:PassRole (CreateProvisioningTemplate's provisioningRoleArn, the JITP role) only to iot.amazonaws.com
+    const pass = reconcilePolicy(tf).Statement.find((s) => s.Action.includes('iam:PassRole')) as unknown as {
+      Action: string[];
+      Resource: string[];
+      Condition: Record<string, Record<string, string>>;
+    };
+    expect(pass.Action).toEqual(['iam:PassRole']);
+    expect(pass.Resource).toEqual([expect.stringMatching(/^arn:.*:iam::.*:role\/\*$/)]);
+    expect(pass.Condition).toEqual({ StringEquals: { 'iam:PassedToService': 'iot.amazonaws.com' } });
+  });
+
+  it('grants every IoT call the provisioning-readiness code makes (read from its source)', () => {
+    // Given the commands the provisioning library sends (CA certificates, templates, claim certificates)
+    const files = [
+      'functions/lib/fleet/provisioning.ts',
+      'functions/lib/replication/provisioning-templates.ts',
+      'functions/lib/replication/ca-certificates.ts',
+    ];
+    const commands = new Set(
+      files.flatMap((f) => [...readFileSync(join(__dirname, '..', '..', f), 'utf8').matchAll(/new (\w+)Command\(/g)].map((m) => `iot:${m[1]}`)),
+    );
+    expect(commands.size).toBeGreaterThan(15);
+    // Then the reconciliation role allows each of them
+    const actions = new Set(reconcilePolicy(tf).Statement.flatMap((s) => s.Action));
+    expect([...commands].filter((c) => !actions.has(c))).toEqual([]);
+  });
+
+  it('follows the configuration: schedule, disabled, slice size, thing-only mode with certificate rights for claim certificates only', () => {
     const custom = synthJson({
       replication: { mode: 'thing-only' },
       reconciliation: { schedule: 'cron(0 3 * * ? *)', enabled: false, thingsPerRun: 42 },
@@ -99,8 +152,11 @@ describe('Construct: Reconciliation', () => {
     expect(resourceNamed(custom, 'aws_lambda_function', 'reconciliation').environment.variables.THINGS_PER_RUN).toBe(
       '42',
     );
+    // Thing-only mode replicates no device certificates, but fleet provisioning by claim in the
+    // secondary needs the claim certificates and their policies: the same rights as complete mode.
     const actions = reconcilePolicy(custom).Statement.flatMap((s) => s.Action);
-    expect(actions).not.toContain('iot:RegisterCertificateWithoutCA');
-    expect(actions).not.toContain('iot:CreatePolicy');
+    expect(actions).toContain('iot:RegisterCertificateWithoutCA');
+    expect(actions).toContain('iot:CreatePolicy');
+    expect(actions).toContain('iot:ListProvisioningTemplates');
   });
 });

@@ -14,6 +14,7 @@ import {
   readThingGroups,
   repairThing,
   snapshotRegion,
+  syncProvisioning,
   type ThingFilter,
 } from '../../functions/lib/fleet';
 import {
@@ -44,7 +45,15 @@ export interface CopyOptions extends GlobalOptions {
 
 /** One item that could not be copied. */
 export interface CopyFailure {
-  readonly resource: 'thingType' | 'thingGroup' | 'thing' | 'certificate' | 'policy';
+  readonly resource:
+    | 'thingType'
+    | 'thingGroup'
+    | 'thing'
+    | 'certificate'
+    | 'policy'
+    | 'caCertificate'
+    | 'provisioningTemplate'
+    | 'claimCertificate';
   readonly name: string;
   readonly error: string;
 }
@@ -216,6 +225,22 @@ async function copy(run: RunContext, options: CopyOptions, io: CliIo): Promise<n
     await syncEach(policies, 'policy', async (name) => [await syncPolicy(run.ctx, name)]);
     progress.stop();
     if (!aborted() && failures.length === before) checkpoint.markPhase('policies');
+  }
+
+  // 3b. Provisioning readiness (both modes, whole-fleet copy): provisioning templates, CA
+  // certificates (JITR/JITP) and claim certificates with their policies, before the things, so
+  // devices can register themselves in the secondary during a failover.
+  if (!options.prefix && !options.query && !checkpoint.phases.provisioning && !aborted()) {
+    progress.start(1, 'provisioning');
+    const result = await syncProvisioning(run.ctx);
+    count(result.outcomes);
+    for (const e of result.errors) {
+      const [resource, ...rest] = e.name.split('/');
+      failures.push({ resource: resource as CopyFailure['resource'], name: rest.join('/'), error: e.error });
+    }
+    progress.tick();
+    progress.stop();
+    if (!aborted() && !result.errors.length) checkpoint.markPhase('provisioning');
   }
 
   // 4. Things, with certificates, policies, attachments, memberships and shadows.

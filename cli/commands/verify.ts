@@ -53,6 +53,8 @@ export interface VerifyReport {
   readonly seconds: number;
   /** `--sample`: thing names, types and groups compared in full, `sample.size` things in depth. */
   readonly sample?: SampleEstimate;
+  /** What could not be compared, and why (never the case against AWS). */
+  readonly notCompared?: readonly string[];
 }
 
 /** Upper end of the 95 % Wilson score interval of `k` successes in `n` trials. */
@@ -81,7 +83,21 @@ const sizes = (s: FleetSnapshot) => ({
   thingGroups: s.thingGroups.size,
   certificates: s.certificates.size,
   policies: s.policies.size,
+  caCertificates: s.provisioning?.caCertificates?.size ?? 0,
+  provisioningTemplates: s.provisioning?.provisioningTemplates?.size ?? 0,
+  claimCertificates: s.provisioning?.claimCertificates.size ?? 0,
 });
+
+/** Kinds one of the regions could not list (an emulator lacking the API): not compared. */
+function notCompared(p: FleetSnapshot, s: FleetSnapshot): string[] {
+  if (!p.provisioning || !s.provisioning) return [];
+  return [
+    p.provisioning.caCertificates && s.provisioning.caCertificates ? '' : 'CA certificates (the endpoint does not implement ListCACertificates)',
+    p.provisioning.provisioningTemplates && s.provisioning.provisioningTemplates
+      ? ''
+      : 'provisioning templates (the endpoint does not implement ListProvisioningTemplates)',
+  ].filter(Boolean);
+}
 
 /** Compares the regions; exit 0 only when they match, 4 when they differ. */
 export async function verifyCommand(options: VerifyOptions, io: CliIo): Promise<number> {
@@ -109,6 +125,7 @@ export async function verifyCommand(options: VerifyOptions, io: CliIo): Promise<
       differences,
       seconds: Math.round((Date.now() - started) / 10) / 100,
       ...(sampled ? { sample: sampled.estimate } : {}),
+      ...(notCompared(p, s).length ? { notCompared: notCompared(p, s) } : {}),
     };
     if (options.json) writeLine(io.stdout, JSON.stringify(report, null, 2));
     else printReport(report, io);
@@ -187,8 +204,9 @@ function printReport(r: VerifyReport, io: CliIo): void {
   }
   writeLine(
     io.stdout,
-    `Compared ${r.primaryRegion} (primary) with ${r.secondaryRegion} (secondary): ${c.things} things, ${c.thingTypes} thing types, ${c.thingGroups} thing groups, ${c.certificates} certificates, ${c.policies} policies in the primary (${r.seconds}s).`,
+    `Compared ${r.primaryRegion} (primary) with ${r.secondaryRegion} (secondary): ${c.things} things, ${c.thingTypes} thing types, ${c.thingGroups} thing groups, ${c.certificates} certificates, ${c.policies} policies, ${c.caCertificates} CA certificates, ${c.provisioningTemplates} provisioning templates, ${c.claimCertificates} claim certificates in the primary (${r.seconds}s).`,
   );
+  for (const what of r.notCompared ?? []) writeLine(io.stdout, `Not compared: ${what}.`);
   if (r.match) {
     writeLine(io.stdout, 'The regions match.');
     return;

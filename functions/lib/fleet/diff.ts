@@ -3,6 +3,7 @@
  * sorted by resource and name so two runs print the same report.
  */
 import type { Difference, FleetSnapshot, ShadowState, ThingState } from './model';
+import { diffProvisioning } from './provisioning';
 
 const sameList = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
 
@@ -250,6 +251,8 @@ export function diffSnapshots(primary: FleetSnapshot, secondary: FleetSnapshot):
         out.push(...attachmentDifferences({ kind: 'attachment', resource: 'policy', name }, `policy ${name}`, p.targets, s.targets));
     }
   }
+
+  if (primary.provisioning && secondary.provisioning) out.push(...diffProvisioning(primary.provisioning, secondary.provisioning));
 
   for (const name of union(primary.things, secondary.things)) {
     out.push(...diffThing(name, primary.things.get(name) ?? null, secondary.things.get(name) ?? null));

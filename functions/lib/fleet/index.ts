@@ -5,3 +5,4 @@ export * from './diff';
 export { mapLimit } from './pool';
 export * from './repair';
 export * from './reconcile';
+export * from './provisioning';

@@ -65,6 +65,55 @@ export interface PolicyState {
   readonly targets: readonly string[];
 }
 
+/**
+ * A CA certificate (provisioning readiness: JITR/JITP). The certificate mode is not compared: the
+ * secondary's copy is SNI_ONLY by design (iot-dr never holds the CA's key).
+ */
+export interface CaCertificateState {
+  readonly id: string;
+  readonly status: string;
+  readonly autoRegistration: string;
+  /** SHA-256 of the CA certificate's DER bytes, hex. */
+  readonly fingerprint: string | null;
+  /** The JITP registration config: template body (canonical, regions normalized), role ARN, template name. */
+  readonly registrationConfig: { readonly templateBody: string | null; readonly roleArn: string | null; readonly templateName: string | null };
+}
+
+/** A provisioning template (fleet provisioning or JITP), ARNs region-normalized. */
+export interface ProvisioningTemplateState {
+  readonly name: string;
+  readonly type: string;
+  readonly enabled: boolean;
+  readonly description: string | null;
+  /** Canonical JSON of the default version's body, regions normalized. */
+  readonly body: string;
+  readonly roleArn: string;
+  readonly hook: { readonly targetArn: string; readonly payloadVersion: string | null } | null;
+}
+
+/**
+ * A claim certificate: attached to no thing and to a policy that grants the fleet-provisioning
+ * MQTT API (`$aws/certificates/create*`, `$aws/provisioning-templates/*`), which is what a
+ * fleet-provisioning claim certificate must be allowed.
+ * https://docs.aws.amazon.com/iot/latest/developerguide/provision-wo-cert.html
+ */
+export interface ClaimCertificateState {
+  readonly id: string;
+  readonly status: string;
+  readonly fingerprint: string | null;
+  /** Policies attached to it, sorted. */
+  readonly policies: readonly string[];
+}
+
+/** What the provisioning resources of a region are; absent when not read. */
+export interface ProvisioningSnapshot {
+  /** `null` when the endpoint does not implement ListCACertificates (an emulator): not compared. */
+  readonly caCertificates: ReadonlyMap<string, CaCertificateState> | null;
+  /** `null` when the endpoint does not implement ListProvisioningTemplates (an emulator): not compared. */
+  readonly provisioningTemplates: ReadonlyMap<string, ProvisioningTemplateState> | null;
+  readonly claimCertificates: ReadonlyMap<string, ClaimCertificateState>;
+}
+
 /** One region's registry. Maps are keyed by name (certificates by id). */
 export interface FleetSnapshot {
   readonly region: string;
@@ -73,6 +122,8 @@ export interface FleetSnapshot {
   readonly thingGroups: ReadonlyMap<string, ThingGroupState>;
   readonly certificates: ReadonlyMap<string, CertificateState>;
   readonly policies: ReadonlyMap<string, PolicyState>;
+  /** CA certificates, provisioning templates and claim certificates (absent: not read). */
+  readonly provisioning?: ProvisioningSnapshot;
   /** What was read: a snapshot of a filtered fleet only compares the things it holds. */
   readonly scope: SnapshotScope;
 }
@@ -98,10 +149,20 @@ export const DIFFERENCE_KINDS = [
   'policy',
   'attachment',
   'shadow',
+  'provisioning',
 ] as const;
 export type DifferenceKind = (typeof DIFFERENCE_KINDS)[number];
 
-export type ResourceKind = 'thing' | 'thingType' | 'thingGroup' | 'certificate' | 'policy' | 'shadow';
+export type ResourceKind =
+  | 'thing'
+  | 'thingType'
+  | 'thingGroup'
+  | 'certificate'
+  | 'policy'
+  | 'shadow'
+  | 'caCertificate'
+  | 'provisioningTemplate'
+  | 'claimCertificate';
 
 /** One way the secondary differs from the primary. */
 export interface Difference {

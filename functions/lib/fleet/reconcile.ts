@@ -11,6 +11,7 @@ import { diffThing } from './diff';
 import type { Difference } from './model';
 import { mapLimit } from './pool';
 import { changed, countOutcomes, repairThing } from './repair';
+import { diffProvisioning, readProvisioning, syncProvisioning } from './provisioning';
 import { isNotFound, readThing, readThingGroups, readThingTypes } from './snapshot';
 
 /** Where the previous run stopped: a ListThings token per region (`null` = start over). */
@@ -215,6 +216,30 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileRes
     } catch (err) {
       repairErrors.push({ name: `thingGroup/${name}`, error: errorText(err) });
     }
+  }
+
+  // 1b. Provisioning readiness: CA certificates, provisioning templates and claim certificates
+  // (few, read whole each run); what differs is repaired.
+  const [pProvisioning, sProvisioning] = await Promise.all([
+    readProvisioning(primary, concurrency),
+    readProvisioning(secondary, concurrency),
+  ]);
+  const provisioningDrift = diffProvisioning(pProvisioning, sProvisioning);
+  if (provisioningDrift.length) {
+    differences.push(...provisioningDrift);
+    const names = (resource: Difference['resource']) => [...new Set(provisioningDrift.filter((d) => d.resource === resource).map((d) => d.name))];
+    const result = await syncProvisioning(
+      ctx,
+      { primary: pProvisioning, secondary: sProvisioning },
+      {
+        provisioningTemplates: names('provisioningTemplate'),
+        caCertificates: names('caCertificate'),
+        claimCertificates: names('claimCertificate'),
+      },
+    );
+    countOutcomes(result.outcomes, outcomes);
+    registryRepaired += new Set(changed(result.outcomes).map((o) => `${o.kind}/${o.name}`)).size;
+    repairErrors.push(...result.errors);
   }
 
   // 2. A slice of the things of each region (the secondary's, to find things the primary lost).

@@ -35,6 +35,7 @@ import {
   type ThingTypeState,
 } from './model';
 import { mapLimit } from './pool';
+import { readProvisioning } from './provisioning';
 
 /** Which things to read: all, a name prefix, or a fleet-indexing query (SearchIndex). */
 export interface ThingFilter {
@@ -181,6 +182,11 @@ export interface SnapshotOptions {
   readonly principals?: boolean;
   /** Per-item reads in flight. @default 8 */
   readonly concurrency?: number;
+  /**
+   * Read CA certificates, provisioning templates and claim certificates (provisioning readiness;
+   * in both modes). @default the value of `registry`
+   */
+  readonly provisioning?: boolean;
 }
 
 /** Thing types, with their properties and deprecation. */
@@ -327,6 +333,10 @@ export async function snapshotRegion(clients: RegionClients, options: SnapshotOp
     });
   }
 
+  const provisioning = registry && (options.provisioning ?? true)
+    ? await readProvisioning(clients, concurrency, withPrincipals ? policies : undefined)
+    : undefined;
+
   const things = new Map<string, ThingState>();
   const states = await mapLimit(listed, concurrency, async (t) => {
     let groups = groupsOf.get(t.name);
@@ -355,6 +365,7 @@ export async function snapshotRegion(clients: RegionClients, options: SnapshotOp
     thingGroups,
     certificates,
     policies,
+    ...(provisioning ? { provisioning } : {}),
     scope: { shadows: withShadows, registry, principals: withPrincipals },
   };
 }

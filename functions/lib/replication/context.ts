@@ -11,7 +11,7 @@ export type ReplicationMode = 'complete' | 'thing-only';
 
 /** What one replication step did to one resource in the secondary region. */
 export interface Outcome {
-  readonly kind: 'thing' | 'thingType' | 'thingGroup' | 'membership' | 'certificate' | 'policy' | 'shadow';
+  readonly kind: 'thing' | 'thingType' | 'thingGroup' | 'membership' | 'certificate' | 'policy' | 'shadow' | 'provisioningTemplate';
   readonly name: string;
   readonly action: 'created' | 'updated' | 'deleted' | 'unchanged' | 'skipped';
   readonly detail?: string;

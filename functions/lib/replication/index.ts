@@ -17,6 +17,7 @@ export {
 } from './apply';
 export { createContext, type CreateContextOptions, type Outcome, type RegionClients, type ReplicationContext, type ReplicationMode } from './context';
 export { syncCaCertificate } from './ca-certificates';
+export { syncProvisioningTemplate } from './provisioning-templates';
 export { certificateIdFromArn, certificateIdFromPem, releaseCertificate, syncCertificate } from './certificates';
 export { EVENT_TYPES, nameFromArn, parseEvent, type EventType, type ReplicationEvent } from './events';
 export { cleanupPolicy, rewriteRegionInArns, syncPolicy } from './policies';
