@@ -95,12 +95,21 @@ describe('Construct: Reconciliation', () => {
     const bySid = Object.fromEntries(reconcilePolicy(tf).Statement.map((s) => [s.Sid, s]));
     // Then the listings (no resource type in IAM) are on *, the rest on cacert/* and provisioningtemplate/* ARNs
     expect(bySid.IotRegistryList.Action).toEqual(
-      expect.arrayContaining(['iot:ListCACertificates', 'iot:ListProvisioningTemplates', 'iot:RegisterCACertificate', 'iot:ListPolicies']),
+      expect.arrayContaining([
+        'iot:ListCACertificates',
+        'iot:ListProvisioningTemplates',
+        'iot:RegisterCACertificate',
+        'iot:ListPolicies',
+      ]),
     );
-    expect(bySid.ReadBothRegions.Action).toEqual(expect.arrayContaining(['iot:DescribeCACertificate', 'iot:DescribeProvisioningTemplate']));
+    expect(bySid.ReadBothRegions.Action).toEqual(
+      expect.arrayContaining(['iot:DescribeCACertificate', 'iot:DescribeProvisioningTemplate']),
+    );
     for (const region of ['us-east-1', 'us-west-2'])
       for (const type of ['cacert', 'provisioningtemplate'])
-        expect(bySid.ReadBothRegions.Resource).toContainEqual(expect.stringMatching(new RegExp(`:iot:${region}:.*:${type}/\\*$`)));
+        expect(bySid.ReadBothRegions.Resource).toContainEqual(
+          expect.stringMatching(new RegExp(`:iot:${region}:.*:${type}/\\*$`)),
+        );
     expect(bySid.RepairSecondary.Action).toEqual(
       expect.arrayContaining([
         'iot:UpdateCACertificate',
@@ -112,7 +121,9 @@ describe('Construct: Reconciliation', () => {
         'iot:DeleteProvisioningTemplateVersion',
       ]),
     );
-    expect(bySid.RepairSecondary.Resource).toContainEqual(expect.stringMatching(/:iot:us-west-2:.*:provisioningtemplate\/\*$/));
+    expect(bySid.RepairSecondary.Resource).toContainEqual(
+      expect.stringMatching(/:iot:us-west-2:.*:provisioningtemplate\/\*$/),
+    );
     expect(bySid.RepairSecondary.Resource.some((r) => r.includes('us-east-1'))).toBe(false);
     // And iam:PassRole (CreateProvisioningTemplate's provisioningRoleArn, the JITP role) only to iot.amazonaws.com
     const pass = reconcilePolicy(tf).Statement.find((s) => s.Action.includes('iam:PassRole')) as unknown as {
@@ -133,7 +144,11 @@ describe('Construct: Reconciliation', () => {
       'functions/lib/replication/ca-certificates.ts',
     ];
     const commands = new Set(
-      files.flatMap((f) => [...readFileSync(join(__dirname, '..', '..', f), 'utf8').matchAll(/new (\w+)Command\(/g)].map((m) => `iot:${m[1]}`)),
+      files.flatMap((f) =>
+        [...readFileSync(join(__dirname, '..', '..', f), 'utf8').matchAll(/(?:new (\w+)Command|paginate(\w+))\(/g)].map(
+          (m) => `iot:${m[1] ?? m[2]}`,
+        ),
+      ),
     );
     expect(commands.size).toBeGreaterThan(15);
     // Then the reconciliation role allows each of them
