@@ -33,7 +33,7 @@ describe('Replication: shadows', () => {
   ])('applies an update to the %s shadow with a replicator clientToken', async (_label, shadowName) => {
     // Given
     const accepted = await updateShadow(env.primary, 'lamp', shadowName, { desired: { on: true, level: 3 }, reported: { on: false } });
-    const send = jest.spyOn(env.ctx.secondary.data, 'send');
+    const send = jest.spyOn(env.ctx.target.data, 'send');
 
     // When
     const outcomes = await applyEvent(env.ctx, shadowEvent(PRIMARY, 'update', 'lamp', shadowName, accepted), 'evt-123');

@@ -288,7 +288,7 @@ describe('Worker IAM at run time (moto): the family appliers send only granted c
         return next(args);
       };
     const options = { step: 'initialize', name: 'recordIamActions' } as const;
-    for (const side of [ctx.primary, ctx.secondary]) {
+    for (const side of [ctx.origin, ctx.target]) {
       side.iot.middlewareStack.add(record(), options);
       side.data.middlewareStack.add(record(), options);
     }

@@ -137,8 +137,8 @@ export async function drillCommand(options: DrillOptions, io: CliIo): Promise<nu
 
     Object.assign(process.env, {
       ...emulatedLambdaEnv(moto.endpoint),
-      PRIMARY_REGION: config.primaryRegion,
-      SECONDARY_REGION: config.secondaryRegion,
+      ORIGIN_REGION: config.primaryRegion,
+      TARGET_REGION: config.secondaryRegion,
       REPLICATION_MODE: config.replication.mode,
       POWERTOOLS_DEV: 'false',
     });

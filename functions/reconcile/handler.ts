@@ -28,8 +28,8 @@ const FAILURE_TABLE = process.env.FAILURE_TABLE ?? '';
 const logger = new Logger({ serviceName: 'iot-dr-reconcile' });
 const metrics = new Metrics({ namespace: 'IotDr', serviceName: 'reconcile' });
 const ctx = createContext({
-  primaryRegion: PRIMARY_REGION,
-  secondaryRegion: SECONDARY_REGION,
+  originRegion: PRIMARY_REGION,
+  targetRegion: SECONDARY_REGION,
   mode: REPLICATION_MODE,
   logger,
 });

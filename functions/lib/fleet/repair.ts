@@ -54,10 +54,10 @@ export async function repairThing(ctx: ReplicationContext, thingName: string): P
   // A thing created just now has no groups or shadows in the secondary: two calls saved per thing.
   const fresh = outcomes.some((o) => o.kind === 'thing' && o.name === thingName && o.action === 'created');
   const [pGroups, sGroups, pShadows, sShadows] = await Promise.all([
-    thingGroupNames(ctx.primary, thingName),
-    fresh ? [] : thingGroupNames(ctx.secondary, thingName),
-    namedShadowNames(ctx.primary, thingName),
-    fresh ? [] : namedShadowNames(ctx.secondary, thingName),
+    thingGroupNames(ctx.origin, thingName),
+    fresh ? [] : thingGroupNames(ctx.target, thingName),
+    namedShadowNames(ctx.origin, thingName),
+    fresh ? [] : namedShadowNames(ctx.target, thingName),
   ]);
   for (const group of [...new Set([...pGroups, ...sGroups])].sort()) {
     outcomes.push(...asArray(await syncThingGroupMembership(ctx, group, thingName)));

@@ -61,7 +61,12 @@ async function dispatchThingGroup(ctx: ReplicationContext, event: ThingGroupFami
 }
 
 async function dispatchShadow(ctx: ReplicationContext, event: ShadowFamilyEvent): Promise<Outcome[]> {
-  return [await syncShadow(ctx, event.thingName, event.shadowName, { eventVersion: event.operation === 'update' ? event.version : undefined })];
+  return [
+    await syncShadow(ctx, event.thingName, event.shadowName, {
+      eventVersion: event.operation === 'update' ? event.version : undefined,
+      event: { operation: event.operation, timestamp: event.timestamp, state: event.state },
+    }),
+  ];
 }
 
 async function dispatchAll(ctx: ReplicationContext, event: ReplicationEvent): Promise<Outcome[]> {

@@ -9,7 +9,7 @@ import { DEFAULT_PRINCIPAL_GRACE_SECONDS, MAX_PRINCIPAL_GRACE_SECONDS } from '..
 /** `complete` copies certificates and policies with each thing; `thing-only` the registry only. */
 export type ReplicationMode = 'complete' | 'thing-only';
 
-/** What one replication step did to one resource in the secondary region. */
+/** What one replication step did to one resource in the target region. */
 export interface Outcome {
   readonly kind: 'thing' | 'thingType' | 'thingGroup' | 'membership' | 'certificate' | 'policy' | 'shadow';
   readonly name: string;
@@ -23,13 +23,32 @@ export interface RegionClients {
   readonly data: IoTDataPlaneClient;
 }
 
-/** Everything a replication operation needs; create it once per process (Lambda module scope). */
+/**
+ * How a difference between origin and target is resolved (docs/replication.md, "Conflict rule"):
+ * - `mirror`: the target becomes the origin's current state (one-way replication, `iot-dr copy`,
+ *   reconciliation): the target is a replica and never has changes of its own.
+ * - `merge`: both regions take changes (two-way replication, `iot-dr failback`). Shadow fields:
+ *   the newer per-field metadata timestamp wins; a field or shadow only the target has is kept
+ *   unless the origin removed it later (the event's timestamp) or it predates `staleBefore`.
+ */
+export type ConflictPolicy = 'mirror' | 'merge';
+
+/**
+ * Everything a replication operation needs; create it once per process (Lambda module scope).
+ * Every operation reads the ORIGIN region's current state and writes only THIS (target) region:
+ * the primary -> secondary direction and, in two-way mode, the secondary -> primary one are the
+ * same code with the two regions swapped.
+ */
 export interface ReplicationContext {
-  readonly primaryRegion: string;
-  readonly secondaryRegion: string;
+  /** The region whose state is read (where the event happened). */
+  readonly originRegion: string;
+  /** The region written (where the worker runs). */
+  readonly targetRegion: string;
   readonly mode: ReplicationMode;
-  readonly primary: RegionClients;
-  readonly secondary: RegionClients;
+  readonly origin: RegionClients;
+  readonly target: RegionClients;
+  /** See {@link ConflictPolicy}. */
+  readonly conflicts: ConflictPolicy;
   /** Structured logger; `applyEvent` derives one per event carrying its id and resource. */
   readonly logger: Logger;
   /**
@@ -53,9 +72,13 @@ export interface ReplicationContext {
 }
 
 export interface CreateContextOptions {
-  readonly primaryRegion: string;
-  readonly secondaryRegion: string;
+  /** The region read. */
+  readonly originRegion: string;
+  /** The region written. */
+  readonly targetRegion: string;
   readonly mode: ReplicationMode;
+  /** @default 'mirror' */
+  readonly conflicts?: ConflictPolicy;
   /** Overrides every client's endpoint (tests: moto). @default env IOT_DR_AWS_ENDPOINT */
   readonly endpoint?: string;
   readonly credentials?: AwsCredentialIdentity;
@@ -75,13 +98,17 @@ const REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
 
 /** Builds the clients of both regions once. Throws `ConfigurationError` on bad regions or mode. */
 export function createContext(options: CreateContextOptions): ReplicationContext {
-  for (const key of ['primaryRegion', 'secondaryRegion'] as const) {
+  for (const key of ['originRegion', 'targetRegion'] as const) {
     if (!REGION.test(options[key] ?? '')) {
       throw new ConfigurationError(`${key} must be an AWS region name like us-east-1 (got "${options[key]}")`);
     }
   }
-  if (options.primaryRegion === options.secondaryRegion) {
-    throw new ConfigurationError(`primary and secondary regions must differ (both are "${options.primaryRegion}")`);
+  if (options.originRegion === options.targetRegion) {
+    throw new ConfigurationError(`origin and target regions must differ (both are "${options.originRegion}")`);
+  }
+  const conflicts = options.conflicts ?? 'mirror';
+  if (conflicts !== 'mirror' && conflicts !== 'merge') {
+    throw new ConfigurationError(`conflicts must be "mirror" or "merge" (got "${conflicts}")`);
   }
   if (options.mode !== 'complete' && options.mode !== 'thing-only') {
     throw new ConfigurationError(`mode must be "complete" or "thing-only" (got "${options.mode}")`);
@@ -97,11 +124,12 @@ export function createContext(options: CreateContextOptions): ReplicationContext
     return { iot: new IoTClient(config), data: new IoTDataPlaneClient(config) };
   };
   return {
-    primaryRegion: options.primaryRegion,
-    secondaryRegion: options.secondaryRegion,
+    originRegion: options.originRegion,
+    targetRegion: options.targetRegion,
     mode: options.mode,
-    primary: clients(options.primaryRegion),
-    secondary: clients(options.secondaryRegion),
+    origin: clients(options.originRegion),
+    target: clients(options.targetRegion),
+    conflicts,
     logger: options.logger ?? new Logger({ serviceName: 'iot-dr-replication' }),
     principalGraceMs,
     pageSize: options.pageSize ?? 250,

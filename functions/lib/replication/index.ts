@@ -15,7 +15,7 @@ export {
   THING_GROUP_FAMILY_EVENT_TYPES,
   THING_TYPE_FAMILY_EVENT_TYPES,
 } from './apply';
-export { createContext, type CreateContextOptions, type Outcome, type RegionClients, type ReplicationContext, type ReplicationMode } from './context';
+export { createContext, type CreateContextOptions, type Outcome, type RegionClients, type ReplicationContext, type ReplicationMode, type ConflictPolicy } from './context';
 export { certificateIdFromArn, certificateIdFromPem, releaseCertificate, syncCertificate } from './certificates';
 export { EVENT_TYPES, nameFromArn, parseEvent, type EventType, type ReplicationEvent } from './events';
 export { cleanupPolicy, rewriteRegionInArns, syncPolicy } from './policies';

@@ -11,25 +11,48 @@ import type { Outcome, ReplicationContext } from './context';
 /** The part of a shadow document replication cares about. */
 export interface ShadowDocument {
   readonly state?: { readonly desired?: unknown; readonly reported?: unknown };
+  /** Per-field `{ timestamp }` (epoch seconds) mirroring `state`: comparable across regions. */
+  readonly metadata?: { readonly desired?: unknown; readonly reported?: unknown };
+  /** A per-region counter: never compared across regions. */
   readonly version?: number;
   readonly timestamp?: number;
+}
+
+/** The shadow event a sync answers (the captured `update|delete/accepted` document). */
+export interface ShadowEventFacts {
+  readonly operation: 'update' | 'delete';
+  /** Epoch seconds the origin accepted the update or delete. */
+  readonly timestamp?: number;
+  /** An update's state as requested (`null` = a key the origin removed). */
+  readonly state?: { readonly desired?: unknown; readonly reported?: unknown };
 }
 
 /** Options of `syncShadow`. */
 export interface SyncShadowOptions {
   /**
-   * The primary's shadow version carried by the event. A primary read older than it (eventual
+   * The origin's shadow version carried by the event. An origin read older than it (eventual
    * consistency) throws `RetryableError` instead of applying stale state.
    */
   readonly eventVersion?: number;
+  /** The event being applied: what the origin removed, and when (conflict policy `merge`). */
+  readonly event?: ShadowEventFacts;
+  /**
+   * Epoch seconds. Policy `merge` only: a target-only field or shadow last written before this
+   * time is taken as removed in the origin (`iot-dr failback --since`: it existed before the
+   * failover and the origin no longer has it); one written after it is the target's own change.
+   */
+  readonly staleBefore?: number;
 }
 
 const SECTIONS = ['desired', 'reported'] as const;
 const label = (thingName: string, shadowName: string) => (shadowName ? `${thingName}/${shadowName}` : `${thingName}/classic`);
 
+/** Marks the replicator's shadow writes; the capture rules drop updates carrying it (no echo). */
+export const REPLICATOR_CLIENT_TOKEN_PREFIX = 'iot-dr:';
+
 /** `iot-dr:<eventId>` (at most 64 characters, AWS's clientToken limit): marks the replicator's writes. */
 export function replicatorClientToken(eventId: string | undefined): string {
-  return `iot-dr:${eventId ?? 'sync'}`.slice(0, 64);
+  return `${REPLICATOR_CLIENT_TOKEN_PREFIX}${eventId ?? 'sync'}`.slice(0, 64);
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -52,7 +75,72 @@ export function shadowPatch(current: unknown, target: unknown): unknown {
   return jsonEqual(current, target) ? undefined : target;
 }
 
-async function getShadow(ctx: ReplicationContext, side: 'primary' | 'secondary', thingName: string, shadowName: string): Promise<ShadowDocument | undefined> {
+/**
+ * The newest `timestamp` (epoch seconds) in a shadow metadata subtree: a leaf's own, the newest of
+ * an object's fields or of an array's elements. `-Infinity` when there is none.
+ * https://docs.aws.amazon.com/iot/latest/developerguide/device-shadow-document.html#document-structure
+ */
+export function newestTimestamp(metadata: unknown): number {
+  if (Array.isArray(metadata)) return metadata.reduce<number>((max, m) => Math.max(max, newestTimestamp(m)), Number.NEGATIVE_INFINITY);
+  if (!isObject(metadata)) return Number.NEGATIVE_INFINITY;
+  if (typeof metadata.timestamp === 'number') return metadata.timestamp;
+  return Object.values(metadata).reduce<number>((max, m) => Math.max(max, newestTimestamp(m)), Number.NEGATIVE_INFINITY);
+}
+
+/** What decides a target-only field's fate under policy `merge`. */
+interface Removal {
+  /** The event's requested state at this path (`null`: the origin removed it). */
+  readonly requested?: unknown;
+  readonly eventTimestamp?: number;
+  readonly staleBefore?: number;
+}
+
+/** Canonical JSON with sorted keys: the tie-break of two values written in the same second. */
+const canonical = (value: unknown): string =>
+  JSON.stringify(value, (_k, v) => (isObject(v) ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, v[k]])) : v));
+
+/**
+ * The update that merges the origin's section into the target's under policy `merge`: per field,
+ * the newer metadata timestamp wins; equal timestamps (whole seconds) go to the value whose
+ * canonical JSON sorts last, so that both regions pick the same winner whatever the delivery
+ * order. A field only the origin has is added. A field only the target has is removed when the
+ * event removed it no earlier than the target wrote it, or when it predates `staleBefore`;
+ * otherwise it is the target's own change and stays. `undefined` when nothing changes.
+ */
+export function mergePatch(origin: unknown, originMeta: unknown, target: unknown, targetMeta: unknown, removal: Removal = {}): unknown {
+  if (isObject(origin) && isObject(target)) {
+    const patch: Record<string, unknown> = {};
+    for (const key of new Set([...Object.keys(origin), ...Object.keys(target)])) {
+      const requested = isObject(removal.requested) ? removal.requested[key] : undefined;
+      const sub = mergePatch(
+        origin[key],
+        isObject(originMeta) ? originMeta[key] : undefined,
+        target[key],
+        isObject(targetMeta) ? targetMeta[key] : undefined,
+        { ...removal, requested },
+      );
+      if (sub !== undefined) patch[key] = sub;
+    }
+    return Object.keys(patch).length ? patch : undefined;
+  }
+  const originAbsent = origin === undefined || origin === null;
+  const targetAbsent = target === undefined || target === null;
+  if (originAbsent && targetAbsent) return undefined;
+  if (targetAbsent) return origin;
+  if (originAbsent) {
+    const written = newestTimestamp(targetMeta);
+    const removedByEvent = removal.requested === null && removal.eventTimestamp !== undefined && written <= removal.eventTimestamp;
+    const stale = removal.staleBefore !== undefined && written < removal.staleBefore;
+    return removedByEvent || stale ? null : undefined;
+  }
+  if (jsonEqual(origin, target)) return undefined;
+  const o = newestTimestamp(originMeta);
+  const t = newestTimestamp(targetMeta);
+  if (o > t || (o === t && canonical(origin) > canonical(target))) return origin;
+  return undefined;
+}
+
+async function getShadow(ctx: ReplicationContext, side: 'origin' | 'target', thingName: string, shadowName: string): Promise<ShadowDocument | undefined> {
   const result = await find(ctx, `GetThingShadow ${label(thingName, shadowName)} (${side})`, () =>
     ctx[side].data.send(new GetThingShadowCommand({ thingName, shadowName: shadowName || undefined })),
   );
@@ -63,53 +151,84 @@ async function getShadow(ctx: ReplicationContext, side: 'primary' | 'secondary',
 async function deleteShadow(ctx: ReplicationContext, thingName: string, shadowName: string): Promise<Outcome> {
   const name = label(thingName, shadowName);
   const deleted = await find(ctx, `DeleteThingShadow ${name}`, () =>
-    ctx.secondary.data.send(new DeleteThingShadowCommand({ thingName, shadowName: shadowName || undefined })),
+    ctx.target.data.send(new DeleteThingShadowCommand({ thingName, shadowName: shadowName || undefined })),
   );
   return { kind: 'shadow', name, action: deleted ? 'deleted' : 'unchanged', detail: deleted ? undefined : 'absent' };
 }
 
+const newestOf = (doc: ShadowDocument | undefined) => Math.max(newestTimestamp(doc?.metadata?.desired), newestTimestamp(doc?.metadata?.reported));
+
 /**
- * Makes the secondary's shadow (`shadowName` '' = classic) equal to the primary's CURRENT shadow:
- * the difference is written as one update (keys missing in the primary set to null), or the shadow
- * is deleted when the primary has none. Reading the primary instead of replaying the event makes
- * the operation idempotent and order-proof: an old or duplicate event applied late writes the
- * current state (usually: nothing), never the old one, and no version bookkeeping has to live in
- * the secondary. Writes carry the clientToken `iot-dr:<eventId>`.
+ * Policy `merge`, the origin has no shadow: delete the target's only when the origin's delete is
+ * at least as new as every field the target holds (a later update in the target wins over the
+ * delete and reaches the origin through its own event), or when it predates `staleBefore`.
+ */
+async function originAbsentMerge(ctx: ReplicationContext, thingName: string, shadowName: string, options: SyncShadowOptions): Promise<Outcome> {
+  const name = label(thingName, shadowName);
+  const target = await getShadow(ctx, 'target', thingName, shadowName);
+  if (!target) return { kind: 'shadow', name, action: 'unchanged', detail: 'absent in both regions' };
+  const written = newestOf(target);
+  const deletedAt = options.event?.operation === 'delete' ? options.event.timestamp : undefined;
+  if ((deletedAt !== undefined && written <= deletedAt) || (options.staleBefore !== undefined && written < options.staleBefore)) {
+    return deleteShadow(ctx, thingName, shadowName);
+  }
+  const why = deletedAt !== undefined ? `target written at ${written}, after the origin's delete at ${deletedAt}: kept` : 'origin has none; only a delete event removes the target\'s';
+  return { kind: 'shadow', name, action: 'unchanged', detail: why };
+}
+
+/**
+ * Brings the target region's shadow (`shadowName` '' = classic) up to date with the origin's
+ * CURRENT shadow, under the context's conflict policy:
+ * - `mirror`: the target becomes equal to the origin (keys missing in the origin set to null,
+ *   the shadow deleted when the origin has none).
+ * - `merge`: field by field, the newer metadata timestamp wins (`mergePatch`); target-only fields
+ *   and shadows are kept unless the origin removed them later.
+ * Reading the origin instead of replaying the event makes the operation idempotent and
+ * order-proof: an old or duplicate event applied late writes the current state (usually:
+ * nothing). Writes carry the clientToken `iot-dr:<eventId>`, which the capture rules filter out,
+ * so an applied change is not captured again.
  */
 export async function syncShadow(ctx: ReplicationContext, thingName: string, shadowName: string, options: SyncShadowOptions = {}): Promise<Outcome> {
   const name = label(thingName, shadowName);
-  const source = await getShadow(ctx, 'primary', thingName, shadowName);
-  if (!source) return deleteShadow(ctx, thingName, shadowName);
+  const source = await getShadow(ctx, 'origin', thingName, shadowName);
+  if (!source) return ctx.conflicts === 'merge' ? originAbsentMerge(ctx, thingName, shadowName, options) : deleteShadow(ctx, thingName, shadowName);
   if (options.eventVersion !== undefined && typeof source.version === 'number' && source.version < options.eventVersion) {
-    throw new RetryableError(`shadow ${name}: primary read returned version ${source.version}, older than the event's ${options.eventVersion}`, {
+    throw new RetryableError(`shadow ${name}: origin read returned version ${source.version}, older than the event's ${options.eventVersion}`, {
       context: { thingName, eventId: ctx.eventId },
     });
   }
-  const target = await getShadow(ctx, 'secondary', thingName, shadowName);
+  const target = await getShadow(ctx, 'target', thingName, shadowName);
   const state: Record<string, unknown> = {};
   for (const section of SECTIONS) {
-    const patch = shadowPatch(target?.state?.[section], source.state?.[section]);
+    const patch =
+      ctx.conflicts === 'merge'
+        ? mergePatch(source.state?.[section], source.metadata?.[section], target?.state?.[section], target?.metadata?.[section], {
+            requested: options.event?.operation === 'update' ? options.event.state?.[section] : undefined,
+            eventTimestamp: options.event?.timestamp,
+            staleBefore: options.staleBefore,
+          })
+        : shadowPatch(target?.state?.[section], source.state?.[section]);
     if (patch !== undefined) state[section] = patch;
   }
   if (!Object.keys(state).length) {
-    return { kind: 'shadow', name, action: 'unchanged', detail: `primary version ${source.version}` };
+    return { kind: 'shadow', name, action: 'unchanged', detail: `origin version ${source.version}` };
   }
   const payload = JSON.stringify({ state, clientToken: replicatorClientToken(ctx.eventId) });
   const written = await find(ctx, `UpdateThingShadow ${name}`, () =>
-    ctx.secondary.data.send(new UpdateThingShadowCommand({ thingName, shadowName: shadowName || undefined, payload: Buffer.from(payload) })),
+    ctx.target.data.send(new UpdateThingShadowCommand({ thingName, shadowName: shadowName || undefined, payload: Buffer.from(payload) })),
   );
   if (!written) {
     // The thing itself is worker-thing's job; its event usually lands within seconds.
     throw new RetryableError(`shadow ${name}: thing ${thingName} is not replicated yet`, { context: { thingName, eventId: ctx.eventId } });
   }
-  return { kind: 'shadow', name, action: target ? 'updated' : 'created', detail: `primary version ${source.version}` };
+  return { kind: 'shadow', name, action: target ? 'updated' : 'created', detail: `origin version ${source.version}` };
 }
 
 /** Deletes the classic and every named shadow of a thing in the secondary (all pages). */
 export async function deleteAllShadows(ctx: ReplicationContext, thingName: string): Promise<Outcome[]> {
   const named =
     (await findAll(ctx, `ListNamedShadowsForThing ${thingName}`, async (nextToken) => {
-      const page = await ctx.secondary.data.send(new ListNamedShadowsForThingCommand({ thingName, nextToken, pageSize: Math.min(ctx.pageSize, 100) }));
+      const page = await ctx.target.data.send(new ListNamedShadowsForThingCommand({ thingName, nextToken, pageSize: Math.min(ctx.pageSize, 100) }));
       return { items: page.results, next: page.nextToken };
     })) ?? [];
   const outcomes: Outcome[] = [];

@@ -30,11 +30,11 @@ export interface SyncThingOptions {
   readonly registryOnly?: boolean;
 }
 
-async function describeThing(ctx: ReplicationContext, side: 'primary' | 'secondary', thingName: string) {
+async function describeThing(ctx: ReplicationContext, side: 'origin' | 'target', thingName: string) {
   return find(ctx, `DescribeThing ${thingName} (${side})`, () => ctx[side].iot.send(new DescribeThingCommand({ thingName })));
 }
 
-async function thingPrincipals(ctx: ReplicationContext, side: 'primary' | 'secondary', thingName: string): Promise<string[] | undefined> {
+async function thingPrincipals(ctx: ReplicationContext, side: 'origin' | 'target', thingName: string): Promise<string[] | undefined> {
   return findAll(ctx, `ListThingPrincipals ${thingName} (${side})`, async (nextToken) => {
     const page = await ctx[side].iot.send(new ListThingPrincipalsCommand({ thingName, nextToken, maxResults: ctx.pageSize }));
     return { items: page.principals, next: page.nextToken };
@@ -43,17 +43,17 @@ async function thingPrincipals(ctx: ReplicationContext, side: 'primary' | 'secon
 
 /** Creates the thing type in the secondary when it is missing there (its properties come with it). */
 async function ensureThingType(ctx: ReplicationContext, name: string): Promise<Outcome[]> {
-  const exists = await find(ctx, `DescribeThingType ${name}`, () => ctx.secondary.iot.send(new DescribeThingTypeCommand({ thingTypeName: name })));
+  const exists = await find(ctx, `DescribeThingType ${name}`, () => ctx.target.iot.send(new DescribeThingTypeCommand({ thingTypeName: name })));
   return exists ? [] : syncThingType(ctx, name);
 }
 
 async function upsertThing(ctx: ReplicationContext, source: DescribeThingCommandOutput): Promise<Outcome> {
   const thingName = source.thingName as string;
   const attributes = source.attributes ?? {};
-  const target = await describeThing(ctx, 'secondary', thingName);
+  const target = await describeThing(ctx, 'target', thingName);
   if (!target) {
     try {
-      await ctx.secondary.iot.send(
+      await ctx.target.iot.send(
         new CreateThingCommand({ thingName, thingTypeName: source.thingTypeName || undefined, attributePayload: { attributes } }),
       );
       return { kind: 'thing', name: thingName, action: 'created' };
@@ -66,7 +66,7 @@ async function upsertThing(ctx: ReplicationContext, source: DescribeThingCommand
   const attributesChanged = !sameMap(attributes, target.attributes);
   if (!typeChanged && !attributesChanged) return { kind: 'thing', name: thingName, action: 'unchanged' };
   await call(ctx, `UpdateThing ${thingName}`, () =>
-    ctx.secondary.iot.send(
+    ctx.target.iot.send(
       new UpdateThingCommand({
         thingName,
         ...(typeChanged ? (source.thingTypeName ? { thingTypeName: source.thingTypeName } : { removeThingType: true }) : {}),
@@ -80,7 +80,7 @@ async function upsertThing(ctx: ReplicationContext, source: DescribeThingCommand
 }
 
 async function syncPrincipals(ctx: ReplicationContext, thingName: string, options: SyncThingOptions, createdNow: boolean): Promise<Outcome[]> {
-  const principals = (await thingPrincipals(ctx, 'primary', thingName)) ?? [];
+  const principals = (await thingPrincipals(ctx, 'origin', thingName)) ?? [];
   if (principals.length === 0 && options.eventTimestampMs !== undefined && Date.now() - options.eventTimestampMs < ctx.principalGraceMs) {
     const ageSeconds = Math.round((Date.now() - options.eventTimestampMs) / 1000);
     throw new PrincipalPendingError(`thing ${thingName} has no principal in the primary yet (event ${ageSeconds} s old, grace ${ctx.principalGraceMs / 1000} s)`, {
@@ -100,14 +100,14 @@ async function syncPrincipals(ctx: ReplicationContext, thingName: string, option
     if (!result.secondaryArn) continue;
     wanted.add(result.secondaryArn);
     await call(ctx, `AttachThingPrincipal ${thingName}`, () =>
-      ctx.secondary.iot.send(new AttachThingPrincipalCommand({ thingName, principal: result.secondaryArn })),
+      ctx.target.iot.send(new AttachThingPrincipalCommand({ thingName, principal: result.secondaryArn })),
     );
   }
   // A thing created just now has only the principals attached above: skip the listing.
-  const present = createdNow ? [] : ((await thingPrincipals(ctx, 'secondary', thingName)) ?? []);
+  const present = createdNow ? [] : ((await thingPrincipals(ctx, 'target', thingName)) ?? []);
   for (const principal of present) {
     if (wanted.has(principal) || !certificateIdFromArn(principal)) continue;
-    await find(ctx, `DetachThingPrincipal ${thingName}`, () => ctx.secondary.iot.send(new DetachThingPrincipalCommand({ thingName, principal })));
+    await find(ctx, `DetachThingPrincipal ${thingName}`, () => ctx.target.iot.send(new DetachThingPrincipalCommand({ thingName, principal })));
     outcomes.push(...(await releaseCertificate(ctx, principal, thingName)));
   }
   return outcomes;
@@ -119,17 +119,17 @@ async function syncPrincipals(ctx: ReplicationContext, thingName: string, option
  * deleted, then the thing.
  */
 export async function deleteThing(ctx: ReplicationContext, thingName: string): Promise<Outcome[]> {
-  const target = await describeThing(ctx, 'secondary', thingName);
+  const target = await describeThing(ctx, 'target', thingName);
   if (!target) return [{ kind: 'thing', name: thingName, action: 'unchanged', detail: 'absent in both regions' }];
   const outcomes: Outcome[] = [];
-  for (const principal of (await thingPrincipals(ctx, 'secondary', thingName)) ?? []) {
-    await find(ctx, `DetachThingPrincipal ${thingName}`, () => ctx.secondary.iot.send(new DetachThingPrincipalCommand({ thingName, principal })));
+  for (const principal of (await thingPrincipals(ctx, 'target', thingName)) ?? []) {
+    await find(ctx, `DetachThingPrincipal ${thingName}`, () => ctx.target.iot.send(new DetachThingPrincipalCommand({ thingName, principal })));
     // thing-only mode never manages certificates (nor has the permissions to).
     if (ctx.mode === 'complete' && certificateIdFromArn(principal)) outcomes.push(...(await releaseCertificate(ctx, principal, thingName)));
   }
   outcomes.push(...(await deleteAllShadows(ctx, thingName)));
   try {
-    await ctx.secondary.iot.send(new DeleteThingCommand({ thingName }));
+    await ctx.target.iot.send(new DeleteThingCommand({ thingName }));
   } catch (error) {
     // Detaching principals propagates asynchronously; AWS refuses the delete until it has.
     if (awsErrorName(error) === 'InvalidRequestException') {
@@ -147,7 +147,7 @@ export async function deleteThing(ctx: ReplicationContext, thingName: string): P
  * mode also its certificates and policies. Idempotent and independent of event order.
  */
 export async function syncThing(ctx: ReplicationContext, thingName: string, options: SyncThingOptions = {}): Promise<Outcome[]> {
-  const source = await describeThing(ctx, 'primary', thingName);
+  const source = await describeThing(ctx, 'origin', thingName);
   if (!source) return deleteThing(ctx, thingName);
   const outcomes: Outcome[] = [];
   if (source.thingTypeName) outcomes.push(...(await ensureThingType(ctx, source.thingTypeName)));
