@@ -68,4 +68,14 @@ export class ReplicationTable extends Construct {
   public get replicaArn(): string {
     return this.table.replica.get(0).arn;
   }
+
+  /** ARN of the table in one region: the primary's own, or the secondary's replica. */
+  public arnIn(side: 'primary' | 'secondary'): string {
+    return side === 'primary' ? this.table.arn : this.replicaArn;
+  }
+
+  /** Stream ARN in one region: drives the workflow that applies the other region's events there. */
+  public streamArnIn(side: 'primary' | 'secondary'): string {
+    return side === 'primary' ? this.table.streamArn : this.replicaStreamArn;
+  }
 }

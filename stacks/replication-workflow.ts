@@ -26,12 +26,32 @@ import {
   worstCaseTaskSeconds,
 } from './workflow-definition';
 
+/** The region a replication workflow writes. */
+export type ReplicationTarget = 'primary' | 'secondary';
+
+/**
+ * Physical name of a resource of the workflow that writes `target`: `<prefix>-<purpose>` for the
+ * secondary (unchanged since one-way replication), `<prefix>-<purpose>-to-primary` for the
+ * reverse direction (IAM role names are global, and operators tell the two apart at a glance).
+ * The CLI (`iot-dr failback`) finds the queues and tables by the same names.
+ */
+export function replicationResourceName(prefix: string, purpose: string, target: ReplicationTarget): string {
+  return resourceName(prefix, target === 'secondary' ? purpose : `${purpose}-to-primary`);
+}
+
 /** Longest an Express workflow execution may run. */
 const EXPRESS_MAX_SECONDS = 300;
 
 export interface ReplicationWorkflowProps {
-  /** The secondary region's provider: everything here lives in the secondary. */
-  readonly secondary: AwsProvider;
+  /** The provider of the region this workflow writes (its target): everything here lives there. */
+  readonly provider: AwsProvider;
+  /**
+   * The region it applies events to. `secondary` (both modes) applies the primary's events;
+   * `primary` (two-way replication) applies the secondary's. The same construct, library and
+   * workflow shape serve both directions: only regions, stream, names and IAM scopes differ.
+   * @default 'secondary'
+   */
+  readonly target?: ReplicationTarget;
   /** The replication table; its replica's stream drives the workflow. */
   readonly table: ReplicationTable;
   /** The resolved configuration (regions, prefix, `replication` section, log retention). */
@@ -87,13 +107,17 @@ export class ReplicationWorkflow extends Construct {
   constructor(scope: Construct, id: string, props: ReplicationWorkflowProps) {
     super(scope, id);
     const { config } = props;
-    const provider = props.secondary;
+    const provider = props.provider;
     const replication = config.replication;
-    const name = (purpose: string) => resourceName(config.namePrefix, purpose);
+    const target = props.target ?? 'secondary';
+    const targetRegion = target === 'secondary' ? config.secondaryRegion : config.primaryRegion;
+    const originRegion = target === 'secondary' ? config.primaryRegion : config.secondaryRegion;
+    const name = (purpose: string) => replicationResourceName(config.namePrefix, purpose, target);
 
     const arns = iotArns(this, provider);
-    const bothRegions = (...types: string[]) => arns([config.primaryRegion, config.secondaryRegion], ...types);
-    const secondaryOnly = (...types: string[]) => arns([config.secondaryRegion], ...types);
+    // The library reads both regions (the origin's state, the target's to diff) and writes only the target.
+    const bothRegions = (...types: string[]) => arns([originRegion, targetRegion], ...types);
+    const targetOnly = (...types: string[]) => arns([targetRegion], ...types);
 
     // --- Failure table and DLQ --------------------------------------------------------------
     this.failureTable = new DynamodbTable(this, 'failures', {
@@ -131,7 +155,7 @@ export class ReplicationWorkflow extends Construct {
           resources: bothRegions('thing', 'thingtype', ...(complete ? ['cert', 'policy'] : [])),
         },
         {
-          sid: 'WriteSecondaryRegistry',
+          sid: 'WriteTargetRegistry',
           actions: [
             'iot:CreateThing',
             'iot:UpdateThing',
@@ -148,7 +172,7 @@ export class ReplicationWorkflow extends Construct {
             'iot:DeleteThingType',
             ...(complete ? PRINCIPAL_WRITE_ACTIONS : []),
           ],
-          resources: secondaryOnly('thing', 'thingtype', ...(complete ? ['cert', 'policy'] : [])),
+          resources: targetOnly('thing', 'thingtype', ...(complete ? ['cert', 'policy'] : [])),
         },
         ...(complete
           ? [
@@ -165,9 +189,9 @@ export class ReplicationWorkflow extends Construct {
       thingType: [
         { sid: 'ReadRegistry', actions: ['iot:DescribeThingType'], resources: bothRegions('thingtype') },
         {
-          sid: 'WriteSecondaryRegistry',
+          sid: 'WriteTargetRegistry',
           actions: ['iot:CreateThingType', 'iot:UpdateThingType', 'iot:DeprecateThingType', 'iot:DeleteThingType'],
-          resources: secondaryOnly('thingtype'),
+          resources: targetOnly('thingtype'),
         },
       ],
       thingGroup: [
@@ -183,7 +207,7 @@ export class ReplicationWorkflow extends Construct {
           resources: bothRegions('thinggroup', 'thing'),
         },
         {
-          sid: 'WriteSecondaryRegistry',
+          sid: 'WriteTargetRegistry',
           actions: [
             'iot:CreateThingGroup',
             'iot:UpdateThingGroup',
@@ -191,7 +215,7 @@ export class ReplicationWorkflow extends Construct {
             'iot:AddThingToThingGroup',
             'iot:RemoveThingFromThingGroup',
           ],
-          resources: secondaryOnly('thinggroup', 'thing'),
+          resources: targetOnly('thinggroup', 'thing'),
         },
         // ListThingGroups is account-wide (no resource type in IAM).
         { sid: 'IotRegistryList', actions: ['iot:ListThingGroups'], resources: ['*'] },
@@ -204,16 +228,18 @@ export class ReplicationWorkflow extends Construct {
           resources: bothRegions('thing'),
         },
         {
-          sid: 'WriteSecondaryShadows',
+          sid: 'WriteTargetShadows',
           actions: ['iot:UpdateThingShadow', 'iot:DeleteThingShadow'],
-          resources: secondaryOnly('thing'),
+          resources: targetOnly('thing'),
         },
       ],
     };
 
     const workerEnvironment = {
-      PRIMARY_REGION: config.primaryRegion,
-      SECONDARY_REGION: config.secondaryRegion,
+      ORIGIN_REGION: originRegion,
+      TARGET_REGION: targetRegion,
+      // Two-way: both regions take changes, newest shadow field wins (docs/replication.md).
+      CONFLICT_POLICY: replication.direction === 'two-way' ? 'merge' : 'mirror',
       REPLICATION_MODE: replication.mode,
       // The same value sizes the workflow's PrincipalPendingError retrier below.
       [PRINCIPAL_GRACE_ENV]: String(replication.principalGraceSeconds),
@@ -223,7 +249,7 @@ export class ReplicationWorkflow extends Construct {
         provider,
         functionName: name(WORKER_ENTRIES[family]),
         entry: WORKER_ENTRIES[family],
-        description: `iot-dr: applies ${family} events in ${config.secondaryRegion}`,
+        description: `iot-dr: applies ${family} events from ${originRegion} in ${targetRegion}`,
         environment: workerEnvironment,
         statements: workerStatements[family],
         timeoutSeconds: replication.workerTimeoutSeconds,
@@ -339,7 +365,7 @@ export class ReplicationWorkflow extends Construct {
     });
 
     // --- Stream trigger ----------------------------------------------------------------------
-    const streamArn = props.table.replicaStreamArn;
+    const streamArn = props.table.streamArnIn(target);
     this.trigger = new NodejsFunction(this, 'trigger', {
       provider,
       functionName: name('stream-trigger'),
@@ -348,7 +374,8 @@ export class ReplicationWorkflow extends Construct {
       environment: {
         STATE_MACHINE_ARN: this.stateMachine.arn,
         DLQ_URL: this.dlq.url,
-        SECONDARY_REGION: config.secondaryRegion,
+        // The region the trigger runs in: its own events are not replicated back.
+        SECONDARY_REGION: targetRegion,
       },
       statements: [
         {
@@ -362,7 +389,7 @@ export class ReplicationWorkflow extends Construct {
           // https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/iam-policy-example-lamda-process-dynamodb-streams.html
           sid: 'ListReplicaStreams',
           actions: ['dynamodb:ListStreams'],
-          resources: [`${props.table.replicaArn}/stream/*`],
+          resources: [`${props.table.arnIn(target)}/stream/*`],
         },
         { sid: 'StartExecutions', actions: ['states:StartExecution'], resources: [this.stateMachine.arn] },
         // Rejected records (the function) and failed batches (the mapping's on-failure destination).
@@ -386,7 +413,7 @@ export class ReplicationWorkflow extends Construct {
       bisectBatchOnFunctionError: true,
       maximumRetryAttempts: replication.maximumRetryAttempts,
       maximumRecordAgeInSeconds: replication.maximumRecordAgeSeconds,
-      filterCriteria: { filter: streamFilterPatterns(config.secondaryRegion).map((pattern) => ({ pattern })) },
+      filterCriteria: { filter: streamFilterPatterns(targetRegion).map((pattern) => ({ pattern })) },
       destinationConfig: { onFailure: { destinationArn: this.dlq.arn } },
       metricsConfig: { metrics: ['EventCount'] },
       // Lambda checks that the role can read the stream when it creates the mapping.

@@ -164,8 +164,9 @@ describe('Construct: ReplicationWorkflow', () => {
         timeout: 50,
         environment: {
           variables: {
-            PRIMARY_REGION: 'eu-west-1',
-            SECONDARY_REGION: 'eu-central-1',
+            ORIGIN_REGION: 'eu-west-1',
+            TARGET_REGION: 'eu-central-1',
+            CONFLICT_POLICY: 'merge',
             REPLICATION_MODE: 'complete',
             PRINCIPAL_GRACE_SECONDS: '90',
           },
@@ -254,7 +255,7 @@ describe('Construct: ReplicationWorkflow', () => {
           for (const a of s.Action) expect(a).toMatch(/^iot:(Describe|List|Get)/);
         }
       }
-      expect(policyOf(tf, 'worker-shadow_').Statement.find((s) => s.Sid === 'WriteSecondaryShadows')!.Action).toEqual([
+      expect(policyOf(tf, 'worker-shadow_').Statement.find((s) => s.Sid === 'WriteTargetShadows')!.Action).toEqual([
         'iot:UpdateThingShadow',
         'iot:DeleteThingShadow',
       ]);
@@ -264,7 +265,7 @@ describe('Construct: ReplicationWorkflow', () => {
     // deployed bundle against its own role (every call granted, every grant used), in both modes.
 
     it('lets the thing worker create a missing thing type in the secondary (a thing needs its type)', () => {
-      const write = policyOf(tf, 'worker-thing_').Statement.find((s) => s.Sid === 'WriteSecondaryRegistry')!;
+      const write = policyOf(tf, 'worker-thing_').Statement.find((s) => s.Sid === 'WriteTargetRegistry')!;
       expect(write.Action).toEqual(expect.arrayContaining(['iot:CreateThingType', 'iot:DeprecateThingType']));
     });
 

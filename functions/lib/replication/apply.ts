@@ -90,7 +90,8 @@ async function applyWith<E extends ReplicationEvent>(ctx: ReplicationContext, ev
   const subject = subjectOf(event);
   const logger = ctx.logger.createChild();
   logger.appendPersistentKeys({ eventId: eventId ?? null, eventType: event.type, operation: event.operation, thingName: subject.thingName ?? null, resource: subject.resource });
-  const scoped: ReplicationContext = { ...ctx, logger, eventId };
+  // Policy merge: only a DELETED registry event lets the origin's absence delete the target's copy.
+  const scoped: ReplicationContext = { ...ctx, logger, eventId, originDeleted: ctx.originDeleted === true || event.operation === 'DELETED' };
   const started = Date.now();
   try {
     const outcomes = await dispatch(scoped, event);

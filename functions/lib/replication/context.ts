@@ -69,6 +69,23 @@ export interface ReplicationContext {
   readonly restoreMembershipsOnCreate: boolean;
   /** Event id written into shadow clientTokens and logs (set by `applyEvent`). */
   readonly eventId?: string;
+  /**
+   * Policy `merge`: the origin DELETED the resource being synced (set by `applyEvent` for a
+   * DELETED registry event; `iot-dr failback` sets it for the registry, whose reference after a
+   * failover is the secondary). Without it, a thing, type or group absent in the origin but
+   * present in the target is the target's own (its event creates it in the origin) and is kept.
+   */
+  readonly originDeleted?: boolean;
+}
+
+/** Whether a registry resource absent in the origin is deleted from the target (see `originDeleted`). */
+export function absentMeansDeleted(ctx: ReplicationContext): boolean {
+  return ctx.conflicts === 'mirror' || ctx.originDeleted === true;
+}
+
+/** The outcome of a registry resource kept in the target because the origin's absence is no delete. */
+export function keptTargetOnly(kind: Outcome['kind'], name: string): Outcome {
+  return { kind, name, action: 'unchanged', detail: 'absent in the origin without a delete event: kept (the target\'s own, replicated by its own event)' };
 }
 
 export interface CreateContextOptions {

@@ -5,6 +5,7 @@ import {
   UpdateThingShadowCommand,
 } from '@aws-sdk/client-iot-data-plane';
 import { RetryableError } from '../errors';
+import { REPLICATOR_CLIENT_TOKEN_PREFIX } from '../markers';
 import { find, findAll, jsonEqual } from './call';
 import type { Outcome, ReplicationContext } from './context';
 
@@ -47,8 +48,7 @@ export interface SyncShadowOptions {
 const SECTIONS = ['desired', 'reported'] as const;
 const label = (thingName: string, shadowName: string) => (shadowName ? `${thingName}/${shadowName}` : `${thingName}/classic`);
 
-/** Marks the replicator's shadow writes; the capture rules drop updates carrying it (no echo). */
-export const REPLICATOR_CLIENT_TOKEN_PREFIX = 'iot-dr:';
+export { REPLICATOR_CLIENT_TOKEN_PREFIX };
 
 /** `iot-dr:<eventId>` (at most 64 characters, AWS's clientToken limit): marks the replicator's writes. */
 export function replicatorClientToken(eventId: string | undefined): string {

@@ -14,7 +14,7 @@ import {
 import { awsErrorName, isAlreadyExists } from '../aws';
 import { RetryableError } from '../errors';
 import { call, find, findAll, sameMap } from './call';
-import type { Outcome, ReplicationContext } from './context';
+import { absentMeansDeleted, keptTargetOnly, type Outcome, type ReplicationContext } from './context';
 
 /** Hierarchies are at most 7 levels deep in AWS IoT; the bound stops a cycle in bad data. */
 const MAX_DEPTH = 8;
@@ -206,7 +206,7 @@ function relabelRecreated(outcomes: Outcome[], removed: ReadonlySet<string>, nam
 async function syncGroup(ctx: ReplicationContext, name: string, depth: Depth): Promise<Outcome[]> {
   checkDepth(ctx, name, depth);
   const source = await describeGroup(ctx, 'origin', name);
-  if (!source) return deleteGroup(ctx, name, depth);
+  if (!source) return absentMeansDeleted(ctx) ? deleteGroup(ctx, name, depth) : [keptTargetOnly('thingGroup', name)];
   if (source.queryString) return [dynamicGroupSkipped(name)];
   const parent = source.thingGroupMetadata?.parentGroupName;
   const outcomes: Outcome[] = [];

@@ -9,7 +9,7 @@ import {
 import { awsErrorName, isAlreadyExists } from '../aws';
 import { RetryableError } from '../errors';
 import { call, find } from './call';
-import type { Outcome, ReplicationContext } from './context';
+import { absentMeansDeleted, keptTargetOnly, type Outcome, type ReplicationContext } from './context';
 
 async function describeType(ctx: ReplicationContext, side: 'origin' | 'target', name: string) {
   return find(ctx, `DescribeThingType ${name} (${side})`, () => ctx[side].iot.send(new DescribeThingTypeCommand({ thingTypeName: name })));
@@ -56,7 +56,7 @@ async function deleteThingType(ctx: ReplicationContext, name: string): Promise<O
  */
 export async function syncThingType(ctx: ReplicationContext, name: string): Promise<Outcome[]> {
   const source = await describeType(ctx, 'origin', name);
-  if (!source) return deleteThingType(ctx, name);
+  if (!source) return absentMeansDeleted(ctx) ? deleteThingType(ctx, name) : [keptTargetOnly('thingType', name)];
   const properties = {
     ...(source.thingTypeProperties?.thingTypeDescription ? { thingTypeDescription: source.thingTypeProperties.thingTypeDescription } : {}),
     ...(source.thingTypeProperties?.searchableAttributes?.length ? { searchableAttributes: source.thingTypeProperties.searchableAttributes } : {}),

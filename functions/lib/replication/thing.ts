@@ -13,7 +13,7 @@ import { awsErrorName, isAlreadyExists } from '../aws';
 import { PrincipalPendingError, RetryableError } from '../errors';
 import { call, find, findAll, sameMap } from './call';
 import { certificateIdFromArn, releaseCertificate, syncCertificate } from './certificates';
-import type { Outcome, ReplicationContext } from './context';
+import { absentMeansDeleted, keptTargetOnly, type Outcome, type ReplicationContext } from './context';
 import { deleteAllShadows } from './shadow';
 import { syncThingType } from './thing-type';
 
@@ -148,7 +148,12 @@ export async function deleteThing(ctx: ReplicationContext, thingName: string): P
  */
 export async function syncThing(ctx: ReplicationContext, thingName: string, options: SyncThingOptions = {}): Promise<Outcome[]> {
   const source = await describeThing(ctx, 'origin', thingName);
-  if (!source) return deleteThing(ctx, thingName);
+  if (!source) {
+    if (absentMeansDeleted(ctx)) return deleteThing(ctx, thingName);
+    return (await describeThing(ctx, 'target', thingName))
+      ? [keptTargetOnly('thing', thingName)]
+      : [{ kind: 'thing', name: thingName, action: 'unchanged', detail: 'absent in both regions' }];
+  }
   const outcomes: Outcome[] = [];
   if (source.thingTypeName) outcomes.push(...(await ensureThingType(ctx, source.thingTypeName)));
   const thing = await upsertThing(ctx, source);
