@@ -1,0 +1,274 @@
+// Two-way replication end to end on moto (issue 10): each region's changes are captured (the
+// capture rules emulated by a recording proxy, cli/drill/capture.ts: moto has no rules engine),
+// delivered to the OTHER region's real stream trigger, started on moto Step Functions there, and
+// run through the real ASL (aws-local-stepfunctions) with that direction's real worker handlers.
+// Every round of captured changes is counted: executions per direction and writes (outcomes that
+// changed something), which is how echo suppression is proven.
+//
+// moto differs from AWS on shadow metadata: moto stamps EVERY field with the time of the last
+// update, AWS keeps each field's own time. Split-brain cases here therefore edit whole documents a
+// second apart; the per-field rule is covered on AWS-shaped documents in
+// __tests__/replication/conflicts.test.ts.
+import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { CreateStateMachineCommand, DescribeExecutionCommand, ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { DeleteThingShadowCommand } from '@aws-sdk/client-iot-data-plane';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
+import { startCaptureProxy, type CaptureProxy } from '../../cli/drill/capture';
+import type { Side } from '../../cli/drill/fleet';
+import { STATE, WORKER_STATE } from '../../stacks/workflow-definition';
+import { createThing, describeThing, readShadow, updateShadow } from '../support/fleet';
+import { motoClient, motoIot, motoIotData, startMoto, workerLambdaEnv, type Moto } from '../support/moto';
+import { ACCOUNT, FAILURE_TABLE, PRIMARY, SECONDARY, createFailureTable, dynamodbPutItem, runWorkflow, streamEvent, streamRecord, testDefinition } from './harness';
+
+type Handler = (input: unknown) => Promise<any>;
+type Direction = 'toSecondary' | 'toPrimary';
+
+interface Pipeline {
+  readonly region: string;
+  readonly stateMachineArn: string;
+  readonly sfn: SFNClient;
+  readonly ddb: DynamoDBClient;
+  readonly trigger: (event: DynamoDBStreamEvent) => Promise<DynamoDBBatchResponse>;
+  readonly workers: Record<string, Handler>;
+  readonly ran: Set<string>;
+}
+
+let moto: Moto;
+let proxy: CaptureProxy;
+let primary: Side;
+let secondary: Side;
+const pipelines = {} as Record<Direction, Pipeline>;
+const saved = { ...process.env };
+const definition = testDefinition();
+
+/** The trigger and the four workers of one direction, loaded with that direction's environment. */
+async function pipeline(direction: Direction): Promise<Pipeline> {
+  const region = direction === 'toSecondary' ? SECONDARY : PRIMARY;
+  const sfn = motoClient(SFNClient, moto.endpoint, region);
+  const ddb = motoClient(DynamoDBClient, moto.endpoint, region);
+  const sqs = motoClient(SQSClient, moto.endpoint, region);
+  const stateMachineArn = (
+    await sfn.send(
+      new CreateStateMachineCommand({
+        name: direction === 'toSecondary' ? 'iot-dr-replication' : 'iot-dr-replication-to-primary',
+        definition: JSON.stringify(definition),
+        roleArn: `arn:aws:iam::${ACCOUNT}:role/iot-dr-replication`,
+      }),
+    )
+  ).stateMachineArn!;
+  const dlqUrl = (await sqs.send(new CreateQueueCommand({ QueueName: 'iot-dr-replication-dlq' }))).QueueUrl!;
+  sqs.destroy();
+  await createFailureTable(ddb);
+  // As the stack sets them for this direction; every IoT call goes through the capture proxy.
+  Object.assign(process.env, {
+    ...workerLambdaEnv(proxy.endpoint, 'thing-only', { direction: direction === 'toSecondary' ? 'to-secondary' : 'to-primary', conflicts: 'merge' }),
+    STATE_MACHINE_ARN: stateMachineArn,
+    DLQ_URL: dlqUrl,
+  });
+  const workers: Record<string, Handler> = {};
+  let trigger!: Pipeline['trigger'];
+  jest.isolateModules(() => {
+    /* eslint-disable @typescript-eslint/no-require-imports */
+    trigger = require('../../functions/stream-trigger/handler').handler;
+    workers[WORKER_STATE.thing] = require('../../functions/worker-thing/handler').handler;
+    workers[WORKER_STATE.thingType] = require('../../functions/worker-thing-type/handler').handler;
+    workers[WORKER_STATE.thingGroup] = require('../../functions/worker-thing-group/handler').handler;
+    workers[WORKER_STATE.shadow] = require('../../functions/worker-shadow/handler').handler;
+    /* eslint-enable @typescript-eslint/no-require-imports */
+  });
+  return { region, stateMachineArn, sfn, ddb, trigger, workers, ran: new Set() };
+}
+
+beforeAll(async () => {
+  moto = await startMoto();
+  proxy = await startCaptureProxy(moto.endpoint);
+  const side = (region: string): Side => ({ region, iot: motoIot(proxy.endpoint, region), data: motoIotData(proxy.endpoint, region) });
+  primary = side(PRIMARY);
+  secondary = side(SECONDARY);
+  pipelines.toSecondary = await pipeline('toSecondary');
+  pipelines.toPrimary = await pipeline('toPrimary');
+}, 60_000);
+
+afterAll(async () => {
+  process.env = saved;
+  for (const p of Object.values(pipelines)) {
+    p.sfn.destroy();
+    p.ddb.destroy();
+  }
+  await proxy?.stop();
+  await moto?.stop();
+});
+
+interface Round {
+  readonly executions: Record<Direction, number>;
+  readonly writes: Record<Direction, number>;
+  readonly failed: number;
+}
+
+/** Delivers `items` to one direction's trigger and runs the executions it started; returns the writes. */
+async function deliver(direction: Direction, items: ReadonlyArray<{ uuid: string }>): Promise<{ executions: number; writes: number; failed: number }> {
+  const p = pipelines[direction];
+  const response = await p.trigger(streamEvent(items.map((i) => streamRecord(i))));
+  expect(response.batchItemFailures).toEqual([]);
+  const list = await p.sfn.send(new ListExecutionsCommand({ stateMachineArn: p.stateMachineArn, maxResults: 1000 }));
+  let executions = 0;
+  let writes = 0;
+  let failed = 0;
+  for (const item of items) {
+    const execution = (list.executions ?? []).find((e) => e.name === item.uuid);
+    if (!execution || p.ran.has(item.uuid)) continue;
+    p.ran.add(item.uuid);
+    const { input } = await p.sfn.send(new DescribeExecutionCommand({ executionArn: execution.executionArn }));
+    // Each worker's own result is counted: its outcomes that changed something are writes.
+    const counted = Object.fromEntries(
+      Object.entries(p.workers).map(([state, worker]) => [
+        state,
+        async (workerInput: unknown) => {
+          const out = await worker(workerInput);
+          writes += (out.outcomes as Array<{ action: string }>).filter((o) => o.action !== 'unchanged' && o.action !== 'skipped').length;
+          return out;
+        },
+      ]),
+    );
+    const run = await runWorkflow(definition, JSON.parse(input!), { ...counted, [STATE.recordFailure]: dynamodbPutItem(p.ddb) });
+    executions++;
+    if (run.status !== 'SUCCEEDED') failed++;
+  }
+  return { executions, writes, failed };
+}
+
+/**
+ * Replicates until no change is captured any more (at most `maxRounds`): each round delivers what
+ * the previous one captured, the primary's events to the secondary and the secondary's to the
+ * primary, in the order asked for.
+ */
+async function replicate(order: 'primary-first' | 'secondary-first' = 'primary-first', maxRounds = 6): Promise<Round[]> {
+  const rounds: Round[] = [];
+  for (let n = 0; n < maxRounds; n++) {
+    const items = proxy.drain();
+    if (!items.length) return rounds;
+    const byDirection: Record<Direction, typeof items> = {
+      toSecondary: items.filter((i) => i.originRegion === PRIMARY),
+      toPrimary: items.filter((i) => i.originRegion === SECONDARY),
+    };
+    const sequence: Direction[] = order === 'primary-first' ? ['toSecondary', 'toPrimary'] : ['toPrimary', 'toSecondary'];
+    const round = { executions: { toSecondary: 0, toPrimary: 0 }, writes: { toSecondary: 0, toPrimary: 0 }, failed: 0 };
+    for (const direction of sequence) {
+      if (!byDirection[direction].length) continue;
+      const r = await deliver(direction, byDirection[direction]);
+      round.executions[direction] = r.executions;
+      round.writes[direction] = r.writes;
+      round.failed += r.failed;
+    }
+    rounds.push(round);
+  }
+  throw new Error(`replication did not settle within ${maxRounds} rounds: ${JSON.stringify(rounds)}`);
+}
+
+const total = (rounds: Round[], key: 'executions' | 'writes') =>
+  rounds.reduce((n, r) => n + r[key].toSecondary + r[key].toPrimary, 0);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const reported = async (side: Side, thing: string, shadowName = '') => (await readShadow(side, thing, shadowName))?.state.reported;
+
+describe('Two-way replication (moto, two regions, real trigger, ASL and workers per direction)', () => {
+  beforeEach(async () => {
+    await replicate(); // nothing left over from a previous test
+  });
+
+  it('replicates a thing created in either region to the other; the echo is one no-op execution, no write', async () => {
+    // Given a thing created in the primary
+    await createThing(primary, 'lamp-p', { attributes: { site: 'lyon' } });
+    // When replication settles
+    const rounds = await replicate();
+    // Then the secondary has it, after one write; the secondary's registry event (registry events
+    // carry no marker) comes back once and changes nothing
+    expect((await describeThing(secondary, 'lamp-p'))?.attributes).toEqual({ site: 'lyon' });
+    expect(rounds).toEqual([
+      { executions: { toSecondary: 1, toPrimary: 0 }, writes: { toSecondary: 1, toPrimary: 0 }, failed: 0 },
+      { executions: { toSecondary: 0, toPrimary: 1 }, writes: { toSecondary: 0, toPrimary: 0 }, failed: 0 },
+    ]);
+
+    // And the other way: a thing provisioned in the secondary (during a failover) reaches the primary
+    await createThing(secondary, 'lamp-s', { attributes: { site: 'oslo' } });
+    const back = await replicate();
+    expect((await describeThing(primary, 'lamp-s'))?.attributes).toEqual({ site: 'oslo' });
+    expect([total(back, 'executions'), total(back, 'writes')]).toEqual([2, 1]);
+  });
+
+  it('replicates shadow changes (classic and named) both ways with exactly one execution and one write each: no echo', async () => {
+    await createThing(primary, 'dev');
+    await replicate();
+    const droppedBefore = proxy.dropped.count;
+
+    // A device reports in the primary
+    await updateShadow(primary, 'dev', '', { reported: { temp: 20 } });
+    const forward = await replicate();
+    expect(await reported(secondary, 'dev')).toEqual({ temp: 20 });
+    expect(forward).toEqual([{ executions: { toSecondary: 1, toPrimary: 0 }, writes: { toSecondary: 1, toPrimary: 0 }, failed: 0 }]);
+
+    // A device reports on a named shadow in the secondary (an outage: devices are there)
+    await updateShadow(secondary, 'dev', 'config', { reported: { rate: 5 } });
+    const backward = await replicate();
+    expect(await reported(primary, 'dev', 'config')).toEqual({ rate: 5 });
+    expect(backward).toEqual([{ executions: { toSecondary: 0, toPrimary: 1 }, writes: { toSecondary: 0, toPrimary: 1 }, failed: 0 }]);
+
+    // Both replicator writes were dropped by the capture rules' WHERE (clientToken iot-dr:...)
+    expect(proxy.dropped.count - droppedBefore).toBe(2);
+  });
+
+  it.each(['primary-first', 'secondary-first'] as const)(
+    'split brain, events delivered %s: a shadow edited in both regions converges to the newer edit in both',
+    async (order) => {
+      const thing = `split-${order}`;
+      await createThing(primary, thing);
+      await replicate();
+      // Given the same shadow edited in the primary, then (a second later) in the secondary,
+      // before either change is replicated
+      await updateShadow(primary, thing, '', { reported: { temp: 20, source: 'primary' } });
+      await sleep(1100); // metadata timestamps are whole seconds
+      await updateShadow(secondary, thing, '', { reported: { temp: 25, source: 'secondary' } });
+      // When both events are delivered, in either order
+      const rounds = await replicate(order);
+      // Then both regions hold the newer edit, written once (in the primary), and nothing loops
+      const expected = { temp: 25, source: 'secondary' };
+      expect(await reported(primary, thing)).toEqual(expected);
+      expect(await reported(secondary, thing)).toEqual(expected);
+      expect([total(rounds, 'executions'), total(rounds, 'writes')]).toEqual([2, 1]);
+    },
+  );
+
+  it.each(['primary-first', 'secondary-first'] as const)(
+    'delete vs update, events delivered %s: an update newer than the other region\'s delete wins in both regions',
+    async (order) => {
+      const thing = `dvu-${order}`;
+      await createThing(primary, thing);
+      await updateShadow(primary, thing, '', { reported: { on: true } });
+      await replicate();
+      // Given the shadow deleted in the primary, then updated in the secondary a second later
+      await primary.data.send(new DeleteThingShadowCommand({ thingName: thing }));
+      await sleep(1100);
+      await updateShadow(secondary, thing, '', { reported: { on: false, after: 'delete' } });
+      // When both events are delivered
+      await replicate(order);
+      // Then the later update stands in both regions
+      expect(await reported(secondary, thing)).toEqual({ on: false, after: 'delete' });
+      expect(await reported(primary, thing)).toEqual({ on: false, after: 'delete' });
+    },
+  );
+
+  it('a delete newer than every field of the other region removes the shadow in both regions', async () => {
+    await createThing(primary, 'gone');
+    await replicate();
+    await updateShadow(secondary, 'gone', '', { reported: { x: 1 } });
+    await replicate();
+    expect(await reported(primary, 'gone')).toEqual({ x: 1 });
+    await sleep(1100);
+    await secondary.data.send(new DeleteThingShadowCommand({ thingName: 'gone' }));
+    const rounds = await replicate();
+    expect(await readShadow(primary, 'gone')).toBeUndefined();
+    expect(await readShadow(secondary, 'gone')).toBeUndefined();
+    // The primary's delete (the replicator's, which carries no clientToken) comes back once, a no-op
+    expect([total(rounds, 'executions'), total(rounds, 'writes')]).toEqual([2, 1]);
+  });
+});
