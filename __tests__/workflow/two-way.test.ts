@@ -19,7 +19,7 @@ import type { Side } from '../../cli/drill/fleet';
 import { STATE, WORKER_STATE } from '../../stacks/workflow-definition';
 import { createThing, describeThing, readShadow, updateShadow } from '../support/fleet';
 import { motoClient, motoIot, motoIotData, startMoto, workerLambdaEnv, type Moto } from '../support/moto';
-import { ACCOUNT, FAILURE_TABLE, PRIMARY, SECONDARY, createFailureTable, dynamodbPutItem, runWorkflow, streamEvent, streamRecord, testDefinition } from './harness';
+import { ACCOUNT, PRIMARY, SECONDARY, createFailureTable, dynamodbPutItem, runWorkflow, streamEvent, streamRecord, testDefinition } from './harness';
 
 type Handler = (input: unknown) => Promise<any>;
 type Direction = 'toSecondary' | 'toPrimary';
