@@ -12,7 +12,9 @@ import type { IotDrConfig } from '../config/schema';
 import { aboveZeroAlarm, queueNotEmptyAlarm } from './alarms';
 import { iotArns } from './arns';
 import { PRINCIPAL_READ_ACTIONS, PRINCIPAL_WRITE_ACTIONS } from './iot-permissions';
-import { resourceName } from './names';
+import { type ReplicationTarget, replicationResourceName } from './names';
+
+export { type ReplicationTarget, replicationResourceName };
 import { assumeRolePolicy, NodejsFunction, type PolicyStatement, policyDocument } from './nodejs-function';
 import { ITEM, type ReplicationTable } from './replication-table';
 import { PRINCIPAL_GRACE_ENV } from '../functions/lib/principal-grace';
@@ -25,19 +27,6 @@ import {
   worstCaseRecordSeconds,
   worstCaseTaskSeconds,
 } from './workflow-definition';
-
-/** The region a replication workflow writes. */
-export type ReplicationTarget = 'primary' | 'secondary';
-
-/**
- * Physical name of a resource of the workflow that writes `target`: `<prefix>-<purpose>` for the
- * secondary (unchanged since one-way replication), `<prefix>-<purpose>-to-primary` for the
- * reverse direction (IAM role names are global, and operators tell the two apart at a glance).
- * The CLI (`iot-dr failback`) finds the queues and tables by the same names.
- */
-export function replicationResourceName(prefix: string, purpose: string, target: ReplicationTarget): string {
-  return resourceName(prefix, target === 'secondary' ? purpose : `${purpose}-to-primary`);
-}
 
 /** Longest an Express workflow execution may run. */
 const EXPRESS_MAX_SECONDS = 300;
