@@ -6,6 +6,14 @@
  * silently falls back to a default.
  */
 import { z } from 'zod';
+import {
+  EXPRESS_BUDGET_SECONDS,
+  taskTimeoutFor,
+  worstCaseBatchItemSeconds,
+  worstCaseDeferSeconds,
+  worstCaseRecordSeconds,
+  worstCaseTaskSeconds,
+} from '../stacks/workflow-definition';
 
 /**
  * Regions where AWS IoT Core, DynamoDB global tables, Step Functions and Lambda are all
@@ -130,16 +138,23 @@ const replicationSchema = z.strictObject({
   maximumRecordAgeSeconds: int(60, 604800).default(86400),
   /** Protect the replication table against `terraform destroy`. */
   tableDeletionProtection: z.boolean().default(true),
-  /** Workflow retries of a worker after a transient error (throttling, 5xx, Lambda errors), after the first attempt. */
-  workflowRetryMaxAttempts: int(0, 20).default(6),
+  /**
+   * Workflow retries of a worker after a transient error (throttling, 5xx, Lambda errors), after
+   * the first attempt. With `EXPRESS`, the worst case of these retries must fit in 240 s (see
+   * `workflowType`).
+   */
+  workflowRetryMaxAttempts: int(0, 20).default(3),
   /** Seconds before the first workflow retry; each further wait doubles (then full jitter). */
   workflowRetryIntervalSeconds: int(1, 60).default(2),
   /** Cap of one workflow retry wait, so retries end in minutes, not days. */
-  workflowRetryMaxDelaySeconds: int(1, 900).default(60),
+  workflowRetryMaxDelaySeconds: int(1, 900).default(10),
   /** Days a failure record outlives its event item in the failure table (TTL), for reconciliation. */
   failureRetentionDays: int(1, 365).default(14),
-  /** Timeout of one worker Lambda invocation. */
-  workerTimeoutSeconds: int(10, 900).default(60),
+  /**
+   * Timeout of one worker Lambda invocation. Every AWS call of a worker ends within 9.3 s
+   * (3 attempts, 1 s connection and 2 s request timeouts each).
+   */
+  workerTimeoutSeconds: int(10, 900).default(20),
   /**
    * Complete mode: how long after its event a thing found without any certificate is re-read
    * (every 20 s, `PrincipalPendingError`) before it is replicated without one; devices get their
@@ -149,12 +164,16 @@ const replicationSchema = z.strictObject({
    */
   principalGraceSeconds: int(0, 3600).default(300),
   /**
-   * `STANDARD`: exactly-once starts (execution names deduplicate redelivered records for 90 days),
-   * $25 per million state transitions, 2 per event. `EXPRESS`: about 40x cheaper at high volume,
-   * but at-least-once (a redelivered record runs again; the workers are idempotent) and limited to
-   * 5 minutes, so the retry budget must fit. See docs/workflow.md.
+   * `EXPRESS` (default): the stream trigger runs each batch (up to 40 events) as one Express
+   * execution, synchronously (StartSyncExecution); a thing waiting for its certificate is handed
+   * to a Standard slow lane. Cents per million events; at-least-once (a redelivered record runs
+   * again: the workers write only differences). Its worst case must fit in 240 s (Express stops at
+   * 300 s): (workflowRetryMaxAttempts + 1) x (workerTimeoutSeconds + 10) + the capped retry waits
+   * + 94 s (slow-lane hand-off and failure record). `STANDARD`: one Standard execution per event,
+   * named after it (exactly-once starts, execution history per event), $25 per million state
+   * transitions, 2 per event. See docs/workflow.md.
    */
-  workflowType: z.enum(['STANDARD', 'EXPRESS']).default('STANDARD'),
+  workflowType: z.enum(['STANDARD', 'EXPRESS']).default('EXPRESS'),
 });
 
 const healthCheckSchema = z.strictObject({
@@ -318,6 +337,27 @@ export const configSchema = z
         input: cfg.replication.workflowRetryMaxDelaySeconds,
         message: `must be at least replication.workflowRetryIntervalSeconds (${cfg.replication.workflowRetryIntervalSeconds})`,
       });
+    }
+    if (cfg.replication.workflowType === 'EXPRESS') {
+      // An Express execution that reaches 300 s ends TIMED_OUT without reaching its Catch. The
+      // trigger would still retry the batch (then DLQ it), but a batch that can never finish
+      // would only ever end in the DLQ: the worst case must fit, with a minute of room.
+      const r = cfg.replication;
+      const retry = { maxAttempts: r.workflowRetryMaxAttempts, intervalSeconds: r.workflowRetryIntervalSeconds, maxDelaySeconds: r.workflowRetryMaxDelaySeconds };
+      const task = taskTimeoutFor(r.workerTimeoutSeconds);
+      const worst = worstCaseBatchItemSeconds(retry, task);
+      if (worst > EXPRESS_BUDGET_SECONDS) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['replication', 'workflowType'],
+          input: r.workflowType,
+          message:
+            `an EXPRESS batch must finish within ${EXPRESS_BUDGET_SECONDS} s (Express stops at 300 s), but this configuration allows ${worst} s: ` +
+            `${worstCaseTaskSeconds(retry, task)} s for a worker's retries (workflowRetryMaxAttempts ${r.workflowRetryMaxAttempts} + 1 attempts of up to workerTimeoutSeconds ${r.workerTimeoutSeconds} + 10 s, ` +
+            `waits from workflowRetryIntervalSeconds ${r.workflowRetryIntervalSeconds} doubling up to workflowRetryMaxDelaySeconds ${r.workflowRetryMaxDelaySeconds}) ` +
+            `+ ${worstCaseDeferSeconds()} s slow-lane hand-off + ${worstCaseRecordSeconds()} s failure record; lower those fields (defaults 3, 20, 2, 10) or use "STANDARD"`,
+        });
+      }
     }
     if (cfg.healthCheck.apiBurstLimit < cfg.healthCheck.apiRateLimitPerSecond) {
       ctx.addIssue({

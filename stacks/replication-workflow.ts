@@ -19,17 +19,21 @@ import { assumeRolePolicy, NodejsFunction, type PolicyStatement, policyDocument 
 import { ITEM, type ReplicationTable } from './replication-table';
 import { PRINCIPAL_GRACE_ENV } from '../functions/lib/principal-grace';
 import {
-  principalRetryPolicy,
+  batchWorkflowDefinition,
+  EXPRESS_BUDGET_SECONDS,
+  EXPRESS_MAX_SECONDS,
+  taskTimeoutFor,
   type WorkerFamily,
   workflowDefinition,
-  worstCaseExecutionSeconds,
-  worstCasePrincipalWaitSeconds,
-  worstCaseRecordSeconds,
-  worstCaseTaskSeconds,
+  worstCaseBatchItemSeconds,
 } from './workflow-definition';
 
-/** Longest an Express workflow execution may run. */
-const EXPRESS_MAX_SECONDS = 300;
+/** EXPRESS: the trigger waits for its batch executions (at most 300 s each, run side by side). */
+export const TRIGGER_TIMEOUT_EXPRESS_SECONDS = EXPRESS_MAX_SECONDS + 30;
+
+/** The trigger's Powertools Metrics namespace and service (its `service` dimension). */
+export const TRIGGER_METRICS_NAMESPACE = 'IotDr';
+export const TRIGGER_SERVICE_NAME = 'stream-trigger';
 
 export interface ReplicationWorkflowProps {
   /** The provider of the region this workflow writes (its target): everything here lives there. */
@@ -58,10 +62,14 @@ export const WORKER_ENTRIES: Readonly<Record<WorkerFamily, string>> = {
 /**
  * Lambda filter for the replica stream: new items only, and only events that did not originate
  * in the secondary (loop prevention; the capture rule writes its region into `originRegion`).
- * The second pattern lets an item WITHOUT `originRegion` through, so that the trigger sends it to
- * the DLQ with a reason instead of the filter dropping it silently (`anything-but` never matches
- * a missing field).
+ * The second pattern lets an item WITHOUT a string `originRegion` through, so that the trigger
+ * sends it to the DLQ with a reason instead of the filter dropping it silently (`anything-but`
+ * never matches a missing field). It tests the leaf `originRegion.S`: in a stream record the
+ * attribute is an object (`{"S": "us-east-1"}`), and `exists` matches leaf values only, so
+ * `"originRegion": [{"exists": false}]` would match every INSERT, the secondary's own items
+ * included (each then costing an invocation only to be skipped by code).
  * https://docs.aws.amazon.com/lambda/latest/dg/with-ddb-filtering.html
+ * https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventfiltering.html#filtering-syntax
  */
 export function streamFilterPatterns(secondaryRegion: string): string[] {
   return [
@@ -69,7 +77,7 @@ export function streamFilterPatterns(secondaryRegion: string): string[] {
       eventName: ['INSERT'],
       dynamodb: { NewImage: { [ITEM.originRegion]: { S: [{ 'anything-but': [secondaryRegion] }] } } },
     }),
-    JSON.stringify({ eventName: ['INSERT'], dynamodb: { NewImage: { [ITEM.originRegion]: [{ exists: false }] } } }),
+    JSON.stringify({ eventName: ['INSERT'], dynamodb: { NewImage: { [ITEM.originRegion]: { S: [{ exists: false }] } } } }),
   ];
 }
 
@@ -82,6 +90,10 @@ export function streamFilterPatterns(secondaryRegion: string): string[] {
 export class ReplicationWorkflow extends Construct {
   public readonly workers: Readonly<Record<WorkerFamily, NodejsFunction>>;
   public readonly trigger: NodejsFunction;
+  /**
+   * The workflow the trigger starts: with EXPRESS (default) the batch workflow (Express, one
+   * synchronous execution per stream batch); with STANDARD the per-event workflow.
+   */
   public readonly stateMachine: SfnStateMachine;
   public readonly stateMachineRole: IamRole;
   public readonly stateMachineLogGroup: CloudwatchLogGroup;
@@ -91,7 +103,16 @@ export class ReplicationWorkflow extends Construct {
   public readonly dlq: SqsQueue;
   public readonly eventSourceMapping: LambdaEventSourceMapping;
   public readonly dlqAlarm: CloudwatchMetricAlarm;
+  /** `ExecutionsFailed` of the per-event Standard workflow (`stateMachine` with STANDARD, `slowLane` with EXPRESS). */
   public readonly failedExecutionsAlarm: CloudwatchMetricAlarm;
+  /** EXPRESS: events of batch executions recorded in the failure table (the trigger's metric). */
+  public readonly failedEventsAlarm?: CloudwatchMetricAlarm;
+  /**
+   * EXPRESS only: the per-event Standard workflow that waits for certificates, started by
+   * `stateMachine` (the batch workflow) for the events that must wait.
+   */
+  public readonly slowLane?: SfnStateMachine;
+  public readonly slowLaneLogGroup?: CloudwatchLogGroup;
 
   constructor(scope: Construct, id: string, props: ReplicationWorkflowProps) {
     super(scope, id);
@@ -186,14 +207,17 @@ export class ReplicationWorkflow extends Construct {
       thingGroup: [
         {
           sid: 'ReadRegistry',
-          // ListThingsInThingGroup: a recreated group gets the primary's memberships back
+          // ListThingsInThingGroup: a recreated group gets the primary's memberships back.
+          // DescribeThing/DescribeThingType: a membership whose thing is missing in the secondary
+          // creates the thing (and its type) from the primary (ensureThing).
           actions: [
             'iot:DescribeThingGroup',
             'iot:DescribeThing',
+            'iot:DescribeThingType',
             'iot:ListThingGroupsForThing',
             'iot:ListThingsInThingGroup',
           ],
-          resources: bothRegions('thinggroup', 'thing'),
+          resources: bothRegions('thinggroup', 'thing', 'thingtype'),
         },
         {
           sid: 'WriteTargetRegistry',
@@ -203,8 +227,15 @@ export class ReplicationWorkflow extends Construct {
             'iot:DeleteThingGroup',
             'iot:AddThingToThingGroup',
             'iot:RemoveThingFromThingGroup',
+            // ensureThing: the member's registry entry (never its certificates) and its type
+            'iot:CreateThing',
+            'iot:UpdateThing',
+            'iot:CreateThingType',
+            'iot:DeprecateThingType',
+            'iot:UpdateThingType',
+            'iot:DeleteThingType',
           ],
-          resources: targetOnly('thinggroup', 'thing'),
+          resources: targetOnly('thinggroup', 'thing', 'thingtype'),
         },
         // ListThingGroups is account-wide (no resource type in IAM).
         { sid: 'IotRegistryList', actions: ['iot:ListThingGroups'], resources: ['*'] },
@@ -251,31 +282,28 @@ export class ReplicationWorkflow extends Construct {
       shadow: worker('shadow'),
     };
 
-    // --- State machine ------------------------------------------------------------------------
+    // --- State machines -----------------------------------------------------------------------
+    // EXPRESS (default): `stateMachine` is the batch workflow (Express, one synchronous execution
+    // per stream batch, a Map over its events) and `slowLane` the per-event Standard workflow that
+    // waits for certificates, started by the batch workflow only for the events that must wait.
+    // STANDARD: `stateMachine` is the per-event Standard workflow, started per record by the
+    // trigger, and there is no slow lane. Arithmetic in docs/workflow.md.
+    const express = replication.workflowType === 'EXPRESS';
     const machineName = name('replication');
+    const slowLaneName = name('replication-slow-lane');
     const retry = {
       maxAttempts: replication.workflowRetryMaxAttempts,
       intervalSeconds: replication.workflowRetryIntervalSeconds,
       maxDelaySeconds: replication.workflowRetryMaxDelaySeconds,
     };
-    // A little above the function timeout, so that Lambda's own timeout (Lambda.Unknown, retried)
-    // normally fires first.
-    const taskTimeoutSeconds = replication.workerTimeoutSeconds + 10;
-    if (replication.workflowType === 'EXPRESS') {
-      // An Express execution that hits its 5-minute limit ends without reaching its Catch, so
-      // without a failure record: the whole retry budget must fit.
-      // https://docs.aws.amazon.com/step-functions/latest/dg/choosing-workflow-type.html
-      const grace = replication.principalGraceSeconds;
-      const worst = worstCaseExecutionSeconds(retry, taskTimeoutSeconds, grace);
-      if (worst > EXPRESS_MAX_SECONDS) {
-        const principal = principalRetryPolicy(grace);
-        throw new Error(
-          `replication.workflowType "EXPRESS" needs the worst-case execution to fit in ${EXPRESS_MAX_SECONDS} s, but the configuration allows ${worst} s: ` +
-            `${worstCaseTaskSeconds(retry, taskTimeoutSeconds)} s for the transient-error retrier (replication.workflowRetryMaxAttempts=${retry.maxAttempts}, workflowRetryIntervalSeconds=${retry.intervalSeconds}, workflowRetryMaxDelaySeconds=${retry.maxDelaySeconds}, workerTimeoutSeconds=${replication.workerTimeoutSeconds}), ` +
-            `${worstCasePrincipalWaitSeconds(grace, taskTimeoutSeconds)} s for the PrincipalPendingError retrier (replication.principalGraceSeconds=${grace}: ${principal.maxAttempts} retries ${principal.intervalSeconds} s apart, each attempt up to ${taskTimeoutSeconds} s) ` +
-            `and ${worstCaseRecordSeconds()} s for the failure recorder: lower them (e.g. 3, 2, 10, 20 and principalGraceSeconds 40) or use "STANDARD"`,
-        );
-      }
+    const taskTimeoutSeconds = taskTimeoutFor(replication.workerTimeoutSeconds);
+    if (express && worstCaseBatchItemSeconds(retry, taskTimeoutSeconds) > EXPRESS_BUDGET_SECONDS) {
+      // The configuration rule (config/schema.ts) reports this with field, value and rule; a
+      // construct built from an unchecked configuration must not synthesize a workflow that
+      // cannot finish.
+      throw new Error(
+        `replication.workflowType "EXPRESS": the worst-case batch (${worstCaseBatchItemSeconds(retry, taskTimeoutSeconds)} s) exceeds ${EXPRESS_BUDGET_SECONDS} s; validate the configuration with parseConfig`,
+      );
     }
     // The /aws/vendedlogs/ prefix keeps the CloudWatch Logs resource policy small when many
     // state machines log (AWS recommendation for vended logs).
@@ -284,6 +312,13 @@ export class ReplicationWorkflow extends Construct {
       name: `/aws/vendedlogs/states/${machineName}`,
       retentionInDays: config.logRetentionDays,
     });
+    this.slowLaneLogGroup = express
+      ? new CloudwatchLogGroup(this, 'slow-lane-logs', {
+          provider,
+          name: `/aws/vendedlogs/states/${slowLaneName}`,
+          retentionInDays: config.logRetentionDays,
+        })
+      : undefined;
     this.stateMachineRole = new IamRole(this, 'workflow-role', {
       provider,
       name: machineName,
@@ -319,38 +354,65 @@ export class ReplicationWorkflow extends Construct {
         },
       ]),
     });
+    const definitionProps = {
+      workers: {
+        thing: this.workers.thing.function.arn,
+        thingType: this.workers.thingType.function.arn,
+        thingGroup: this.workers.thingGroup.function.arn,
+        shadow: this.workers.shadow.function.arn,
+      },
+      failureTableName: this.failureTable.name,
+      failureRetentionDays: replication.failureRetentionDays,
+      retry,
+      taskTimeoutSeconds,
+      principalGraceSeconds: replication.principalGraceSeconds,
+    };
+    const logging = (group: CloudwatchLogGroup) => ({
+      logDestination: `${group.arn}:*`,
+      level: 'ERROR',
+      // Events carry thing names, attributes and shadow state: keep them out of the logs.
+      includeExecutionData: false,
+    });
+
+    this.slowLane =
+      express && this.slowLaneLogGroup
+        ? new SfnStateMachine(this, 'slow-lane', {
+            provider,
+            name: slowLaneName,
+            // Standard: waits of 20 s for a certificate cost one transition each instead of
+            // holding an Express execution (and its synchronous caller) for minutes; the name
+            // (the event's) keeps a replayed batch from starting it twice.
+            type: 'STANDARD',
+            roleArn: this.stateMachineRole.arn,
+            definition: JSON.stringify(workflowDefinition(definitionProps)),
+            loggingConfiguration: logging(this.slowLaneLogGroup),
+            dependsOn: [this.slowLaneLogGroup, machinePolicy],
+          })
+        : undefined;
+    // Separate from the role's main policy: the slow lane depends on that one (Step Functions checks
+    // the log-delivery permissions at creation), and this one names the slow lane.
+    const startSlowLanePolicy = this.slowLane
+      ? new IamRolePolicy(this, 'workflow-slow-lane-policy', {
+          provider,
+          name: 'start-slow-lane',
+          role: this.stateMachineRole.name,
+          policy: policyDocument([{ sid: 'StartSlowLane', actions: ['states:StartExecution'], resources: [this.slowLane.arn] }]),
+        })
+      : undefined;
 
     this.stateMachine = new SfnStateMachine(this, 'workflow', {
       provider,
       name: machineName,
-      // STANDARD (default): execution names are idempotency keys for 90 days, so a redelivered
-      // stream record never runs twice; 2 transitions per event. EXPRESS: far cheaper at high
-      // volume, at-least-once. Arithmetic in docs/workflow.md.
       type: replication.workflowType,
       roleArn: this.stateMachineRole.arn,
       definition: JSON.stringify(
-        workflowDefinition({
-          workers: {
-            thing: this.workers.thing.function.arn,
-            thingType: this.workers.thingType.function.arn,
-            thingGroup: this.workers.thingGroup.function.arn,
-            shadow: this.workers.shadow.function.arn,
-          },
-          failureTableName: this.failureTable.name,
-          failureRetentionDays: replication.failureRetentionDays,
-          retry,
-          taskTimeoutSeconds,
-          principalGraceSeconds: replication.principalGraceSeconds,
-        }),
+        this.slowLane
+          ? batchWorkflowDefinition({ ...definitionProps, slowLaneArn: this.slowLane.arn })
+          : workflowDefinition(definitionProps),
       ),
-      loggingConfiguration: {
-        logDestination: `${this.stateMachineLogGroup.arn}:*`,
-        level: 'ERROR',
-        // Events carry thing names, attributes and shadow state: keep them out of the logs.
-        includeExecutionData: false,
-      },
+      loggingConfiguration: logging(this.stateMachineLogGroup),
       // Step Functions checks the role's log-delivery permissions when it creates the machine.
-      dependsOn: [this.stateMachineLogGroup, machinePolicy],
+      dependsOn: [this.stateMachineLogGroup, machinePolicy, ...(startSlowLanePolicy ? [startSlowLanePolicy] : [])],
     });
 
     // --- Stream trigger ----------------------------------------------------------------------
@@ -359,9 +421,12 @@ export class ReplicationWorkflow extends Construct {
       provider,
       functionName: name('stream-trigger'),
       entry: 'stream-trigger',
-      description: 'iot-dr: starts one replication workflow execution per replicated event',
+      description: express
+        ? 'iot-dr: runs each batch of replicated events as one synchronous Express execution'
+        : 'iot-dr: starts one replication workflow execution per replicated event',
       environment: {
         STATE_MACHINE_ARN: this.stateMachine.arn,
+        WORKFLOW_TYPE: replication.workflowType,
         DLQ_URL: this.dlq.url,
         // The region the trigger runs in: its own events are not replicated back.
         SECONDARY_REGION: targetRegion,
@@ -380,11 +445,14 @@ export class ReplicationWorkflow extends Construct {
           actions: ['dynamodb:ListStreams'],
           resources: [`${props.table.arnIn(target)}/stream/*`],
         },
-        { sid: 'StartExecutions', actions: ['states:StartExecution'], resources: [this.stateMachine.arn] },
+        express
+          ? { sid: 'StartSyncExecutions', actions: ['states:StartSyncExecution'], resources: [this.stateMachine.arn] }
+          : { sid: 'StartExecutions', actions: ['states:StartExecution'], resources: [this.stateMachine.arn] },
         // Rejected records (the function) and failed batches (the mapping's on-failure destination).
         { sid: 'RejectRecords', actions: ['sqs:SendMessage'], resources: [this.dlq.arn] },
       ],
-      timeoutSeconds: 60,
+      // EXPRESS: the trigger waits for its batch executions, which Step Functions stops at 300 s.
+      timeoutSeconds: express ? TRIGGER_TIMEOUT_EXPRESS_SECONDS : 60,
       logRetentionDays: config.logRetentionDays,
     });
 
@@ -394,7 +462,8 @@ export class ReplicationWorkflow extends Construct {
       eventSourceArn: streamArn,
       // TRIM_HORIZON: on first deployment (and if the mapping is ever replaced) the records already
       // in the stream (24 h) are processed too, so nothing captured before the mapping existed is
-      // lost; replays are harmless because execution names deduplicate for 90 days.
+      // lost; replays are harmless: the workers write only differences (and, with STANDARD,
+      // execution names deduplicate for 90 days).
       startingPosition: 'TRIM_HORIZON',
       batchSize: replication.batchSize,
       maximumBatchingWindowInSeconds: replication.maximumBatchingWindowSeconds,
@@ -416,14 +485,28 @@ export class ReplicationWorkflow extends Construct {
       alarmDescription: 'iot-dr: stream records could not start a replication workflow; see the DLQ messages',
       queue: this.dlq,
     });
+    // Per-event executions (STANDARD's machine, EXPRESS's slow lane) fail after recording a failure.
     this.failedExecutionsAlarm = aboveZeroAlarm(this, 'failed-executions-alarm', {
       provider,
       alarmName: name('replication-failures'),
       alarmDescription: 'iot-dr: replication executions failed; see the failure table',
       namespace: 'AWS/States',
       metricName: 'ExecutionsFailed',
-      dimensions: { StateMachineArn: this.stateMachine.arn },
+      dimensions: { StateMachineArn: (this.slowLane ?? this.stateMachine).arn },
       statistic: 'Sum',
     });
+    // A batch execution succeeds even when some of its events were recorded as failures: the
+    // trigger counts them (metric FailedEventsRecorded, Powertools dimension service).
+    this.failedEventsAlarm = express
+      ? aboveZeroAlarm(this, 'failed-events-alarm', {
+          provider,
+          alarmName: name('replication-failed-events'),
+          alarmDescription: 'iot-dr: replicated events were recorded in the failure table; see it',
+          namespace: TRIGGER_METRICS_NAMESPACE,
+          metricName: 'FailedEventsRecorded',
+          dimensions: { service: TRIGGER_SERVICE_NAME },
+          statistic: 'Sum',
+        })
+      : undefined;
   }
 }

@@ -13,6 +13,7 @@
  */
 
 import { EVENT_TYPES, type EventType } from '../functions/lib/event-types';
+import { MAX_EVENTS_PER_BATCH_EXECUTION } from '../functions/lib/trigger/limits';
 import {
   DEFAULT_PRINCIPAL_GRACE_SECONDS,
   MAX_PRINCIPAL_GRACE_SECONDS,
@@ -58,7 +59,44 @@ export const STATE = {
   recordFailure: 'RecordFailure',
   failed: 'ReplicationFailed',
   notRecorded: 'FailureNotRecorded',
+  // Batch (Express) workflow only:
+  batch: 'ReplicateBatch',
+  applied: 'Applied',
+  deferToSlowLane: 'DeferToSlowLane',
+  deferred: 'Deferred',
+  slowLaneNotStarted: 'SlowLaneNotStarted',
+  recorded: 'FailureRecorded',
+  unrecorded: 'FailureUnrecorded',
 } as const;
+
+/**
+ * What one event of a batch execution became (the Map's output, `[{ eventId, status }]`, read by the
+ * stream trigger): `applied`; `deferred` (handed to the slow lane, which waits for its certificate);
+ * `failed` (written to the failure table: reconciliation re-applies it); `unrecorded` (even the
+ * failure record could not be written: the trigger returns the record to Lambda for retry, so it
+ * ends in the DLQ if that keeps failing). Anything else, or a missing event, is retried too.
+ */
+export const ITEM_STATUS = ['applied', 'deferred', 'failed', 'unrecorded'] as const;
+export type ItemStatus = (typeof ITEM_STATUS)[number];
+
+/**
+ * Error names the `arn:aws:states:::states:startExecution` integration reports when an execution
+ * of that name exists already (closed, or open with another input): the event was deferred before.
+ * Step Functions prefixes integration errors with the service (`StepFunctions.`).
+ * https://docs.aws.amazon.com/step-functions/latest/dg/connect-stepfunctions.html
+ */
+export const SLOW_LANE_ALREADY_STARTED = ['StepFunctions.ExecutionAlreadyExistsException', 'StepFunctions.ExecutionAlreadyExists'] as const;
+
+/** Longest an Express execution may run (then it ends as TIMED_OUT, without reaching any Catch). */
+export const EXPRESS_MAX_SECONDS = 300;
+
+/**
+ * Budget the worst-case batch item must fit in: the Express limit minus a minute of room for what
+ * the worst case does not count (Map scheduling, Lambda cold starts and throttled invocations).
+ */
+export const EXPRESS_BUDGET_SECONDS = EXPRESS_MAX_SECONDS - 60;
+
+export { MAX_EVENTS_PER_BATCH_EXECUTION };
 
 /**
  * Errors worth another attempt with exponential backoff: the workers' `RetryableError` (throttling,
@@ -147,6 +185,14 @@ export type AslDefinition = {
   States: Record<string, Record<string, unknown>>;
 };
 
+/**
+ * A worker Task's deadline: a little above the function's own timeout, so that Lambda's timeout
+ * (`Lambda.Unknown`, retried) normally fires first.
+ */
+export function taskTimeoutFor(workerTimeoutSeconds: number): number {
+  return workerTimeoutSeconds + 10;
+}
+
 /** Worst-case seconds one worker state can take: every attempt times out, every wait is capped. */
 export function worstCaseTaskSeconds(retry: WorkflowRetryPolicy, taskTimeoutSeconds: number): number {
   let waits = 0;
@@ -177,6 +223,24 @@ export function worstCaseRecordSeconds(): number {
   return worstCaseTaskSeconds(RECORD_RETRY, RECORD_TIMEOUT_SECONDS);
 }
 
+/** Deadline and retries of the hand-off to the slow lane (one StartExecution). */
+const DEFER_TIMEOUT_SECONDS = 10;
+const DEFER_RETRY = { maxAttempts: 3, intervalSeconds: 1, maxDelaySeconds: 10 } as const;
+
+/** Worst-case seconds of the hand-off to the slow lane (a StartExecution exhausting its retries). */
+export function worstCaseDeferSeconds(): number {
+  return worstCaseTaskSeconds(DEFER_RETRY, DEFER_TIMEOUT_SECONDS);
+}
+
+/**
+ * Worst-case seconds of one event in the batch (Express) workflow, so of one batch execution (its
+ * events run at once): the worker state exhausting the transient retrier, then the hand-off to the
+ * slow lane failing, then the failure recorder. No certificate wait: that is the slow lane's.
+ */
+export function worstCaseBatchItemSeconds(retry: WorkflowRetryPolicy, taskTimeoutSeconds: number): number {
+  return worstCaseTaskSeconds(retry, taskTimeoutSeconds) + worstCaseDeferSeconds() + worstCaseRecordSeconds();
+}
+
 /**
  * Worst-case seconds of one execution: the worker state exhausting both its retriers (transient
  * errors and a principal that never arrives), then the failure recorder exhausting its own.
@@ -203,7 +267,71 @@ export function worstCaseExecutionSeconds(
  * Each worker receives exactly `{ eventId, event }` (the workers' contract).
  */
 export function workflowDefinition(props: WorkflowDefinitionProps): AslDefinition {
+  return {
+    Comment: 'iot-dr: applies one captured registry or shadow event in the secondary region',
+    StartAt: STATE.route,
+    States: eventStates(props, { kind: 'wait' }),
+  };
+}
+
+/** Props of {@link batchWorkflowDefinition}. */
+export interface BatchWorkflowDefinitionProps extends WorkflowDefinitionProps {
+  /**
+   * ARN of the slow lane: a Standard state machine of {@link workflowDefinition}, started (named
+   * after the event) for the few events that must wait for a certificate.
+   */
+  readonly slowLaneArn: string;
+  /** Events processed at once (the Map's MaxConcurrency). @default MAX_EVENTS_PER_BATCH_EXECUTION */
+  readonly maxConcurrency?: number;
+}
+
+/**
+ * Builds the batch workflow's ASL (Express, started synchronously by the stream trigger with up to
+ * {@link MAX_EVENTS_PER_BATCH_EXECUTION} events): one inline Map over `$.events`, each event routed,
+ * retried and caught exactly as in {@link workflowDefinition}, except that a thing still waiting for
+ * its certificate (`PrincipalPendingError`) is not waited for here: it is handed to the slow lane
+ * (a Standard execution named after the event, so a replayed batch starts it once) and reported
+ * `deferred`. Each event ends in a Pass state giving `{ eventId, status }` ({@link ITEM_STATUS}), never
+ * in a Fail state, so one event's failure never fails its neighbours; the execution output is
+ * that array. The execution's worst case ({@link worstCaseBatchItemSeconds}) must fit in
+ * {@link EXPRESS_BUDGET_SECONDS} (the configuration rule enforces it).
+ *
+ * Execution input: `{ "events": [{ "eventId", "executionName", "event" }, ...] }`.
+ * https://docs.aws.amazon.com/step-functions/latest/dg/state-map-inline.html
+ */
+export function batchWorkflowDefinition(props: BatchWorkflowDefinitionProps): AslDefinition {
+  const maxConcurrency = props.maxConcurrency ?? MAX_EVENTS_PER_BATCH_EXECUTION;
+  return {
+    Comment: 'iot-dr: applies a batch of captured registry and shadow events in the secondary region',
+    StartAt: STATE.batch,
+    States: {
+      [STATE.batch]: {
+        Type: 'Map',
+        Comment: 'Every event of the batch at once; each ends with { eventId, status }',
+        ItemsPath: '$.events',
+        MaxConcurrency: maxConcurrency,
+        ItemProcessor: {
+          ProcessorConfig: { Mode: 'INLINE' },
+          StartAt: STATE.route,
+          States: eventStates(props, { kind: 'defer', slowLaneArn: props.slowLaneArn }),
+        },
+        End: true,
+      },
+    },
+  };
+}
+
+/** How an event's states treat a thing still waiting for its certificate. */
+type CertificateWait =
+  /** Retry it here on a steady interval covering the grace (Standard: the per-event workflow, the slow lane). */
+  | { readonly kind: 'wait' }
+  /** Hand it to the slow lane and end (the batch workflow). */
+  | { readonly kind: 'defer'; readonly slowLaneArn: string };
+
+/** The states that route, apply, retry and catch one event (input `{ eventId, event }`). */
+function eventStates(props: WorkflowDefinitionProps, lane: CertificateWait): AslDefinition['States'] {
   const { retry } = props;
+  const batch = lane.kind === 'defer';
   if (!Number.isInteger(retry.maxAttempts) || retry.maxAttempts < 0 || retry.maxAttempts > 99) {
     throw new Error(`retry.maxAttempts must be a whole number from 0 to 99 (got ${retry.maxAttempts})`);
   }
@@ -226,13 +354,17 @@ export function workflowDefinition(props: WorkflowDefinitionProps): AslDefinitio
     // error; each retrier keeps its own count. The certificate wait comes first, with its own
     // steady budget that outlasts the grace; it never consumes the transient errors' budget.
     Retry: [
-      {
-        ErrorEquals: [PRINCIPAL_PENDING_ERROR],
-        IntervalSeconds: principal.intervalSeconds,
-        BackoffRate: 1,
-        MaxAttempts: principal.maxAttempts,
-        JitterStrategy: 'NONE',
-      },
+      ...(batch
+        ? []
+        : [
+            {
+              ErrorEquals: [PRINCIPAL_PENDING_ERROR],
+              IntervalSeconds: principal.intervalSeconds,
+              BackoffRate: 1,
+              MaxAttempts: principal.maxAttempts,
+              JitterStrategy: 'NONE',
+            },
+          ]),
       {
         ErrorEquals: [...TRANSIENT_ERRORS],
         IntervalSeconds: retry.intervalSeconds,
@@ -248,11 +380,13 @@ export function workflowDefinition(props: WorkflowDefinitionProps): AslDefinitio
     // exposes RetryCount only inside the retried state, never to the catcher, hence the constant
     // per catcher.
     Catch: [
-      { ErrorEquals: [PRINCIPAL_PENDING_ERROR], ResultPath: '$.failure', Next: STATE.principalWaitExhausted },
+      batch
+        ? { ErrorEquals: [PRINCIPAL_PENDING_ERROR], ResultPath: null, Next: STATE.deferToSlowLane }
+        : { ErrorEquals: [PRINCIPAL_PENDING_ERROR], ResultPath: '$.failure', Next: STATE.principalWaitExhausted },
       { ErrorEquals: [...TRANSIENT_ERRORS], ResultPath: '$.failure', Next: STATE.retriesExhausted },
       { ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: STATE.permanentError },
     ],
-    End: true,
+    ...(batch ? { Next: STATE.applied } : { End: true }),
   });
 
   const isType = (type: EventType) => ({ Variable: '$.event.eventType', StringEquals: type });
@@ -262,10 +396,57 @@ export function workflowDefinition(props: WorkflowDefinitionProps): AslDefinitio
     );
   const anyOf = (types: EventType[]) => (types.length === 1 ? isType(types[0]) : { Or: types.map(isType) });
 
+  const itemResult = (status: ItemStatus, extra: Record<string, unknown> = {}) => ({
+    Type: 'Pass',
+    Parameters: { 'eventId.$': '$.eventId', status, ...extra },
+    End: true,
+  });
+  const batchStates: AslDefinition['States'] = !batch
+    ? {}
+    : {
+        [STATE.applied]: itemResult('applied'),
+        [STATE.deferToSlowLane]: {
+          Type: 'Task',
+          Comment: 'A thing waiting for its certificate: the slow lane (Standard) waits for it, named after the event',
+          Resource: 'arn:aws:states:::states:startExecution',
+          Parameters: {
+            StateMachineArn: lane.slowLaneArn,
+            'Name.$': '$.executionName',
+            Input: { 'eventId.$': '$.eventId', 'event.$': '$.event' },
+          },
+          ResultPath: null,
+          TimeoutSeconds: DEFER_TIMEOUT_SECONDS,
+          Retry: [
+            // Already started (a replayed batch): never retried, caught below as done.
+            { ErrorEquals: [...SLOW_LANE_ALREADY_STARTED], MaxAttempts: 0 },
+            {
+              ErrorEquals: ['States.ALL'],
+              IntervalSeconds: DEFER_RETRY.intervalSeconds,
+              BackoffRate: 2,
+              MaxAttempts: DEFER_RETRY.maxAttempts,
+              MaxDelaySeconds: DEFER_RETRY.maxDelaySeconds,
+              JitterStrategy: 'FULL',
+            },
+          ],
+          Catch: [
+            { ErrorEquals: [...SLOW_LANE_ALREADY_STARTED], ResultPath: null, Next: STATE.deferred },
+            { ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: STATE.slowLaneNotStarted },
+          ],
+          Next: STATE.deferred,
+        },
+        [STATE.deferred]: itemResult('deferred'),
+        [STATE.slowLaneNotStarted]: {
+          Type: 'Pass',
+          Comment: 'The slow lane could not be started: record the event for reconciliation',
+          Result: String(DEFER_RETRY.maxAttempts + 1),
+          ResultPath: '$.attempts',
+          Next: STATE.recordFailure,
+        },
+        [STATE.recorded]: itemResult('failed', { 'error.$': '$.failure.Error' }),
+        [STATE.unrecorded]: itemResult('unrecorded', { 'error.$': '$.recordError.Error' }),
+      };
   return {
-    Comment: 'iot-dr: applies one captured registry or shadow event in the secondary region',
-    StartAt: STATE.route,
-    States: {
+    ...{
       [STATE.route]: {
         Type: 'Choice',
         Comment: 'Routes by eventType (and shadow operation); anything else is recorded as a failure',
@@ -310,13 +491,17 @@ export function workflowDefinition(props: WorkflowDefinitionProps): AslDefinitio
         ResultPath: '$.attempts',
         Next: STATE.recordFailure,
       },
-      [STATE.principalWaitExhausted]: {
-        Type: 'Pass',
-        Comment: 'The thing still had no principal after the whole grace (clock skew, or the waits were cut short)',
-        Result: String(principal.maxAttempts + 1),
-        ResultPath: '$.attempts',
-        Next: STATE.recordFailure,
-      },
+      ...(batch
+        ? {}
+        : {
+            [STATE.principalWaitExhausted]: {
+              Type: 'Pass',
+              Comment: 'The thing still had no principal after the whole grace (clock skew, or the waits were cut short)',
+              Result: String(principal.maxAttempts + 1),
+              ResultPath: '$.attempts',
+              Next: STATE.recordFailure,
+            },
+          }),
       [STATE.permanentError]: {
         Type: 'Pass',
         Result: '1',
@@ -351,21 +536,25 @@ export function workflowDefinition(props: WorkflowDefinitionProps): AslDefinitio
             JitterStrategy: 'FULL',
           },
         ],
-        Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.recordError', Next: STATE.notRecorded }],
-        Next: STATE.failed,
+        Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.recordError', Next: batch ? STATE.unrecorded : STATE.notRecorded }],
+        Next: batch ? STATE.recorded : STATE.failed,
       },
-      [STATE.failed]: {
-        Type: 'Fail',
-        Comment: 'The event is in the failure table; the execution fails so that it shows in metrics',
-        ErrorPath: '$.failure.Error',
-        CausePath: '$.failure.Cause',
-      },
-      [STATE.notRecorded]: {
-        Type: 'Fail',
-        Comment: 'Even the failure record could not be written: only the failed execution remains',
-        Error: 'FailureNotRecorded',
-        CausePath: '$.recordError.Cause',
-      },
+      ...(batch
+        ? batchStates
+        : {
+            [STATE.failed]: {
+              Type: 'Fail',
+              Comment: 'The event is in the failure table; the execution fails so that it shows in metrics',
+              ErrorPath: '$.failure.Error',
+              CausePath: '$.failure.Cause',
+            },
+            [STATE.notRecorded]: {
+              Type: 'Fail',
+              Comment: 'Even the failure record could not be written: only the failed execution remains',
+              Error: 'FailureNotRecorded',
+              CausePath: '$.recordError.Cause',
+            },
+          }),
     },
   };
 }

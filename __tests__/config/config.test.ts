@@ -135,3 +135,40 @@ describe('Configuration: replication.principalGraceSeconds', () => {
     expect(problems.join('\n')).toContain(expected);
   });
 });
+
+describe('Configuration: replication.workflowType', () => {
+  it('Given no replication settings, Then the default is EXPRESS with retry settings whose worst case fits its budget (228 s of 240 s)', () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const wf = require('../../stacks/workflow-definition');
+    const r = parseConfig({}).replication;
+    expect(r).toMatchObject({ workflowType: 'EXPRESS', workflowRetryMaxAttempts: 3, workflowRetryIntervalSeconds: 2, workflowRetryMaxDelaySeconds: 10, workerTimeoutSeconds: 20 });
+    const retry = { maxAttempts: 3, intervalSeconds: 2, maxDelaySeconds: 10 };
+    expect(wf.worstCaseBatchItemSeconds(retry, wf.taskTimeoutFor(20))).toBe(228);
+    expect(wf.EXPRESS_BUDGET_SECONDS).toBe(240);
+  });
+
+  it('Given EXPRESS with the principal grace at its maximum, Then it is accepted: the certificate wait is the slow lane\'s, not the batch\'s', () => {
+    expect(parseConfig({ replication: { workflowType: 'EXPRESS', principalGraceSeconds: 3600 } }).replication.workflowType).toBe('EXPRESS');
+  });
+
+  it('Given EXPRESS with retries that cannot finish within the budget, Then it is a configuration error naming the field, the value and every share of the rule', () => {
+    const problems = problemsOf(() => parseConfig({ replication: { workflowType: 'EXPRESS', workerTimeoutSeconds: 60, workflowRetryMaxAttempts: 6 } }));
+    expect(problems).toHaveLength(1);
+    // waits 2+4+8+10+10+10 = 44 s, 7 attempts of 70 s = 490 s; + 47 s hand-off + 47 s record
+    expect(problems[0]).toBe(
+      'replication.workflowType: an EXPRESS batch must finish within 240 s (Express stops at 300 s), but this configuration allows 628 s: ' +
+        '534 s for a worker\'s retries (workflowRetryMaxAttempts 6 + 1 attempts of up to workerTimeoutSeconds 60 + 10 s, waits from workflowRetryIntervalSeconds 2 doubling up to workflowRetryMaxDelaySeconds 10) ' +
+        '+ 47 s slow-lane hand-off + 47 s failure record; lower those fields (defaults 3, 20, 2, 10) or use "STANDARD" (got "EXPRESS")',
+    );
+  });
+
+  it('Given the same settings with STANDARD, Then they are accepted (a Standard execution may run for a year)', () => {
+    expect(parseConfig({ replication: { workflowType: 'STANDARD', workerTimeoutSeconds: 60, workflowRetryMaxAttempts: 6 } }).replication.workflowType).toBe('STANDARD');
+  });
+
+  it('Given an unknown workflow type, Then the error names the allowed ones', () => {
+    expect(problemsOf(() => parseConfig({ replication: { workflowType: 'SYNC' } })).join('\n')).toContain(
+      'replication.workflowType: Invalid option: expected one of "STANDARD"|"EXPRESS" (got "SYNC")',
+    );
+  });
+});

@@ -144,9 +144,6 @@ describe('Replication: thing groups', () => {
     await createGroup(env.primary, 'fleet-a');
     await createThing(env.primary, 'm-1', { attributes: { x: '1' } });
     await addToGroup(env.primary, 'fleet-a', 'm-1');
-
-    // The membership event arrives before the thing's: retry later
-    await expect(applyEvent(env.ctx, membershipEvent(PRIMARY, 'ADDED', 'fleet-a', 'm-1'), 'e-1')).rejects.toMatchObject({ name: 'RetryableError' });
     await applyEvent(env.ctx, thingEvent(PRIMARY, 'CREATED', { name: 'm-1' }), 'e-0');
 
     const added = await applyEvent(env.ctx, membershipEvent(PRIMARY, 'ADDED', 'fleet-a', 'm-1'), 'e-1');
@@ -163,6 +160,26 @@ describe('Replication: thing groups', () => {
       { kind: 'membership', name: 'fleet-a/m-1', action: 'deleted' },
     ]);
     expect(await groupsOf('m-1')).toEqual([]);
+  });
+
+  it('Given a membership event that arrives before its thing, When it is applied, Then the thing is created from the primary (type, attributes) and added at once; its own event later converges with no second create', async () => {
+    await createGroup(env.primary, 'early-g');
+    await createThingType(env.primary, 'early-type');
+    await createThing(env.primary, 'early-t', { type: 'early-type', attributes: { x: '1' } });
+    await addToGroup(env.primary, 'early-g', 'early-t');
+
+    const added = await applyEvent(env.ctx, membershipEvent(PRIMARY, 'ADDED', 'early-g', 'early-t'), 'e-1');
+    expect(added.map((o) => `${o.kind}:${o.name}:${o.action}`)).toEqual([
+      'thingType:early-type:created',
+      'thing:early-t:created',
+      'thingGroup:early-g:created',
+      'membership:early-g/early-t:created',
+    ]);
+    expect(await describeThing(env.secondary, 'early-t')).toMatchObject({ thingTypeName: 'early-type', attributes: { x: '1' } });
+    expect(await groupsOf('early-t')).toEqual(['early-g']);
+    // The thing's own event: the registry entry is already there (no second create).
+    const own = await applyEvent(env.ctx, thingEvent(PRIMARY, 'CREATED', { name: 'early-t', timestamp: Date.now() - 3_600_000 }), 'e-0');
+    expect(own.filter((o) => o.kind === 'thing' || o.kind === 'thingType').map((o) => o.action)).toEqual(['unchanged']);
   });
 
   it('a late ADDED after REMOVED converges to the primary (not a member)', async () => {

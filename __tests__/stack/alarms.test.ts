@@ -51,6 +51,8 @@ describe('Stack: alarm notifications', () => {
       'iot-dr-reconcile-failed (aws.secondary)',
       'iot-dr-replication-dlq-not-empty (aws.secondary)',
       'iot-dr-replication-dlq-not-empty-to-primary (aws.primary)',
+      'iot-dr-replication-failed-events (aws.secondary)',
+      'iot-dr-replication-failed-events-to-primary (aws.primary)',
       'iot-dr-replication-failures (aws.secondary)',
       'iot-dr-replication-failures-to-primary (aws.primary)',
       'iot-dr-secondary-unhealthy (aws.primary)',
@@ -64,6 +66,7 @@ describe('Stack: alarm notifications', () => {
       'iot-dr-primary-unhealthy',
       'iot-dr-reconcile-failed',
       'iot-dr-replication-dlq-not-empty',
+      'iot-dr-replication-failed-events',
       'iot-dr-replication-failures',
       'iot-dr-secondary-unhealthy',
     ]);
@@ -77,7 +80,7 @@ describe('Stack: alarm notifications', () => {
     expect(tf.resource.aws_sns_topic).toBeUndefined();
     for (const [, alarm] of alarms(tf)) expect(alarm.alarm_actions).toBeUndefined();
     const warnings = stack.node.metadata.filter((m) => /warn/i.test(m.type)).map((m) => String(m.data));
-    expect(warnings).toEqual([expect.stringMatching(/9 alarms notify nobody: set alarms\.email or alarms\.topicArns/)]);
+    expect(warnings).toEqual([expect.stringMatching(/11 alarms notify nobody: set alarms\.email or alarms\.topicArns/)]);
   });
 
   it.each<[string, IotDrConfigInput, string[]]>([

@@ -66,4 +66,21 @@ describe('Synth: scripts/app.mjs', () => {
       'secondaryRegion: primary and secondary regions must differ (both are "us-west-2")',
     );
   });
+
+  it('Given an EXPRESS workflow whose retries cannot finish in time, When synthesizing, Then it exits 2 naming the field, value and rule, without a stack trace', () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'synth-express-'));
+    const run = spawnSync(process.execPath, [APP], {
+      cwd,
+      env: {
+        ...process.env,
+        CHECKPOINT_DISABLE: '1',
+        IOT_DR_CONFIG_JSON: JSON.stringify({ replication: { workflowType: 'EXPRESS', workerTimeoutSeconds: 120 } }),
+      },
+    });
+    expect(run.status).toBe(2);
+    const stderr = run.stderr.toString();
+    expect(stderr).toContain('replication.workflowType: an EXPRESS batch must finish within 240 s');
+    expect(stderr).toContain('(got "EXPRESS")');
+    expect(stderr).not.toMatch(/\n\s+at /);
+  });
 });

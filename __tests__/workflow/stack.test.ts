@@ -1,7 +1,7 @@
 // Construct: ReplicationWorkflow, as synthesized into the stack's Terraform JSON.
 import aslValidator from 'asl-validator';
 import { resourcesOf, synthJson, type TerraformJson } from '../support/synth';
-import { PRINCIPAL_PENDING_ERROR, STATE, WORKER_STATE } from '../../stacks/workflow-definition';
+import { PRINCIPAL_PENDING_ERROR, STATE, TRANSIENT_ERRORS, WORKER_STATE } from '../../stacks/workflow-definition';
 
 const CONFIG = {
   primaryRegion: 'eu-west-1',
@@ -17,6 +17,8 @@ const CONFIG = {
     failureRetentionDays: 10,
     workerTimeoutSeconds: 50,
     principalGraceSeconds: 90,
+    // The per-event Standard workflow (these retry settings do not fit EXPRESS's budget).
+    workflowType: 'STANDARD',
   },
 } as const;
 
@@ -76,8 +78,22 @@ describe('Construct: ReplicationWorkflow', () => {
         eventName: ['INSERT'],
         dynamodb: { NewImage: { originRegion: { S: [{ 'anything-but': ['eu-central-1'] }] } } },
       },
-      { eventName: ['INSERT'], dynamodb: { NewImage: { originRegion: [{ exists: false }] } } },
+      { eventName: ['INSERT'], dynamodb: { NewImage: { originRegion: { S: [{ exists: false }] } } } },
     ]);
+    // AWS applies `exists` to leaf values only; in a stream record `originRegion` is an object
+    // ({"S": ...}), so an `exists` on it would match every INSERT. Every `exists` must sit under an
+    // attribute-value type key (the leaf).
+    const existsParents: string[] = [];
+    const walk = (node: unknown, key: string) => {
+      if (Array.isArray(node)) {
+        for (const v of node) if (v && typeof v === 'object' && 'exists' in v) existsParents.push(key);
+        return;
+      }
+      if (node && typeof node === 'object') for (const [k, v] of Object.entries(node)) walk(v, k);
+    };
+    for (const p of patterns) walk(p, '');
+    expect(existsParents.length).toBeGreaterThan(0);
+    for (const k of existsParents) expect(['S', 'N', 'B', 'BOOL', 'NULL']).toContain(k);
   });
 
   it('encrypts the DLQ and keeps messages 14 days, and alarms when it is not empty', () => {
@@ -173,11 +189,11 @@ describe('Construct: ReplicationWorkflow', () => {
         },
       });
     }
-    // The default configuration passes the default grace, and sizes the retrier from it.
+    // The default configuration passes the default grace, and sizes the slow lane's retrier from it.
     const defaults = synthJson({});
     const thing = one(defaults, 'aws_lambda_function', 'worker-thing_');
     expect(thing.environment.variables.PRINCIPAL_GRACE_SECONDS).toBe('300');
-    const retrier = JSON.parse(one(defaults, 'aws_sfn_state_machine').definition).States[WORKER_STATE.thing].Retry[0];
+    const retrier = JSON.parse(one(defaults, 'aws_sfn_state_machine', 'slow-lane').definition).States[WORKER_STATE.thing].Retry[0];
     expect(retrier.MaxAttempts * retrier.IntervalSeconds).toBeGreaterThanOrEqual(300);
   });
 
@@ -278,50 +294,81 @@ describe('Construct: ReplicationWorkflow', () => {
   });
 
   describe('workflow type', () => {
-    it('creates an Express state machine when configured with a retry budget that fits in 5 minutes', () => {
-      const express = synthJson({
-        replication: {
-          workflowType: 'EXPRESS',
-          workflowRetryMaxAttempts: 3,
-          workflowRetryIntervalSeconds: 2,
-          workflowRetryMaxDelaySeconds: 10,
-          workerTimeoutSeconds: 20,
-          // 134 s transient + 2 x (20 s + 30 s) principal wait + 47 s recorder = 281 s
-          principalGraceSeconds: 40,
-        },
+    const resolve = (definition: string) =>
+      JSON.parse(
+        definition
+          .replace(/\$\{aws_lambda_function\.([^.}]+)\.arn\}/g, 'arn:aws:lambda:us-west-2:123456789012:function:$1')
+          .replace(/\$\{aws_sfn_state_machine\.([^.}]+)\.arn\}/g, 'arn:aws:states:us-west-2:123456789012:stateMachine:$1')
+          .replace(/\$\{aws_dynamodb_table\.[^.}]+\.name\}/g, 'iot-dr-failures'),
+      );
+
+    it('Given the defaults, Then an Express batch workflow (Map over the batch, no certificate wait) and a Standard slow lane that waits are synthesized, and the trigger starts the batch synchronously', () => {
+      const dflt = synthJson({});
+      const machines = ours(dflt, 'aws_sfn_state_machine');
+      expect(machines.map(([, m]) => [m.name, m.type]).sort()).toEqual([
+        ['iot-dr-replication', 'EXPRESS'],
+        ['iot-dr-replication-slow-lane', 'STANDARD'],
+      ]);
+      const batch = machines.find(([, m]) => m.type === 'EXPRESS')![1];
+      const slow = machines.find(([, m]) => m.type === 'STANDARD')![1];
+      for (const m of [batch, slow]) {
+        const { isValid, errorsText } = aslValidator(resolve(m.definition));
+        expect(errorsText('\n')).toBe('');
+        expect(isValid).toBe(true);
+      }
+      const map = resolve(batch.definition).States[STATE.batch];
+      expect(map).toMatchObject({ Type: 'Map', ItemsPath: '$.events', MaxConcurrency: 40, ItemProcessor: { ProcessorConfig: { Mode: 'INLINE' } } });
+      const task = map.ItemProcessor.States[WORKER_STATE.thing];
+      // Hot path: only the transient retrier (defaults 3 retries, 2 s doubling, capped at 10 s).
+      expect(task.Retry).toEqual([
+        { ErrorEquals: [...TRANSIENT_ERRORS], IntervalSeconds: 2, BackoffRate: 2, MaxAttempts: 3, MaxDelaySeconds: 10, JitterStrategy: 'FULL' },
+      ]);
+      expect(task.TimeoutSeconds).toBe(30);
+      expect(task.Catch[0]).toEqual({ ErrorEquals: [PRINCIPAL_PENDING_ERROR], ResultPath: null, Next: STATE.deferToSlowLane });
+      const defer = map.ItemProcessor.States[STATE.deferToSlowLane];
+      expect(defer.Resource).toBe('arn:aws:states:::states:startExecution');
+      expect(JSON.parse(batch.definition).States[STATE.batch].ItemProcessor.States[STATE.deferToSlowLane].Parameters.StateMachineArn).toBe(
+        ref('aws_sfn_state_machine', slow, 'arn', dflt),
+      );
+      // The slow lane waits: 15 retries 20 s apart for the default 300 s grace.
+      expect(resolve(slow.definition).States[WORKER_STATE.thing].Retry[0]).toMatchObject({ ErrorEquals: [PRINCIPAL_PENDING_ERROR], MaxAttempts: 15, IntervalSeconds: 20 });
+
+      const trigger = one(dflt, 'aws_lambda_function', 'trigger');
+      expect(trigger.timeout).toBe(330);
+      expect(trigger.environment.variables).toMatchObject({ WORKFLOW_TYPE: 'EXPRESS', STATE_MACHINE_ARN: ref('aws_sfn_state_machine', batch, 'arn', dflt) });
+      const triggerStatements = policyOf(dflt, 'trigger').Statement;
+      expect(triggerStatements.find((st) => st.Sid === 'StartSyncExecutions')).toMatchObject({
+        Action: ['states:StartSyncExecution'],
+        Resource: [ref('aws_sfn_state_machine', batch, 'arn', dflt)],
       });
-      expect(one(express, 'aws_sfn_state_machine')).toMatchObject({
-        type: 'EXPRESS',
-        logging_configuration: { level: 'ERROR', include_execution_data: false },
+      expect(triggerStatements.flatMap((st) => st.Action)).not.toContain('states:StartExecution');
+      // The machines' role may start the slow lane, and only it.
+      expect(policyOf(dflt, 'workflow-slow-lane-policy').Statement).toEqual([
+        { Sid: 'StartSlowLane', Effect: 'Allow', Action: ['states:StartExecution'], Resource: [ref('aws_sfn_state_machine', slow, 'arn', dflt)] },
+      ]);
+      // Failures: recorded events of batches (trigger metric) and failed slow-lane executions.
+      expect(one(dflt, 'aws_cloudwatch_metric_alarm', 'failed-events-alarm')).toMatchObject({
+        namespace: 'IotDr',
+        metric_name: 'FailedEventsRecorded',
+        dimensions: { service: 'stream-trigger' },
+      });
+      expect(one(dflt, 'aws_cloudwatch_metric_alarm', 'failed-executions-alarm').dimensions).toEqual({
+        StateMachineArn: ref('aws_sfn_state_machine', slow, 'arn', dflt),
       });
     });
 
-    it('throws when Express is chosen with a retry budget longer than 5 minutes, naming the fields', () => {
-      // 122 + 7 x 70 = 612 s transient, 15 x (20 + 70) = 1350 s principal wait, 47 s recorder
-      expect(() => synthJson({ replication: { workflowType: 'EXPRESS' } })).toThrow(
-        'replication.workflowType "EXPRESS" needs the worst-case execution to fit in 300 s, but the configuration allows 2009 s: 612 s for the transient-error retrier (replication.workflowRetryMaxAttempts=6, workflowRetryIntervalSeconds=2, workflowRetryMaxDelaySeconds=60, workerTimeoutSeconds=60), 1350 s for the PrincipalPendingError retrier (replication.principalGraceSeconds=300: 15 retries 20 s apart, each attempt up to 70 s) and 47 s for the failure recorder',
-      );
+    it('Given workflowType STANDARD, Then one per-event Standard machine and no slow lane, started per record', () => {
+      const machines = ours(tf, 'aws_sfn_state_machine');
+      expect(machines.map(([, m]) => m.type)).toEqual(['STANDARD']);
+      expect(one(tf, 'aws_lambda_function', 'trigger').environment.variables.WORKFLOW_TYPE).toBe('STANDARD');
+      expect(ours(tf, 'aws_cloudwatch_log_group').some(([id]) => id.includes('slow-lane'))).toBe(false);
+      expect(ours(tf, 'aws_cloudwatch_metric_alarm').some(([id]) => id.includes('failed-events'))).toBe(false);
     });
 
-    it('throws when only the principal grace makes an Express budget too long, naming replication.principalGraceSeconds', () => {
-      const express = {
-        workflowType: 'EXPRESS',
-        workflowRetryMaxAttempts: 3,
-        workflowRetryIntervalSeconds: 2,
-        workflowRetryMaxDelaySeconds: 10,
-        workerTimeoutSeconds: 20,
-      } as const;
-      // 181 s without the wait; grace 60 adds 3 x (20 + 30) = 150 s -> 331 s
-      expect(() => synthJson({ replication: { ...express, principalGraceSeconds: 60 } })).toThrow(
-        /allows 331 s: .* 150 s for the PrincipalPendingError retrier \(replication\.principalGraceSeconds=60: 3 retries 20 s apart/,
+    it('Given EXPRESS with a retry budget that cannot finish in time, Then the synth stops with a configuration error naming the fields (the rule itself: __tests__/config)', () => {
+      expect(() => synthJson({ replication: { workflowType: 'EXPRESS', workerTimeoutSeconds: 60, workflowRetryMaxAttempts: 6 } })).toThrow(
+        /replication\.workflowType: an EXPRESS batch must finish within 240 s/,
       );
-      // A grace of 0 (no waiting: reconciliation attaches late certificates) fits, with a retrier that never retries.
-      const noWait = synthJson({ replication: { ...express, principalGraceSeconds: 0 } });
-      const definition = JSON.parse(one(noWait, 'aws_sfn_state_machine').definition);
-      expect(definition.States[WORKER_STATE.thing].Retry[0]).toMatchObject({
-        ErrorEquals: [PRINCIPAL_PENDING_ERROR],
-        MaxAttempts: 0,
-      });
     });
   });
 

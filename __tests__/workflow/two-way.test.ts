@@ -1,7 +1,8 @@
 // Two-way replication end to end on moto (issue 10): each region's changes are captured (the
 // capture rules emulated by a recording proxy, cli/drill/capture.ts: moto has no rules engine),
-// delivered to the OTHER region's real stream trigger, started on moto Step Functions there, and
-// run through the real ASL (aws-local-stepfunctions) with that direction's real worker handlers.
+// delivered to the OTHER region's real stream trigger, which runs the batch through the deployed
+// workflow shape (Express per batch + Standard slow lane, the real ASL on a local Step Functions
+// endpoint, cli/drill/local-sfn.ts) with that direction's real worker handlers.
 // Every round of captured changes is counted: executions per direction and writes (outcomes that
 // changed something), which is how echo suppression is proven.
 //
@@ -10,28 +11,28 @@
 // second apart; the per-field rule is covered on AWS-shaped documents in
 // __tests__/replication/conflicts.test.ts.
 import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { CreateStateMachineCommand, DescribeExecutionCommand, ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { DeleteThingShadowCommand } from '@aws-sdk/client-iot-data-plane';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
 import { startCaptureProxy, type CaptureProxy } from '../../cli/drill/capture';
 import type { Side } from '../../cli/drill/fleet';
-import { STATE, WORKER_STATE } from '../../stacks/workflow-definition';
+import { startLocalStepFunctions, type LocalStepFunctions } from '../../cli/drill/local-sfn';
+import { batchWorkflowDefinition, WORKER_FAMILIES, type WorkerFamily, workflowDefinition } from '../../stacks/workflow-definition';
 import { createThing, describeThing, readShadow, updateShadow } from '../support/fleet';
 import { motoClient, motoIot, motoIotData, startMoto, workerLambdaEnv, type Moto } from '../support/moto';
-import { ACCOUNT, PRIMARY, SECONDARY, createFailureTable, dynamodbPutItem, runWorkflow, streamEvent, streamRecord, testDefinition } from './harness';
+import { ACCOUNT, FAKE_WORKERS, PRIMARY, SECONDARY, TEST_RETRY, createFailureTable, streamEvent, streamRecord } from './harness';
 
-type Handler = (input: unknown) => Promise<any>;
+type Handler = (input: any) => Promise<any>;
 type Direction = 'toSecondary' | 'toPrimary';
 
 interface Pipeline {
   readonly region: string;
-  readonly stateMachineArn: string;
-  readonly sfn: SFNClient;
+  readonly batchArn: string;
+  readonly sfn: LocalStepFunctions;
   readonly ddb: DynamoDBClient;
   readonly trigger: (event: DynamoDBStreamEvent) => Promise<DynamoDBBatchResponse>;
-  readonly workers: Record<string, Handler>;
-  readonly ran: Set<string>;
+  /** Writes (outcomes that changed something) made by this direction's workers. */
+  writes: number;
 }
 
 let moto: Moto;
@@ -40,44 +41,62 @@ let primary: Side;
 let secondary: Side;
 const pipelines = {} as Record<Direction, Pipeline>;
 const saved = { ...process.env };
-const definition = testDefinition();
+const ENTRIES: Record<WorkerFamily, string> = { thing: 'worker-thing', thingType: 'worker-thing-type', thingGroup: 'worker-thing-group', shadow: 'worker-shadow' };
 
-/** The trigger and the four workers of one direction, loaded with that direction's environment. */
+/**
+ * One direction as the stack deploys it (the default workflow shape: an Express execution per
+ * stream batch, a Standard slow lane): the real trigger, the ASL on a local Step Functions
+ * endpoint, and the four real workers, loaded with that direction's environment.
+ */
 async function pipeline(direction: Direction): Promise<Pipeline> {
   const region = direction === 'toSecondary' ? SECONDARY : PRIMARY;
-  const sfn = motoClient(SFNClient, moto.endpoint, region);
+  const suffix = direction === 'toSecondary' ? '' : '-to-primary';
+  const arn = (n: string) => `arn:aws:states:${region}:${ACCOUNT}:stateMachine:${n}${suffix}`;
   const ddb = motoClient(DynamoDBClient, moto.endpoint, region);
   const sqs = motoClient(SQSClient, moto.endpoint, region);
-  const stateMachineArn = (
-    await sfn.send(
-      new CreateStateMachineCommand({
-        name: direction === 'toSecondary' ? 'iot-dr-replication' : 'iot-dr-replication-to-primary',
-        definition: JSON.stringify(definition),
-        roleArn: `arn:aws:iam::${ACCOUNT}:role/iot-dr-replication`,
-      }),
-    )
-  ).stateMachineArn!;
-  const dlqUrl = (await sqs.send(new CreateQueueCommand({ QueueName: 'iot-dr-replication-dlq' }))).QueueUrl!;
+  const dlqUrl = (await sqs.send(new CreateQueueCommand({ QueueName: `iot-dr-replication-dlq${suffix}` }))).QueueUrl!;
   sqs.destroy();
   await createFailureTable(ddb);
-  // As the stack sets them for this direction; every IoT call goes through the capture proxy.
-  Object.assign(process.env, {
-    ...workerLambdaEnv(proxy.endpoint, 'thing-only', { direction: direction === 'toSecondary' ? 'to-secondary' : 'to-primary', conflicts: 'merge' }),
-    STATE_MACHINE_ARN: stateMachineArn,
-    DLQ_URL: dlqUrl,
+  // The workers, as the stack configures this direction; every IoT call goes through the capture proxy.
+  Object.assign(process.env, workerLambdaEnv(proxy.endpoint, 'thing-only', { direction: direction === 'toSecondary' ? 'to-secondary' : 'to-primary', conflicts: 'merge' }));
+  const real = {} as Record<WorkerFamily, Handler>;
+  jest.isolateModules(() => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    for (const family of WORKER_FAMILIES) real[family] = require(`../../functions/${ENTRIES[family]}/handler`).handler;
   });
-  const workers: Record<string, Handler> = {};
+  const workers = {} as Record<WorkerFamily, Handler>;
+  for (const family of WORKER_FAMILIES) {
+    workers[family] = async (input) => {
+      const out = await real[family](input);
+      p.writes += (out.outcomes as Array<{ action: string }>).filter((o) => o.action !== 'unchanged' && o.action !== 'skipped').length;
+      return out;
+    };
+  }
+  const props = { workers: FAKE_WORKERS, failureTableName: 'iot-dr-failures', failureRetentionDays: 14, retry: TEST_RETRY, taskTimeoutSeconds: 60 };
+  const sfn = await startLocalStepFunctions({
+    machines: [
+      { arn: arn('iot-dr-replication'), type: 'EXPRESS', definition: batchWorkflowDefinition({ ...props, slowLaneArn: arn('iot-dr-replication-slow-lane') }) },
+      { arn: arn('iot-dr-replication-slow-lane'), type: 'STANDARD', definition: workflowDefinition(props) },
+    ],
+    workers,
+    dynamodb: ddb,
+    forwardTo: moto.endpoint,
+  });
+  // The trigger, as the stack configures it in this region.
+  Object.assign(process.env, {
+    STATE_MACHINE_ARN: arn('iot-dr-replication'),
+    WORKFLOW_TYPE: 'EXPRESS',
+    DLQ_URL: dlqUrl,
+    SECONDARY_REGION: region,
+    IOT_DR_AWS_ENDPOINT: sfn.endpoint,
+  });
   let trigger!: Pipeline['trigger'];
   jest.isolateModules(() => {
-    /* eslint-disable @typescript-eslint/no-require-imports */
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
     trigger = require('../../functions/stream-trigger/handler').handler;
-    workers[WORKER_STATE.thing] = require('../../functions/worker-thing/handler').handler;
-    workers[WORKER_STATE.thingType] = require('../../functions/worker-thing-type/handler').handler;
-    workers[WORKER_STATE.thingGroup] = require('../../functions/worker-thing-group/handler').handler;
-    workers[WORKER_STATE.shadow] = require('../../functions/worker-shadow/handler').handler;
-    /* eslint-enable @typescript-eslint/no-require-imports */
   });
-  return { region, stateMachineArn, sfn, ddb, trigger, workers, ran: new Set() };
+  const p: Pipeline = { region, batchArn: arn('iot-dr-replication'), sfn, ddb, trigger, writes: 0 };
+  return p;
 }
 
 beforeAll(async () => {
@@ -93,7 +112,7 @@ beforeAll(async () => {
 afterAll(async () => {
   process.env = saved;
   for (const p of Object.values(pipelines)) {
-    p.sfn.destroy();
+    await p.sfn.stop();
     p.ddb.destroy();
   }
   await proxy?.stop();
@@ -106,37 +125,20 @@ interface Round {
   readonly failed: number;
 }
 
-/** Delivers `items` to one direction's trigger and runs the executions it started; returns the writes. */
+/**
+ * Delivers `items` to one direction's trigger as one stream batch (one Express execution per
+ * batch, as deployed); returns the executions it ran and the writes its workers made.
+ */
 async function deliver(direction: Direction, items: ReadonlyArray<{ uuid: string }>): Promise<{ executions: number; writes: number; failed: number }> {
   const p = pipelines[direction];
+  const before = { executions: totalExecutions(p), writes: p.writes, failed: totalFailed(p) };
   const response = await p.trigger(streamEvent(items.map((i) => streamRecord(i))));
+  await p.sfn.drain();
   expect(response.batchItemFailures).toEqual([]);
-  const list = await p.sfn.send(new ListExecutionsCommand({ stateMachineArn: p.stateMachineArn, maxResults: 1000 }));
-  let executions = 0;
-  let writes = 0;
-  let failed = 0;
-  for (const item of items) {
-    const execution = (list.executions ?? []).find((e) => e.name === item.uuid);
-    if (!execution || p.ran.has(item.uuid)) continue;
-    p.ran.add(item.uuid);
-    const { input } = await p.sfn.send(new DescribeExecutionCommand({ executionArn: execution.executionArn }));
-    // Each worker's own result is counted: its outcomes that changed something are writes.
-    const counted = Object.fromEntries(
-      Object.entries(p.workers).map(([state, worker]) => [
-        state,
-        async (workerInput: unknown) => {
-          const out = await worker(workerInput);
-          writes += (out.outcomes as Array<{ action: string }>).filter((o) => o.action !== 'unchanged' && o.action !== 'skipped').length;
-          return out;
-        },
-      ]),
-    );
-    const run = await runWorkflow(definition, JSON.parse(input!), { ...counted, [STATE.recordFailure]: dynamodbPutItem(p.ddb) });
-    executions++;
-    if (run.status !== 'SUCCEEDED') failed++;
-  }
-  return { executions, writes, failed };
+  return { executions: totalExecutions(p) - before.executions, writes: p.writes - before.writes, failed: totalFailed(p) - before.failed };
 }
+const totalExecutions = (p: Pipeline) => Object.values(p.sfn.stats).reduce((n, s) => n + s.executions, 0);
+const totalFailed = (p: Pipeline) => Object.values(p.sfn.stats).reduce((n, s) => n + s.failed, 0);
 
 /**
  * Replicates until no change is captured any more (at most `maxRounds`): each round delivers what

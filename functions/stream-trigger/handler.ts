@@ -1,6 +1,7 @@
 /**
- * Stream trigger (secondary region): replica-table stream records -> one replication workflow
- * execution each. Thin: the rules live in `functions/lib/trigger`.
+ * Stream trigger (secondary region): replica-table stream records -> synchronous Express batch
+ * executions (EXPRESS) or one Standard execution each (STANDARD). Thin: the rules live in
+ * `functions/lib/trigger`.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
@@ -15,14 +16,29 @@ const logger = new Logger({ serviceName: 'iot-dr-stream-trigger' });
 const metrics = new Metrics({ namespace: 'IotDr', serviceName: 'stream-trigger' });
 
 // Bounded SDK retries: a call still failing after them is returned to Lambda (batchItemFailures),
-// whose own retries are bounded by the event source mapping.
-const clientConfig = {
+// whose own retries are bounded by the event source mapping. Every request is bounded too
+// (throwOnRequestTimeout: without it @smithy/node-http-handler 4.x only logs a late request).
+const base = {
   region: config.secondaryRegion,
-  maxAttempts: 3,
   retryMode: 'adaptive' as const,
   ...(config.endpoint ? { endpoint: config.endpoint } : {}),
 };
-const sfn = new SFNClient(clientConfig);
+const clientConfig = {
+  ...base,
+  maxAttempts: 3,
+  requestHandler: { connectionTimeout: 1_000, requestTimeout: 5_000, throwOnRequestTimeout: true },
+};
+// EXPRESS: StartSyncExecution answers when the batch execution ends, which Step Functions bounds
+// at 300 s; a second attempt only for throttling/5xx answered quickly (the function's timeout,
+// 330 s, ends anything longer, and Lambda then retries the batch).
+const syncConfig = {
+  ...base,
+  maxAttempts: 2,
+  requestHandler: { connectionTimeout: 1_000, requestTimeout: 305_000, throwOnRequestTimeout: true },
+  // StartSyncExecution is served on the `sync-states.` host: an emulator endpoint has no such host.
+  ...(config.endpoint ? { disableHostPrefix: true } : {}),
+};
+const sfn = new SFNClient(config.workflowType === 'EXPRESS' ? syncConfig : clientConfig);
 const sqs = new SQSClient(clientConfig);
 
 /** Lambda entry point (event source mapping with `ReportBatchItemFailures`). */
@@ -32,6 +48,7 @@ export async function handler(event: DynamoDBStreamEvent): Promise<DynamoDBBatch
       sfn,
       sqs,
       stateMachineArn: config.stateMachineArn,
+      workflowType: config.workflowType,
       dlqUrl: config.dlqUrl,
       secondaryRegion: config.secondaryRegion,
       logger,

@@ -101,6 +101,10 @@ export interface CreateContextOptions {
   readonly credentials?: AwsCredentialIdentity;
   /** @default 4 (SDK adaptive retry; the workflow retries further on RetryableError) */
   readonly maxAttempts?: number;
+  /** Per-attempt request timeout of every client (throws `TimeoutError`). @default 10000 (`CLIENT_DEFAULTS`) */
+  readonly requestTimeoutMs?: number;
+  /** Per-attempt connection timeout of every client. @default 3000 (`CLIENT_DEFAULTS`) */
+  readonly connectionTimeoutMs?: number;
   /** @default a Powertools Logger with service name `iot-dr-replication` */
   readonly logger?: Logger;
   /** 0 to {@link MAX_PRINCIPAL_GRACE_SECONDS} seconds, in milliseconds. @default 300000 (5 minutes) */
@@ -137,7 +141,14 @@ export function createContext(options: CreateContextOptions): ReplicationContext
     );
   }
   const clients = (region: string): RegionClients => {
-    const config = clientConfig({ region, endpoint: options.endpoint, credentials: options.credentials, maxAttempts: options.maxAttempts });
+    const config = clientConfig({
+      region,
+      endpoint: options.endpoint,
+      credentials: options.credentials,
+      maxAttempts: options.maxAttempts,
+      requestTimeoutMs: options.requestTimeoutMs,
+      connectionTimeoutMs: options.connectionTimeoutMs,
+    });
     return { iot: new IoTClient(config), data: new IoTDataPlaneClient(config) };
   };
   return {

@@ -15,6 +15,7 @@ import { awsErrorName, isAlreadyExists } from '../aws';
 import { RetryableError } from '../errors';
 import { call, find, findAll, sameMap } from './call';
 import { absentMeansDeleted, keptTargetOnly, type Outcome, type ReplicationContext } from './context';
+import { ensureThing } from './thing';
 
 /** Hierarchies are at most 7 levels deep in AWS IoT; the bound stops a cycle in bad data. */
 const MAX_DEPTH = 8;
@@ -304,8 +305,8 @@ async function groupsOfThing(ctx: ReplicationContext, side: 'origin' | 'target',
 
 /**
  * Makes the membership of `thingName` in `groupName` in the secondary match the primary's:
- * added (the group replicated first when missing) or removed. A thing not yet in the secondary
- * throws `RetryableError`: its own THING_EVENT creates it, usually within seconds.
+ * added (the group replicated first when missing) or removed. A thing not yet in the secondary is
+ * created from the primary first (registry entry only: {@link ensureThing}).
  */
 export async function syncThingGroupMembership(ctx: ReplicationContext, groupName: string, thingName: string): Promise<Outcome[]> {
   const name = `${groupName}/${thingName}`;
@@ -321,12 +322,20 @@ export async function syncThingGroupMembership(ctx: ReplicationContext, groupNam
     return [{ kind: 'membership', name, action: 'deleted' }];
   }
   if (current?.includes(groupName)) return [{ kind: 'membership', name, action: 'unchanged' }];
-  // The thing (with its certificates) is worker-thing's job: wait for it rather than copy it here,
-  // which would need every certificate and policy permission in the group worker too.
-  if (current === undefined || !(await find(ctx, `DescribeThing ${thingName}`, () => ctx.target.iot.send(new DescribeThingCommand({ thingName }))))) {
-    throw new RetryableError(`thing ${thingName} is not replicated yet: membership in ${groupName} waits for it`, { context: { thingName, eventId: ctx.eventId } });
-  }
   const outcomes: Outcome[] = [];
+  if (current === undefined || !(await find(ctx, `DescribeThing ${thingName}`, () => ctx.target.iot.send(new DescribeThingCommand({ thingName }))))) {
+    // The membership arrived before the thing's own event: the origin has the thing (it is a
+    // member there), so create its registry entry (type, attributes) from it now. Its
+    // certificates stay with worker-thing (its own event) and reconciliation, so the group worker
+    // needs no certificate or policy permission.
+    const created = await ensureThing(ctx, thingName);
+    if (!created) {
+      throw new RetryableError(`thing ${thingName} disappeared from the origin while its membership in ${groupName} was replicated`, {
+        context: { thingName, eventId: ctx.eventId },
+      });
+    }
+    outcomes.push(...created);
+  }
   if (!(await describeGroup(ctx, 'target', groupName))) outcomes.push(...(await syncThingGroup(ctx, groupName)));
   await call(ctx, `AddThingToThingGroup ${name}`, () =>
     ctx.target.iot.send(new AddThingToThingGroupCommand({ thingGroupName: groupName, thingName })),

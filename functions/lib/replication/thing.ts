@@ -114,6 +114,22 @@ async function syncPrincipals(ctx: ReplicationContext, thingName: string, option
 }
 
 /**
+ * Creates (or updates) the thing's registry entry in the target from the origin's current one:
+ * its thing type first (synced when missing), then type and attributes. Never principals: those
+ * stay with the thing's own event (worker-thing) and reconciliation. Used where another
+ * resource needs the thing to exist, e.g. a group membership that arrives before the thing's own
+ * event. `undefined` when the origin does not have the thing (nothing to create).
+ */
+export async function ensureThing(ctx: ReplicationContext, thingName: string): Promise<Outcome[] | undefined> {
+  const source = await describeThing(ctx, 'origin', thingName);
+  if (!source) return undefined;
+  const outcomes: Outcome[] = [];
+  if (source.thingTypeName) outcomes.push(...(await ensureThingType(ctx, source.thingTypeName)));
+  outcomes.push(await upsertThing(ctx, source));
+  return outcomes;
+}
+
+/**
  * Deletes a thing from the secondary: principals detached (each certificate deleted when no
  * other thing uses it, each policy when nothing else is attached), classic and named shadows
  * deleted, then the thing.

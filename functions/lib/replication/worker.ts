@@ -1,10 +1,23 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { InvalidEventError, integerEnv, RetryableError, requiredEnv } from '../errors';
+import { callBoundMs } from '../aws';
 import type { EventApplier } from './apply';
 import { DEFAULT_PRINCIPAL_GRACE_SECONDS, MAX_PRINCIPAL_GRACE_SECONDS, PRINCIPAL_GRACE_ENV } from '../principal-grace';
 import { createContext, type Outcome, type ReplicationContext, type ReplicationMode, type ConflictPolicy } from './context';
 import type { EventType } from './events';
+
+/**
+ * AWS SDK limits of the workers' clients: 3 attempts of at most 1 s to connect and 2 s to answer
+ * (IoT control and data plane calls answer in tens of milliseconds), so one call ends within
+ * {@link WORKER_CALL_BOUND_MS} (9.3 s): a call that never answers fails as `TimeoutError`, is
+ * retried by the SDK, then surfaces as `RetryableError` to the workflow's retrier, well before the
+ * worker's own deadline (`replication.workerTimeoutSeconds`, default 20 s) would end the invocation.
+ */
+export const WORKER_CLIENT_LIMITS = { maxAttempts: 3, requestTimeoutMs: 2_000, connectionTimeoutMs: 1_000 } as const;
+
+/** Longest one AWS call of a worker can take (every attempt timing out, plus backoff). */
+export const WORKER_CALL_BOUND_MS = callBoundMs(WORKER_CLIENT_LIMITS);
 
 /** A worker's input: the Step Functions state input built by the trigger. */
 export interface WorkerInput {
@@ -95,6 +108,7 @@ export function workerHandler(
     principalGraceMs:
       integerEnv(PRINCIPAL_GRACE_ENV, { min: 0, max: MAX_PRINCIPAL_GRACE_SECONDS, fallback: DEFAULT_PRINCIPAL_GRACE_SECONDS }) * 1000,
     logger: new Logger({ serviceName }),
+    ...WORKER_CLIENT_LIMITS,
   });
   const metrics = new Metrics({ namespace: 'IotDr', serviceName });
   return (input) => runWorker(ctx, metrics, accepted, apply, input);

@@ -8,11 +8,20 @@ export class TriggerConfigError extends Error {
   }
 }
 
+/** How the trigger starts the workflow (`replication.workflowType`). */
+export type WorkflowType = 'EXPRESS' | 'STANDARD';
+
 export interface TriggerConfig {
   /** ARN of the replication state machine (`STATE_MACHINE_ARN`). */
   readonly stateMachineArn: string;
   /** URL of the DLQ for rejected records (`DLQ_URL`). */
   readonly dlqUrl: string;
+  /**
+   * `EXPRESS`: each batch runs as synchronous Express executions of the batch workflow
+   * (StartSyncExecution); `STANDARD`: one Standard execution per record (StartExecution), named
+   * after the event (`WORKFLOW_TYPE`).
+   */
+  readonly workflowType: WorkflowType;
   /** The region this trigger runs in; its own events are not replicated back (`SECONDARY_REGION`). */
   readonly secondaryRegion: string;
   /** Endpoint override for tests (`IOT_DR_AWS_ENDPOINT`). @default - the AWS endpoints */
@@ -30,7 +39,13 @@ export function triggerConfig(env: NodeJS.ProcessEnv = process.env): TriggerConf
   return {
     stateMachineArn: required('STATE_MACHINE_ARN'),
     dlqUrl: required('DLQ_URL'),
+    workflowType: workflowType(required('WORKFLOW_TYPE')),
     secondaryRegion: required('SECONDARY_REGION'),
     ...(endpoint ? { endpoint } : {}),
   };
+}
+
+function workflowType(value: string): WorkflowType {
+  if (value === 'EXPRESS' || value === 'STANDARD') return value;
+  throw new TriggerConfigError(`environment variable WORKFLOW_TYPE must be EXPRESS or STANDARD (got "${value}")`);
 }

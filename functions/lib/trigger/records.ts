@@ -11,8 +11,8 @@ import { EVENT_TYPES } from '../event-types';
 /** Event types a worker handles (the capture rules' `eventType`). */
 export const KNOWN_EVENT_TYPES: ReadonlySet<string> = new Set(EVENT_TYPES);
 
-/** Step Functions' limit on an execution's input (UTF-8 bytes). */
-export const MAX_EXECUTION_INPUT_BYTES = 256 * 1024;
+export { MAX_EVENTS_PER_BATCH_EXECUTION, MAX_EXECUTION_INPUT_BYTES } from './limits';
+import { MAX_EXECUTION_INPUT_BYTES } from './limits';
 
 /** What to do with one stream record. */
 export type Decision =
