@@ -119,6 +119,7 @@ beforeAll(async () => {
     ...workerLambdaEnv(moto.endpoint),
     PRINCIPAL_GRACE_SECONDS: String(GRACE_SECONDS),
     STATE_MACHINE_ARN: stateMachineArn,
+    WORKFLOW_TYPE: 'STANDARD',
     DLQ_URL: dlqUrl,
   });
   jest.isolateModules(() => {

@@ -75,6 +75,12 @@ describe('Stream trigger: record decoding', () => {
     expect(() => triggerConfig({ STATE_MACHINE_ARN: 'arn', SECONDARY_REGION: SECONDARY })).toThrow(
       'environment variable DLQ_URL is required',
     );
+    expect(() => triggerConfig({ STATE_MACHINE_ARN: 'arn', DLQ_URL: 'q', SECONDARY_REGION: SECONDARY })).toThrow(
+      'environment variable WORKFLOW_TYPE is required',
+    );
+    expect(() => triggerConfig({ STATE_MACHINE_ARN: 'arn', DLQ_URL: 'q', SECONDARY_REGION: SECONDARY, WORKFLOW_TYPE: 'SYNC' })).toThrow(
+      'environment variable WORKFLOW_TYPE must be EXPRESS or STANDARD (got "SYNC")',
+    );
   });
 });
 
@@ -106,6 +112,7 @@ describe('Stream trigger: handler against moto', () => {
     Object.assign(process.env, {
       ...emulatedLambdaEnv(moto.endpoint),
       STATE_MACHINE_ARN: stateMachineArn,
+      WORKFLOW_TYPE: 'STANDARD',
       DLQ_URL: dlqUrl,
       SECONDARY_REGION: SECONDARY,
     });
