@@ -34,6 +34,7 @@ describe('Construct: Reconciliation', () => {
         PRIMARY_REGION: 'us-east-1',
         SECONDARY_REGION: 'us-west-2',
         REPLICATION_MODE: 'complete',
+        CONFLICT_POLICY: 'merge',
         THINGS_PER_RUN: '500',
         FAILURE_TABLE: expect.stringContaining('aws_dynamodb_table.replication-workflow_failures'),
         CURSOR_PARAMETER: expect.stringContaining('aws_ssm_parameter.reconciliation_cursor'),
