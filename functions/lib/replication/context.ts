@@ -61,7 +61,7 @@ export interface ReplicationContext {
   /** Page size of every listing (all pages are always read). */
   readonly pageSize: number;
   /**
-   * A thing group created in the secondary gets the primary's memberships re-added at once (it
+   * A thing group created in the target gets the origin's memberships re-added at once (it
    * may be one an unfinished hierarchy repair deleted). `iot-dr copy` turns this off: it creates
    * every group before any thing exists and syncs each thing's memberships afterwards, so the adds
    * would all fail, one wasted call per membership.
