@@ -31,6 +31,7 @@ import {
   type WorkerFamily,
   workflowDefinition,
 } from '../stacks/workflow-definition';
+import { REPLICATION_FUNCTION_MEMORY_MB } from '../stacks/replication-workflow';
 import { createFailureTable, FAKE_WORKERS, streamRecord } from '../__tests__/workflow/harness';
 import {
   addToGroup,
@@ -81,7 +82,7 @@ const PRICES = {
   sqsPerRequest: 0.4 / 1e6,
   streamReads: 0,
 };
-const LAMBDA_MEMORY_GB = 256 / 1024; // NodejsFunction default (stacks/nodejs-function.ts)
+const LAMBDA_MEMORY_GB = REPLICATION_FUNCTION_MEMORY_MB / 1024; // workers and trigger (stacks/replication-workflow.ts)
 const EXPRESS_MEMORY_GB = 64 / 1024; // billed in 64 MB chunks; our definitions and inputs are far below
 
 interface ModeResult {
@@ -117,7 +118,12 @@ function costPerMillion(r: ModeResult) {
     (r.triggerInvocations + r.workerInvocations) * PRICES.lambdaPerRequest +
     ((r.triggerBilledMs + r.workerBilledMs) / 1000) * LAMBDA_MEMORY_GB * PRICES.lambdaPerGbSecond;
   const stores = r.failureRows * PRICES.dynamodbPerWrite + r.dlqMessages * PRICES.sqsPerRequest;
-  return { stepFunctions: stepFunctions * per, lambda: lambda * per, stores: stores * per, total: (stepFunctions + lambda + stores) * per };
+  return {
+    stepFunctions: stepFunctions * per,
+    lambda: lambda * per,
+    stores: stores * per,
+    total: (stepFunctions + lambda + stores) * per,
+  };
 }
 
 const percentile = (xs: number[], p: number) => {
@@ -126,7 +132,12 @@ const percentile = (xs: number[], p: number) => {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 };
 
-async function runMode(mode: 'STANDARD' | 'EXPRESS', events: number, faultRate: number, devices: number): Promise<ModeResult> {
+async function runMode(
+  mode: 'STANDARD' | 'EXPRESS',
+  events: number,
+  faultRate: number,
+  devices: number,
+): Promise<ModeResult> {
   const config = parseConfig({ replication: { workflowType: mode } });
   const r = config.replication;
   const moto = await startMoto();
@@ -138,14 +149,18 @@ async function runMode(mode: 'STANDARD' | 'EXPRESS', events: number, faultRate: 
   const notes: string[] = [];
   try {
     const { ctx, primary, secondary } = twoRegions(moto.endpoint);
-    const ddb = new DynamoDBClient({ endpoint: moto.endpoint, region: SECONDARY, credentials: { ...FAKE_CREDENTIALS } });
+    const ddb = new DynamoDBClient({
+      endpoint: moto.endpoint,
+      region: SECONDARY,
+      credentials: { ...FAKE_CREDENTIALS },
+    });
     const sqs = new SQSClient({ endpoint: moto.endpoint, region: SECONDARY, credentials: { ...FAKE_CREDENTIALS } });
     await createFailureTable(ddb);
     const { QueueUrl: dlqUrl } = await sqs.send(new CreateQueueCommand({ QueueName: 'iot-dr-replication-dlq' }));
 
     // Workers: the real handlers, their AWS calls through the fault proxy. The grace is 2 s here
-    // (300 s by default) so that a certificate attached a moment late is waited for in seconds.
-    const GRACE_SECONDS = 2;
+    // (300 s by default) so that a certificate attached a second late is waited for in seconds.
+    const GRACE_SECONDS = 5;
     Object.assign(process.env, workerLambdaEnv(proxy.endpoint), { PRINCIPAL_GRACE_SECONDS: String(GRACE_SECONDS) });
     const entries: Record<WorkerFamily, string> = {
       thing: 'worker-thing',
@@ -178,18 +193,39 @@ async function runMode(mode: 'STANDARD' | 'EXPRESS', events: number, faultRate: 
       workers: FAKE_WORKERS,
       failureTableName: 'iot-dr-failures',
       failureRetentionDays: r.failureRetentionDays,
-      retry: { maxAttempts: r.workflowRetryMaxAttempts, intervalSeconds: r.workflowRetryIntervalSeconds, maxDelaySeconds: r.workflowRetryMaxDelaySeconds },
+      retry: {
+        maxAttempts: r.workflowRetryMaxAttempts,
+        intervalSeconds: r.workflowRetryIntervalSeconds,
+        maxDelaySeconds: r.workflowRetryMaxDelaySeconds,
+      },
       taskTimeoutSeconds: taskTimeoutFor(r.workerTimeoutSeconds),
       principalGraceSeconds: GRACE_SECONDS,
     };
-    // Retry waits shortened (transient: 50 ms instead of 2-10 s); the certificate wait is real (2 s).
+    // Real retry waits (transient: 2 s doubling to 10 s, full jitter; the certificate wait: the grace).
     const machines: LocalMachine[] =
       mode === 'EXPRESS'
         ? [
-            { arn: ARN('iot-dr-replication'), type: 'EXPRESS', definition: batchWorkflowDefinition({ ...props, slowLaneArn: ARN('iot-dr-replication-slow-lane') }), retryWaitMs: 50 },
-            { arn: ARN('iot-dr-replication-slow-lane'), type: 'STANDARD', definition: workflowDefinition(props), retryWaitMs: [GRACE_SECONDS * 1000, 50] },
+            {
+              arn: ARN('iot-dr-replication'),
+              type: 'EXPRESS',
+              definition: batchWorkflowDefinition({ ...props, slowLaneArn: ARN('iot-dr-replication-slow-lane') }),
+              retryWaitMs: -1,
+            },
+            {
+              arn: ARN('iot-dr-replication-slow-lane'),
+              type: 'STANDARD',
+              definition: workflowDefinition(props),
+              retryWaitMs: -1,
+            },
           ]
-        : [{ arn: ARN('iot-dr-replication'), type: 'STANDARD', definition: workflowDefinition(props), retryWaitMs: [GRACE_SECONDS * 1000, 50] }];
+        : [
+            {
+              arn: ARN('iot-dr-replication'),
+              type: 'STANDARD',
+              definition: workflowDefinition(props),
+              retryWaitMs: -1,
+            },
+          ];
     const sfn = await startLocalStepFunctions({ machines, workers, dynamodb: ddb, forwardTo: moto.endpoint });
 
     // The trigger: the real handler, configured as the stack configures it.
@@ -217,12 +253,16 @@ async function runMode(mode: 'STANDARD' | 'EXPRESS', events: number, faultRate: 
     for (let i = 0; i < devices; i++) {
       const name = `dev-${i}`;
       await createDevice(primary, name, { type: 'sensor', attributes: { i: String(i) }, policy: 'bench-policy' });
-      await applyEvent(ctx, thingEvent(PRIMARY, 'CREATED', { name, timestamp: Date.now() - 3_600_000 }), `init-${name}`);
+      await applyEvent(
+        ctx,
+        thingEvent(PRIMARY, 'CREATED', { name, timestamp: Date.now() - 3_600_000 }),
+        `init-${name}`,
+      );
       names.push(name);
     }
 
-    // --- Stream: 4 shards, batches of batchSize, Lambda's retry of returned records ------------
-    const shards: Array<Array<{ record: ReturnType<typeof streamRecord>; at: number; id: string }>> = [[], [], [], []];
+    // --- Stream: 2 shards, batches of batchSize, Lambda's retry of returned records ------------
+    const shards: Array<Array<{ record: ReturnType<typeof streamRecord>; at: number; id: string }>> = [[], []];
     let producing = true;
     let dlqBatches = 0;
     const enqueuedAt = new Map<string, number>();
@@ -238,7 +278,10 @@ async function runMode(mode: 'STANDARD' | 'EXPRESS', events: number, faultRate: 
     const consume = async (queue: (typeof shards)[number]) => {
       while (producing || queue.length) {
         // The mapping's batching: up to batchSize records, or what came within the window.
-        if (!queue.length || (queue.length < r.batchSize && producing && Date.now() - queue[0].at < r.maximumBatchingWindowSeconds * 1000)) {
+        if (
+          !queue.length ||
+          (queue.length < r.batchSize && producing && Date.now() - queue[0].at < r.maximumBatchingWindowSeconds * 1000)
+        ) {
           await new Promise((res) => setTimeout(res, 20));
           continue;
         }
@@ -255,7 +298,9 @@ async function runMode(mode: 'STANDARD' | 'EXPRESS', events: number, faultRate: 
             dlqBatches++;
             break;
           }
-          const first = Math.min(...failed.map((f) => batch.findIndex((rec) => rec.dynamodb?.SequenceNumber === f)).filter((i) => i >= 0));
+          const first = Math.min(
+            ...failed.map((f) => batch.findIndex((rec) => rec.dynamodb?.SequenceNumber === f)).filter((i) => i >= 0),
+          );
           batch = batch.slice(Number.isFinite(first) ? first : 0);
         }
       }
@@ -268,7 +313,17 @@ async function runMode(mode: 'STANDARD' | 'EXPRESS', events: number, faultRate: 
     };
 
     // --- The mix: made in the primary, then captured ------------------------------------------
-    proxy.setRates(faultRate ? { throttle: faultRate * 0.4, internal: faultRate * 0.2, unavailable: faultRate * 0.2, reset: faultRate * 0.1, hang: faultRate * 0.1 } : {});
+    proxy.setRates(
+      faultRate
+        ? {
+            throttle: faultRate * 0.4,
+            internal: faultRate * 0.2,
+            unavailable: faultRate * 0.2,
+            reset: faultRate * 0.1,
+            hang: faultRate * 0.1,
+          }
+        : {},
+    );
     const started = Date.now();
     const pick = <T>(xs: T[]) => xs[Math.floor(Math.random() * xs.length)];
     const lateCerts: Promise<void>[] = [];
@@ -277,13 +332,31 @@ async function runMode(mode: 'STANDARD' | 'EXPRESS', events: number, faultRate: 
     for (let n = 0; n < events; n++) {
       const roll = Math.random();
       const kind =
-        roll < 0.84 ? 'shadow' : roll < 0.85 ? 'shadowDelete' : roll < 0.9 ? 'thingUpdated' : roll < 0.93 ? 'thingCreated' : roll < 0.96 ? 'membership' : roll < 0.99 ? 'groupUpdated' : 'type';
+        roll < 0.84
+          ? 'shadow'
+          : roll < 0.85
+            ? 'shadowDelete'
+            : roll < 0.9
+              ? 'thingUpdated'
+              : roll < 0.93
+                ? 'thingCreated'
+                : roll < 0.96
+                  ? 'membership'
+                  : roll < 0.99
+                    ? 'groupUpdated'
+                    : 'type';
       counts[kind] = (counts[kind] ?? 0) + 1;
       if (kind === 'shadow') {
         const thing = pick(names);
         const shadowName = Math.random() < 0.2 ? 'config' : '';
         const accepted = await updateShadow(primary, thing, shadowName, { reported: { t: n, ok: true } });
-        emit(shadowEvent(PRIMARY, 'update', thing, shadowName, { state: accepted.state, version: accepted.version, timestamp: accepted.timestamp }));
+        emit(
+          shadowEvent(PRIMARY, 'update', thing, shadowName, {
+            state: accepted.state,
+            version: accepted.version,
+            timestamp: accepted.timestamp,
+          }),
+        );
       } else if (kind === 'shadowDelete') {
         const thing = pick(names);
         try {
@@ -295,7 +368,12 @@ async function runMode(mode: 'STANDARD' | 'EXPRESS', events: number, faultRate: 
         }
       } else if (kind === 'thingUpdated') {
         const thing = pick(names);
-        await primary.iot.send(new UpdateThingCommand({ thingName: thing, attributePayload: { attributes: { i: thing.slice(4), n: String(n) }, merge: false } }));
+        await primary.iot.send(
+          new UpdateThingCommand({
+            thingName: thing,
+            attributePayload: { attributes: { i: thing.slice(4), n: String(n) }, merge: false },
+          }),
+        );
         emit(thingEvent(PRIMARY, 'UPDATED', { name: thing, type: 'sensor', attributes: { n: String(n) } }));
       } else if (kind === 'thingCreated') {
         const name = `new-${created++}`;
@@ -305,7 +383,7 @@ async function runMode(mode: 'STANDARD' | 'EXPRESS', events: number, faultRate: 
         // The device's certificate comes a moment after the thing (no registry event for it).
         lateCerts.push(
           (async () => {
-            await new Promise((res) => setTimeout(res, 1500));
+            await new Promise((res) => setTimeout(res, 1000));
             const cert = await createCertificate(primary);
             await attachPolicy(primary, 'bench-policy', cert.arn);
             await attachCertificate(primary, name, cert.arn);
@@ -319,7 +397,12 @@ async function runMode(mode: 'STANDARD' | 'EXPRESS', events: number, faultRate: 
         emit(membershipEvent(PRIMARY, 'ADDED', group, thing));
       } else if (kind === 'groupUpdated') {
         const group = pick(groups);
-        await primary.iot.send(new UpdateThingGroupCommand({ thingGroupName: group, thingGroupProperties: { attributePayload: { attributes: { zone: group, n: String(n) }, merge: false } } }));
+        await primary.iot.send(
+          new UpdateThingGroupCommand({
+            thingGroupName: group,
+            thingGroupProperties: { attributePayload: { attributes: { zone: group, n: String(n) }, merge: false } },
+          }),
+        );
         emit(thingGroupEvent(PRIMARY, 'UPDATED', { name: group, attributes: { n: String(n) } }));
       } else {
         const type = `type-${n}`;
@@ -336,9 +419,13 @@ async function runMode(mode: 'STANDARD' | 'EXPRESS', events: number, faultRate: 
 
     // --- Outcome ------------------------------------------------------------------------------
     const failureRows = (await ddb.send(new ScanCommand({ TableName: 'iot-dr-failures', Select: 'COUNT' }))).Count ?? 0;
-    const attrs = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ['ApproximateNumberOfMessages'] }));
+    const attrs = await sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ['ApproximateNumberOfMessages'] }),
+    );
     const dlqMessages = Number(attrs.Attributes?.ApproximateNumberOfMessages ?? 0) + dlqBatches;
-    const latencies = [...enqueuedAt].filter(([id]) => appliedAt.has(id)).map(([id, at]) => (appliedAt.get(id) as number) - at);
+    const latencies = [...enqueuedAt]
+      .filter(([id]) => appliedAt.has(id))
+      .map(([id, at]) => (appliedAt.get(id) as number) - at);
     const lost = [...enqueuedAt.keys()].filter((id) => !appliedAt.has(id)).length - failureRows - dlqMessages;
     const options = { concurrency: 8 };
     const compare = async () => {
@@ -351,7 +438,9 @@ async function runMode(mode: 'STANDARD' | 'EXPRESS', events: number, faultRate: 
       const rows = await ddb.send(new ScanCommand({ TableName: 'iot-dr-failures' }));
       const errors: Record<string, number> = {};
       for (const row of rows.Items ?? []) errors[row.error?.S ?? '?'] = (errors[row.error?.S ?? '?'] ?? 0) + 1;
-      notes.push(`failure rows by error: ${JSON.stringify(errors)}; region differences before their re-drive: ${differences.length}`);
+      notes.push(
+        `failure rows by error: ${JSON.stringify(errors)}; region differences before their re-drive: ${differences.length}`,
+      );
       // Only the rows are re-applied (as reconciliation's failure re-drive does), not a fleet-wide
       // repair, so that a difference the pipeline left elsewhere still shows.
       let repaired = 0;
@@ -402,10 +491,25 @@ async function runMode(mode: 'STANDARD' | 'EXPRESS', events: number, faultRate: 
 
 function runChild(mode: string): Promise<ModeResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...process.execArgv, __filename, '--child', mode, '--events', values.events as string, '--faults', values.faults as string, '--devices', values.devices as string], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-      env: { ...process.env, POWERTOOLS_LOG_LEVEL: 'SILENT', POWERTOOLS_METRICS_DISABLED: 'true' },
-    });
+    const child = spawn(
+      process.execPath,
+      [
+        ...process.execArgv,
+        __filename,
+        '--child',
+        mode,
+        '--events',
+        values.events as string,
+        '--faults',
+        values.faults as string,
+        '--devices',
+        values.devices as string,
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+        env: { ...process.env, POWERTOOLS_LOG_LEVEL: 'SILENT', POWERTOOLS_METRICS_DISABLED: 'true' },
+      },
+    );
     let out = '';
     child.stdout.on('data', (c) => {
       out += c;
@@ -420,14 +524,21 @@ function runChild(mode: string): Promise<ModeResult> {
 
 async function main(): Promise<void> {
   if (values.child) {
-    const result = await runMode(values.child as 'STANDARD' | 'EXPRESS', Number(values.events), Number(values.faults), Number(values.devices));
+    const result = await runMode(
+      values.child as 'STANDARD' | 'EXPRESS',
+      Number(values.events),
+      Number(values.faults),
+      Number(values.devices),
+    );
     process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);
     process.exit(0);
   }
   const modes = String(values.modes).split(',');
   const results: ModeResult[] = [];
   for (const mode of modes) results.push(await runChild(mode));
-  console.log(`prices: us-east-1 list prices recorded ${PRICES.date}: Standard $0.025/1,000 transitions; Express $1.00/M requests + $0.00001667/GB-s (64 MB, 100 ms steps); Lambda arm64 $0.20/M + $0.0000133334/GB-s at 256 MB; DynamoDB on-demand $0.625/M writes; SQS $0.40/M; stream reads by Lambda free`);
+  console.log(
+    `prices: us-east-1 list prices recorded ${PRICES.date}: Standard $0.025/1,000 transitions; Express $1.00/M requests + $0.00001667/GB-s (64 MB, 100 ms steps); Lambda arm64 $0.20/M + $0.0000133334/GB-s at ${REPLICATION_FUNCTION_MEMORY_MB} MB; DynamoDB on-demand $0.625/M writes; SQS $0.40/M; stream reads by Lambda free`,
+  );
   let failed = false;
   for (const r of results) {
     const c = costPerMillion(r);

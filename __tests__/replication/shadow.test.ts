@@ -93,6 +93,31 @@ describe('Replication: shadows', () => {
     expect(await stateOf('secondary', shadowName)).toBeUndefined();
   });
 
+  it('Given another execution writes an older state right after this one wrote (two events of one shadow applied at once), When the event is applied, Then the check pass after the write restores the newest state', async () => {
+    const older = await updateShadow(env.primary, 'lamp', '', { reported: { t: 1 } });
+    const newer = await updateShadow(env.primary, 'lamp', '', { reported: { t: 2 } });
+    const real = env.ctx.secondary.data.send.bind(env.ctx.secondary.data);
+    let raced = false;
+    // The concurrent execution, played by a direct write of the older state just after ours.
+    const send = jest.spyOn(env.ctx.secondary.data, 'send').mockImplementation(async (command: any) => {
+      const out = await real(command);
+      if (command instanceof UpdateThingShadowCommand && !raced) {
+        raced = true;
+        await real(new UpdateThingShadowCommand({ thingName: 'lamp', payload: Buffer.from(JSON.stringify({ state: older.state })) }));
+      }
+      return out;
+    });
+    try {
+      const outcomes = await applyEvent(env.ctx, shadowEvent(PRIMARY, 'update', 'lamp', '', newer), 'evt-new');
+      expect(outcomes).toEqual([expect.objectContaining({ action: 'created' })]);
+    } finally {
+      send.mockRestore();
+    }
+    expect(raced).toBe(true);
+    expect(withoutDelta(await stateOf('secondary'))).toEqual(withoutDelta(await stateOf('primary')));
+    expect((await stateOf('secondary'))?.reported).toEqual({ t: 2 });
+  });
+
   it('throws RetryableError while the thing is not replicated yet, then converges', async () => {
     await createThing(env.primary, 'newcomer');
     const accepted = await updateShadow(env.primary, 'newcomer', '', { reported: { up: true } });

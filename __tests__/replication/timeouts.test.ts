@@ -31,9 +31,20 @@ describe('SDK call bounds', () => {
   });
 
   it('Given a service that never answers, When a client from clientConfig calls it, Then each attempt ends with TimeoutError and the call fails after maxAttempts', async () => {
-    const iot = new IoTClient({ ...clientConfig({ region: 'us-east-1', endpoint, maxAttempts: 2, requestTimeoutMs: 200, connectionTimeoutMs: 200 }), credentials: { ...FAKE_CREDENTIALS } });
+    const iot = new IoTClient({
+      ...clientConfig({
+        region: 'us-east-1',
+        endpoint,
+        maxAttempts: 2,
+        requestTimeoutMs: 200,
+        connectionTimeoutMs: 200,
+      }),
+      credentials: { ...FAKE_CREDENTIALS },
+    });
     requests = 0;
-    await expect(iot.send(new DescribeThingCommand({ thingName: 't' }))).rejects.toMatchObject({ name: 'TimeoutError' });
+    await expect(iot.send(new DescribeThingCommand({ thingName: 't' }))).rejects.toMatchObject({
+      name: 'TimeoutError',
+    });
     expect(requests).toBe(2);
     iot.destroy();
   }, 30_000);
@@ -44,7 +55,11 @@ describe('SDK call bounds', () => {
     expect(WORKER_CALL_BOUND_MS).toBe(9300);
     expect(WORKER_CALL_BOUND_MS).toBeLessThan(parseConfig({}).replication.workerTimeoutSeconds * 1000 * 0.5);
     expect(callBoundMs()).toBe(CLIENT_DEFAULTS.maxAttempts * 13_000 + 700);
-    expect(clientConfig({ region: 'us-east-1' }).requestHandler).toEqual({ connectionTimeout: 3000, requestTimeout: 10_000, throwOnRequestTimeout: true });
+    expect(clientConfig({ region: 'us-east-1' }).requestHandler).toEqual({
+      connectionTimeout: 3000,
+      requestTimeout: 10_000,
+      throwOnRequestTimeout: true,
+    });
   });
 });
 

@@ -3,7 +3,13 @@
 // a fault AWS produces: throttling (429 ThrottlingException), 500 InternalFailureException, 503
 // ServiceUnavailableException, a connection reset, or a hang (no answer until the client gives up:
 // the SDK's request timeout must end it). Used by `npm run bench:cost -- --faults` and tests.
-import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  request as httpRequest,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export type Fault = 'throttle' | 'internal' | 'unavailable' | 'reset' | 'hang';

@@ -29,7 +29,17 @@ import {
   updateShadow,
 } from '../support/fleet';
 import { motoClient, startMoto, workerLambdaEnv, type Moto } from '../support/moto';
-import { ACCOUNT, FAILURE_TABLE, FAKE_WORKERS, PRIMARY, SECONDARY, TEST_RETRY, createFailureTable, streamEvent, streamRecord } from './harness';
+import {
+  ACCOUNT,
+  FAILURE_TABLE,
+  FAKE_WORKERS,
+  PRIMARY,
+  SECONDARY,
+  TEST_RETRY,
+  createFailureTable,
+  streamEvent,
+  streamRecord,
+} from './harness';
 
 type Handler = (input: any) => Promise<any>;
 const ARN = (n: string) => `arn:aws:states:${SECONDARY}:${ACCOUNT}:stateMachine:${n}`;
@@ -68,20 +78,36 @@ beforeAll(async () => {
     real.shadow = require('../../functions/worker-shadow/handler').handler;
     /* eslint-enable @typescript-eslint/no-require-imports */
   });
-  const counted = (h: Handler): Handler => async (input) => {
-    const out = await h(input);
-    const n = (out.outcomes as Array<{ action: string }>).filter((o) => o.action !== 'unchanged' && o.action !== 'skipped').length;
-    writes.set(input.eventId, (writes.get(input.eventId) ?? 0) + n);
-    return out;
+  const counted =
+    (h: Handler): Handler =>
+    async (input) => {
+      const out = await h(input);
+      const n = (out.outcomes as Array<{ action: string }>).filter(
+        (o) => o.action !== 'unchanged' && o.action !== 'skipped',
+      ).length;
+      writes.set(input.eventId, (writes.get(input.eventId) ?? 0) + n);
+      return out;
+    };
+  const props = {
+    workers: FAKE_WORKERS,
+    failureTableName: FAILURE_TABLE,
+    failureRetentionDays: 14,
+    retry: TEST_RETRY,
+    taskTimeoutSeconds: 30,
+    principalGraceSeconds: GRACE_SECONDS,
   };
-  const props = { workers: FAKE_WORKERS, failureTableName: FAILURE_TABLE, failureRetentionDays: 14, retry: TEST_RETRY, taskTimeoutSeconds: 30, principalGraceSeconds: GRACE_SECONDS };
   local = await startLocalStepFunctions({
     machines: [
       { arn: BATCH, type: 'EXPRESS', definition: batchWorkflowDefinition({ ...props, slowLaneArn: SLOW }) },
       // The slow lane's certificate wait is real (the grace must pass); its other waits short.
       { arn: SLOW, type: 'STANDARD', definition: workflowDefinition(props), retryWaitMs: [GRACE_SECONDS * 1000, 5] },
     ],
-    workers: { thing: counted(real.thing), thingType: counted(real.thingType), thingGroup: counted(real.thingGroup), shadow: counted(real.shadow) },
+    workers: {
+      thing: counted(real.thing),
+      thingType: counted(real.thingType),
+      thingGroup: counted(real.thingGroup),
+      shadow: counted(real.shadow),
+    },
     dynamodb: ddb,
     forwardTo: moto.endpoint,
   });
@@ -129,7 +155,11 @@ describe('EXPRESS: one synchronous batch execution per stream batch', () => {
       // Permanent: no thingArn -> InvalidEventError -> failure table, the batch goes on.
       { ...membershipEvent(PRIMARY, 'ADDED', 'b-group', 'x'), thingArn: undefined },
     ];
-    const records = [...items.map((i) => streamRecord(i)), streamRecord(undefined), streamRecord({ ...items[0], uuid: 'own', originRegion: SECONDARY })];
+    const records = [
+      ...items.map((i) => streamRecord(i)),
+      streamRecord(undefined),
+      streamRecord({ ...items[0], uuid: 'own', originRegion: SECONDARY }),
+    ];
     const before = local.stats[BATCH].executions;
 
     expect(await trigger(streamEvent(records))).toEqual({ batchItemFailures: [] });
@@ -138,9 +168,16 @@ describe('EXPRESS: one synchronous batch execution per stream batch', () => {
     expect(local.stats[BATCH].executions - before).toBe(1);
     expect(await describeThing(env.secondary, 'b-dev')).toMatchObject({ attributes: { a: '1' } });
     expect((await readShadow(env.secondary, 'b-dev'))?.state).toEqual({ reported: { n: 2 } });
-    expect(await failureRow(items[4].uuid as string)).toMatchObject({ error: { S: 'InvalidEventError' }, attempts: { N: '1' } });
-    const dlq = await sqs.send(new ReceiveMessageCommand({ QueueUrl: dlqUrl, MaxNumberOfMessages: 10, MessageAttributeNames: ['All'] }));
-    expect(dlq.Messages?.map((m) => JSON.parse(m.Body!).reason)).toEqual([expect.stringContaining('NewImage is missing')]);
+    expect(await failureRow(items[4].uuid as string)).toMatchObject({
+      error: { S: 'InvalidEventError' },
+      attempts: { N: '1' },
+    });
+    const dlq = await sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: dlqUrl, MaxNumberOfMessages: 10, MessageAttributeNames: ['All'] }),
+    );
+    expect(dlq.Messages?.map((m) => JSON.parse(m.Body!).reason)).toEqual([
+      expect.stringContaining('NewImage is missing'),
+    ]);
 
     // Lambda redelivers the same records (a retry, a replay from TRIM_HORIZON): nothing is written twice.
     const firstWrites = [...writes.values()].reduce((a, b) => a + b, 0);
@@ -173,9 +210,13 @@ describe('EXPRESS: one synchronous batch execution per stream batch', () => {
   it('Given the failure table is unreachable, When an event fails, Then it is neither applied nor recorded and its record alone is returned for retry (then the DLQ): never silent', async () => {
     await ddb.send(new DeleteTableCommand({ TableName: FAILURE_TABLE }));
     try {
-      const good = streamRecord(thingEvent(PRIMARY, 'CREATED', { name: 'b-dev', attributes: { a: '1' }, timestamp: Date.now() - 3_600_000 }));
+      const good = streamRecord(
+        thingEvent(PRIMARY, 'CREATED', { name: 'b-dev', attributes: { a: '1' }, timestamp: Date.now() - 3_600_000 }),
+      );
       const bad = streamRecord({ ...membershipEvent(PRIMARY, 'ADDED', 'b-group', 'y'), thingArn: undefined });
-      expect(await trigger(streamEvent([good, bad]))).toEqual({ batchItemFailures: [{ itemIdentifier: bad.dynamodb!.SequenceNumber }] });
+      expect(await trigger(streamEvent([good, bad]))).toEqual({
+        batchItemFailures: [{ itemIdentifier: bad.dynamodb!.SequenceNumber }],
+      });
     } finally {
       await createFailureTable(ddb);
     }
@@ -185,11 +226,19 @@ describe('EXPRESS: one synchronous batch execution per stream batch', () => {
     // aws-sdk-client-mock: the emulator cannot make an execution run for 5 minutes.
     const sfnMock = mockClient(triggerSfn.SFNClient);
     try {
-      sfnMock.on(triggerSfn.StartSyncExecutionCommand).resolves({ status: 'TIMED_OUT', executionArn: 'arn:x', startDate: new Date(), stopDate: new Date() });
-      const records = [1, 2].map((n) => streamRecord(shadowEvent(PRIMARY, 'update', 'b-dev', '', { state: { reported: { n } }, version: 99 + n })));
+      sfnMock
+        .on(triggerSfn.StartSyncExecutionCommand)
+        .resolves({ status: 'TIMED_OUT', executionArn: 'arn:x', startDate: new Date(), stopDate: new Date() });
+      const records = [1, 2].map((n) =>
+        streamRecord(shadowEvent(PRIMARY, 'update', 'b-dev', '', { state: { reported: { n } }, version: 99 + n })),
+      );
       const result = await trigger(streamEvent(records));
-      expect(result.batchItemFailures.map((f) => f.itemIdentifier)).toEqual(records.map((r) => r.dynamodb!.SequenceNumber));
-      sfnMock.on(triggerSfn.StartSyncExecutionCommand).rejects(Object.assign(new Error('socket hang up'), { name: 'TimeoutError' }));
+      expect(result.batchItemFailures.map((f) => f.itemIdentifier)).toEqual(
+        records.map((r) => r.dynamodb!.SequenceNumber),
+      );
+      sfnMock
+        .on(triggerSfn.StartSyncExecutionCommand)
+        .rejects(Object.assign(new Error('socket hang up'), { name: 'TimeoutError' }));
       expect((await trigger(streamEvent(records))).batchItemFailures).toHaveLength(2);
     } finally {
       sfnMock.restore();

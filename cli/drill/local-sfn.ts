@@ -12,11 +12,23 @@
  * PutItem, the slow lane's StartExecution), retry waits shortened by `retryWaitMs`.
  */
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, request as httpRequest, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  type IncomingMessage,
+  request as httpRequest,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { StateMachine } from 'aws-local-stepfunctions';
-import { type AslDefinition, STATE, WORKER_FAMILIES, WORKER_STATE, type WorkerFamily } from '../../stacks/workflow-definition';
+import {
+  type AslDefinition,
+  STATE,
+  WORKER_FAMILIES,
+  WORKER_STATE,
+  type WorkerFamily,
+} from '../../stacks/workflow-definition';
 import { dynamodbPutItem, type LocalHandler } from './workflow';
 
 /** One state machine the server runs. */
@@ -36,7 +48,7 @@ export interface LocalStepFunctionsOptions {
   readonly dynamodb: DynamoDBClient;
   /** Where every non-Step-Functions request goes (moto's endpoint). */
   readonly forwardTo: string;
-  /** Retry waits in milliseconds, per retrier index or one for all. @default 5 */
+  /** Retry waits in milliseconds, per retrier index or one for all; negative: the real waits. @default 5 */
   readonly retryWaitMs?: number | number[];
   /** Called when an execution ends (latency measurements). */
   readonly onExecutionEnd?: (arn: string, input: unknown, status: 'SUCCEEDED' | 'FAILED') => void;
@@ -82,7 +94,9 @@ class ServiceError extends Error {
 
 /** Starts the server on 127.0.0.1 (a free port). */
 export async function startLocalStepFunctions(options: LocalStepFunctionsOptions): Promise<LocalStepFunctions> {
-  const machines = new Map(options.machines.map((m) => [m.arn, { ...m, compiled: new StateMachine(m.definition as never) }]));
+  const machines = new Map(
+    options.machines.map((m) => [m.arn, { ...m, compiled: new StateMachine(m.definition as never) }]),
+  );
   const stats: Record<string, MachineStats> = {};
   for (const m of options.machines) {
     stats[m.arn] = { executions: 0, transitions: 0, billedDurationMs: 0, durationsMs: [], succeeded: 0, failed: 0 };
@@ -107,8 +121,13 @@ export async function startLocalStepFunctions(options: LocalStepFunctionsOptions
       throw error;
     }
   };
+  // A negative wait: the definition's own intervals, backoff and jitter (real time).
   const overridesFor = (wait: number | number[]) =>
-    Object.fromEntries([...Object.values(WORKER_STATE), STATE.recordFailure, STATE.deferToSlowLane].map((s) => [s, wait]));
+    typeof wait === 'number' && wait < 0
+      ? {}
+      : Object.fromEntries(
+          [...Object.values(WORKER_STATE), STATE.recordFailure, STATE.deferToSlowLane].map((s) => [s, wait]),
+        );
 
   async function run(arn: string, input: string) {
     const machine = machines.get(arn);
@@ -117,7 +136,10 @@ export async function startLocalStepFunctions(options: LocalStepFunctionsOptions
     stat.executions++;
     const started = Date.now();
     const execution = machine.compiled.run(JSON.parse(input), {
-      overrides: { taskResourceLocalHandlers: handlers, retryIntervalOverrides: overridesFor(machine.retryWaitMs ?? retryWait) },
+      overrides: {
+        taskResourceLocalHandlers: handlers,
+        retryIntervalOverrides: overridesFor(machine.retryWaitMs ?? retryWait),
+      },
       context: { State: { EnteredTime: new Date().toISOString(), RetryCount: 0 } } as never,
     });
     const collect = (async () => {
@@ -144,13 +166,19 @@ export async function startLocalStepFunctions(options: LocalStepFunctionsOptions
   }
 
   /** StartExecution: names are idempotency keys (same name + input while running: the same execution). */
-  function startAsync(arn: string, name: string | undefined, input: string): { executionArn: string; startDate: number } {
-    if (!machines.has(arn)) throw new ServiceError('StateMachineDoesNotExist', `State Machine Does Not Exist: '${arn}'`);
+  function startAsync(
+    arn: string,
+    name: string | undefined,
+    input: string,
+  ): { executionArn: string; startDate: number } {
+    if (!machines.has(arn))
+      throw new ServiceError('StateMachineDoesNotExist', `State Machine Does Not Exist: '${arn}'`);
     const executionName = name ?? randomUUID();
     const key = `${arn}\n${executionName}`;
     const existing = names.get(key);
     if (existing) {
-      if (existing.running && existing.input === input) return { executionArn: existing.arn, startDate: Date.now() / 1000 };
+      if (existing.running && existing.input === input)
+        return { executionArn: existing.arn, startDate: Date.now() / 1000 };
       throw new ServiceError('ExecutionAlreadyExists', `Execution Already Exists: '${existing.arn}'`);
     }
     const executionArn = `${arn.replace(':stateMachine:', ':execution:')}:${executionName}`;
@@ -173,7 +201,8 @@ export async function startLocalStepFunctions(options: LocalStepFunctionsOptions
     if (target === 'StartSyncExecution') {
       const machine = machines.get(arn);
       if (!machine) throw new ServiceError('StateMachineDoesNotExist', `State Machine Does Not Exist: '${arn}'`);
-      if (machine.type !== 'EXPRESS') throw new ServiceError('StateMachineTypeNotSupported', 'StartSyncExecution needs an Express state machine');
+      if (machine.type !== 'EXPRESS')
+        throw new ServiceError('StateMachineTypeNotSupported', 'StartSyncExecution needs an Express state machine');
       const name = (body.name as string | undefined) ?? randomUUID();
       const result = await run(arn, input);
       return {
@@ -185,7 +214,10 @@ export async function startLocalStepFunctions(options: LocalStepFunctionsOptions
         status: result.status,
         ...(result.output !== undefined ? { output: result.output } : {}),
         ...(result.error !== undefined ? { error: result.error, cause: result.cause } : {}),
-        billingDetails: { billedMemoryUsedInMB: 64, billedDurationInMilliseconds: Math.max(100, Math.ceil(result.duration / 100) * 100) },
+        billingDetails: {
+          billedMemoryUsedInMB: 64,
+          billedDurationInMilliseconds: Math.max(100, Math.ceil(result.duration / 100) * 100),
+        },
       };
     }
     throw new ServiceError('UnknownOperationException', `not emulated: ${target}`);

@@ -189,6 +189,24 @@ async function originAbsentMerge(ctx: ReplicationContext, thingName: string, sha
  * so an applied change is not captured again.
  */
 export async function syncShadow(ctx: ReplicationContext, thingName: string, shadowName: string, options: SyncShadowOptions = {}): Promise<Outcome> {
+  // A write is checked by a second pass. Two events of one shadow may be applied at once (the
+  // events of a batch run side by side, and a shadow's events land on several stream shards):
+  // one can read the primary at version 5, the other at 6 and write first, then the first writes
+  // version 5's state over it. The pass after a write reads both regions again and writes what
+  // still differs, so the last write of all is always followed by a pass that saw the secondary
+  // equal to the primary. Bounded: a shadow that keeps changing has later events that converge it.
+  const first = await syncShadowOnce(ctx, thingName, shadowName, options);
+  let last = first;
+  for (let pass = 1; pass < MAX_SHADOW_PASSES && last.action !== 'unchanged'; pass++) {
+    last = await syncShadowOnce(ctx, thingName, shadowName, {});
+  }
+  return first;
+}
+
+/** Passes of {@link syncShadow}: the write and the check after it (plus one more if that wrote). */
+const MAX_SHADOW_PASSES = 3;
+
+async function syncShadowOnce(ctx: ReplicationContext, thingName: string, shadowName: string, options: SyncShadowOptions): Promise<Outcome> {
   const name = label(thingName, shadowName);
   const source = await getShadow(ctx, 'origin', thingName, shadowName);
   if (!source) return ctx.conflicts === 'merge' ? originAbsentMerge(ctx, thingName, shadowName, options) : deleteShadow(ctx, thingName, shadowName);
