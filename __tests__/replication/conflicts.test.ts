@@ -76,6 +76,21 @@ describe('Conflict rule (merge): newest field wins, deterministically', () => {
     expect(newestTimestamp(undefined)).toBe(Number.NEGATIVE_INFINITY);
   });
 
+  it("the check pass after a write lets the origin's later change beat the replicator's own (newer-stamped) copy", () => {
+    // Given the sync read temp=20, the origin then wrote 21 (at 105), and the sync wrote 20 at 106
+    const origin = doc({ temp: [21, 105], gone: [undefined, 0] });
+    delete origin.state.gone;
+    const target = doc({ temp: [20, 106], extra: [1, 106] });
+    // Without knowing it wrote them, the newer write time keeps the stale copy
+    expect(mergePatch(origin.state, origin.metadata, target.state, target.metadata)).toBeUndefined();
+    // The check pass knows: its own copy loses to the origin's change; a copy of a field the origin
+    // has removed since is removed
+    expect(mergePatch(origin.state, origin.metadata, target.state, target.metadata, { ownWrite: { temp: 20, extra: 1 } })).toEqual({
+      temp: 21,
+      extra: null,
+    });
+  });
+
   it('mirror (one-way) keeps the old rule: the target becomes the origin', () => {
     expect(shadowPatch({ temp: 25, b: 1 }, { temp: 20 })).toEqual({ temp: 20, b: null });
   });

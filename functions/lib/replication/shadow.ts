@@ -93,6 +93,8 @@ interface Removal {
   readonly requested?: unknown;
   readonly eventTimestamp?: number;
   readonly staleBefore?: number;
+  /** What this sync itself wrote at this path (its check pass): not a change of the target's own. */
+  readonly ownWrite?: unknown;
 }
 
 /** Canonical JSON with sorted keys: the tie-break of two values written in the same second. */
@@ -112,12 +114,13 @@ export function mergePatch(origin: unknown, originMeta: unknown, target: unknown
     const patch: Record<string, unknown> = {};
     for (const key of new Set([...Object.keys(origin), ...Object.keys(target)])) {
       const requested = isObject(removal.requested) ? removal.requested[key] : undefined;
+      const ownWrite = isObject(removal.ownWrite) ? removal.ownWrite[key] : undefined;
       const sub = mergePatch(
         origin[key],
         isObject(originMeta) ? originMeta[key] : undefined,
         target[key],
         isObject(targetMeta) ? targetMeta[key] : undefined,
-        { ...removal, requested },
+        { ...removal, requested, ownWrite },
       );
       if (sub !== undefined) patch[key] = sub;
     }
@@ -127,13 +130,16 @@ export function mergePatch(origin: unknown, originMeta: unknown, target: unknown
   const targetAbsent = target === undefined || target === null;
   if (originAbsent && targetAbsent) return undefined;
   if (targetAbsent) return origin;
+  const replicatorCopy = removal.ownWrite !== undefined && removal.ownWrite !== null && jsonEqual(removal.ownWrite, target);
   if (originAbsent) {
+    if (replicatorCopy) return null; // this sync wrote it, and the origin has removed it since
     const written = newestTimestamp(targetMeta);
     const removedByEvent = removal.requested === null && removal.eventTimestamp !== undefined && written <= removal.eventTimestamp;
     const stale = removal.staleBefore !== undefined && written < removal.staleBefore;
     return removedByEvent || stale ? null : undefined;
   }
   if (jsonEqual(origin, target)) return undefined;
+  if (replicatorCopy) return origin; // the origin changed after this sync read it
   const o = newestTimestamp(originMeta);
   const t = newestTimestamp(targetMeta);
   if (o > t || (o === t && canonical(origin) > canonical(target))) return origin;
@@ -195,21 +201,37 @@ export async function syncShadow(ctx: ReplicationContext, thingName: string, sha
   // version 5's state over it. The pass after a write reads both regions again and writes what
   // still differs, so the last write of all is always followed by a pass that saw the secondary
   // equal to the primary. Bounded: a shadow that keeps changing has later events that converge it.
+  // Policy merge: the check pass knows what this sync wrote. A target value equal to it is the
+  // replicator's copy, not a change of the target's own, so its (newer) write time does not let
+  // it beat an origin change made between this sync's read and its write.
   const first = await syncShadowOnce(ctx, thingName, shadowName, options);
   let last = first;
-  for (let pass = 1; pass < MAX_SHADOW_PASSES && last.action !== 'unchanged'; pass++) {
-    last = await syncShadowOnce(ctx, thingName, shadowName, {});
+  for (let pass = 1; pass < MAX_SHADOW_PASSES && last.outcome.action !== 'unchanged'; pass++) {
+    last = await syncShadowOnce(ctx, thingName, shadowName, { ownWrite: last.written ?? {} });
   }
-  return first;
+  return first.outcome;
 }
 
 /** Passes of {@link syncShadow}: the write and the check after it (plus one more if that wrote). */
 const MAX_SHADOW_PASSES = 3;
 
-async function syncShadowOnce(ctx: ReplicationContext, thingName: string, shadowName: string, options: SyncShadowOptions): Promise<Outcome> {
+/** One pass: its outcome and the state it wrote (`undefined` when it wrote none). */
+interface Pass {
+  readonly outcome: Outcome;
+  readonly written?: Record<string, unknown>;
+}
+
+async function syncShadowOnce(
+  ctx: ReplicationContext,
+  thingName: string,
+  shadowName: string,
+  options: SyncShadowOptions & { readonly ownWrite?: Record<string, unknown> },
+): Promise<Pass> {
   const name = label(thingName, shadowName);
   const source = await getShadow(ctx, 'origin', thingName, shadowName);
-  if (!source) return ctx.conflicts === 'merge' ? originAbsentMerge(ctx, thingName, shadowName, options) : deleteShadow(ctx, thingName, shadowName);
+  if (!source) {
+    return { outcome: ctx.conflicts === 'merge' ? await originAbsentMerge(ctx, thingName, shadowName, options) : await deleteShadow(ctx, thingName, shadowName) };
+  }
   if (options.eventVersion !== undefined && typeof source.version === 'number' && source.version < options.eventVersion) {
     throw new RetryableError(`shadow ${name}: origin read returned version ${source.version}, older than the event's ${options.eventVersion}`, {
       context: { thingName, eventId: ctx.eventId },
@@ -224,12 +246,13 @@ async function syncShadowOnce(ctx: ReplicationContext, thingName: string, shadow
             requested: options.event?.operation === 'update' ? options.event.state?.[section] : undefined,
             eventTimestamp: options.event?.timestamp,
             staleBefore: options.staleBefore,
+            ownWrite: options.ownWrite?.[section],
           })
         : shadowPatch(target?.state?.[section], source.state?.[section]);
     if (patch !== undefined) state[section] = patch;
   }
   if (!Object.keys(state).length) {
-    return { kind: 'shadow', name, action: 'unchanged', detail: `origin version ${source.version}` };
+    return { outcome: { kind: 'shadow', name, action: 'unchanged', detail: `origin version ${source.version}` } };
   }
   const payload = JSON.stringify({ state, clientToken: replicatorClientToken(ctx.eventId) });
   const written = await find(ctx, `UpdateThingShadow ${name}`, () =>
@@ -239,7 +262,7 @@ async function syncShadowOnce(ctx: ReplicationContext, thingName: string, shadow
     // The thing itself is worker-thing's job; its event usually lands within seconds.
     throw new RetryableError(`shadow ${name}: thing ${thingName} is not replicated yet`, { context: { thingName, eventId: ctx.eventId } });
   }
-  return { kind: 'shadow', name, action: target ? 'updated' : 'created', detail: `origin version ${source.version}` };
+  return { outcome: { kind: 'shadow', name, action: target ? 'updated' : 'created', detail: `origin version ${source.version}` }, written: state };
 }
 
 /** Deletes the classic and every named shadow of a thing in the secondary (all pages). */
