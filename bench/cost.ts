@@ -12,7 +12,7 @@
 // transitions, Lambda invocations and billed durations (measured here), failure rows, DLQ
 // messages; then both regions are compared (iot-dr verify's snapshot and diff).
 //
-// Run: npm run bench:cost -- [--events 1000] [--faults 0.1] [--modes EXPRESS,STANDARD]
+// Run: npm run bench:cost -- [--events 1000] [--faults 0.01] [--rate 10] [--modes STANDARD,EXPRESS]
 // Not a test: it prints the numbers; it exits 1 when an event was lost or the regions differ.
 import { spawn } from 'node:child_process';
 import { parseArgs } from 'node:util';
@@ -62,6 +62,7 @@ const { values } = parseArgs({
     faults: { type: 'string', default: '0.01' },
     modes: { type: 'string', default: 'STANDARD,EXPRESS' },
     devices: { type: 'string', default: '40' },
+    rate: { type: 'string', default: '10' },
     child: { type: 'string' },
   },
 });
@@ -329,7 +330,11 @@ async function runMode(
     const lateCerts: Promise<void>[] = [];
     let created = 0;
     const counts: Record<string, number> = {};
+    const rate = Number(values.rate);
     for (let n = 0; n < events; n++) {
+      // A steady stream of `rate` events/s (the emulated pipeline's capacity is far below AWS's).
+      const due = started + (n * 1000) / rate;
+      if (Date.now() < due) await new Promise((res) => setTimeout(res, due - Date.now()));
       const roll = Math.random();
       const kind =
         roll < 0.84
@@ -504,6 +509,8 @@ function runChild(mode: string): Promise<ModeResult> {
         values.faults as string,
         '--devices',
         values.devices as string,
+        '--rate',
+        values.rate as string,
       ],
       {
         stdio: ['ignore', 'pipe', 'inherit'],
