@@ -48,6 +48,8 @@ async function outage(): Promise<string> {
   await createThing(secondary, 'dev-new', { attributes: { site: 'b' } });
   await addToGroup(secondary, 'site-a', 'dev-new');
   await secondary.data.send(new DeleteThingShadowCommand({ thingName: 'dev-3', shadowName: 'diag' }));
+  // A half-up primary took a change of its own during the outage (newer than the failover)
+  await updateShadow(primary, 'gw-1', 'cfg', { desired: { mode: 'safe' } });
   return since;
 }
 
@@ -87,6 +89,9 @@ describe('iot-dr failback (one-way deployment)', () => {
     expect((await readShadow(primary, 'dev-1'))?.state.reported).toEqual({ temperature: 30 });
     expect((await readShadow(primary, 'dev-2', 'config'))?.state.desired).toEqual({ mode: 'boost' });
     expect(await readShadow(primary, 'dev-3', 'diag')).toBeUndefined(); // deleted in the secondary after --since
+    // The primary's own newer shadow is kept, and carried to the secondary
+    expect((await readShadow(primary, 'gw-1', 'cfg'))?.state.desired).toEqual({ mode: 'safe' });
+    expect((await readShadow(sides(moto.endpoint).secondary, 'gw-1', 'cfg'))?.state.desired).toEqual({ mode: 'safe' });
     expect(report.outcomes.thing?.created).toBe(1);
     expect(report.outcomes.membership?.created).toBe(1);
     // And verify agrees
