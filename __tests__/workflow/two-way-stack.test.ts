@@ -31,7 +31,9 @@ describe('Stack: two-way replication (default)', () => {
   });
 
   it.each(directions)('names its resources with the direction suffix "$suffix" (IAM role names are global)', ({ prefix, suffix }) => {
-    expect(one(tf, prefix, 'aws_sfn_state_machine').name).toBe(`iot-dr-replication${suffix}`);
+    const machines = under(tf, prefix, 'aws_sfn_state_machine').map(([, m]) => m.name as string).sort();
+    expect(machines).toContain(`iot-dr-replication${suffix}`);
+    for (const name of machines) expect(name.endsWith(suffix)).toBe(true);
     expect(one(tf, prefix, 'aws_dynamodb_table', 'failures').name).toBe(`iot-dr-failures${suffix}`);
     expect(one(tf, prefix, 'aws_sqs_queue', 'dlq').name).toBe(`iot-dr-replication-dlq${suffix}`);
     const roles = under(tf, prefix, 'aws_iam_role').map(([, r]) => r.name as string);
