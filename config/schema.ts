@@ -343,7 +343,11 @@ export const configSchema = z
       // trigger would still retry the batch (then DLQ it), but a batch that can never finish
       // would only ever end in the DLQ: the worst case must fit, with a minute of room.
       const r = cfg.replication;
-      const retry = { maxAttempts: r.workflowRetryMaxAttempts, intervalSeconds: r.workflowRetryIntervalSeconds, maxDelaySeconds: r.workflowRetryMaxDelaySeconds };
+      const retry = {
+        maxAttempts: r.workflowRetryMaxAttempts,
+        intervalSeconds: r.workflowRetryIntervalSeconds,
+        maxDelaySeconds: r.workflowRetryMaxDelaySeconds,
+      };
       const task = taskTimeoutFor(r.workerTimeoutSeconds);
       const worst = worstCaseBatchItemSeconds(retry, task);
       if (worst > EXPRESS_BUDGET_SECONDS) {

@@ -86,15 +86,20 @@ export function streamFilterPatterns(secondaryRegion: string): string[] {
       eventName: ['INSERT'],
       dynamodb: { NewImage: { [ITEM.originRegion]: { S: [{ 'anything-but': [secondaryRegion] }] } } },
     }),
-    JSON.stringify({ eventName: ['INSERT'], dynamodb: { NewImage: { [ITEM.originRegion]: { S: [{ exists: false }] } } } }),
+    JSON.stringify({
+      eventName: ['INSERT'],
+      dynamodb: { NewImage: { [ITEM.originRegion]: { S: [{ exists: false }] } } },
+    }),
   ];
 }
 
 /**
  * The replication engine in the secondary region: the replica stream's event source mapping and
- * trigger function, the Standard Step Functions workflow with its four worker functions, the
- * failure table the workflow's Catch writes, and the encrypted DLQ of records that could not
- * start a workflow, with alarms on both failure paths.
+ * trigger function, the Step Functions workflow with its four worker functions (EXPRESS, the
+ * default: an Express batch workflow started synchronously per stream batch, plus a Standard slow
+ * lane for things waiting for their certificate; STANDARD: one Standard execution per event), the
+ * failure table the workflow's Catch writes, and the encrypted DLQ of records that could not be
+ * replicated, with alarms on every failure path. Region, provider and table come from the props.
  */
 export class ReplicationWorkflow extends Construct {
   public readonly workers: Readonly<Record<WorkerFamily, NodejsFunction>>;
@@ -406,7 +411,9 @@ export class ReplicationWorkflow extends Construct {
           provider,
           name: 'start-slow-lane',
           role: this.stateMachineRole.name,
-          policy: policyDocument([{ sid: 'StartSlowLane', actions: ['states:StartExecution'], resources: [this.slowLane.arn] }]),
+          policy: policyDocument([
+            { sid: 'StartSlowLane', actions: ['states:StartExecution'], resources: [this.slowLane.arn] },
+          ]),
         })
       : undefined;
 

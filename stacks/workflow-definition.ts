@@ -85,7 +85,10 @@ export type ItemStatus = (typeof ITEM_STATUS)[number];
  * Step Functions prefixes integration errors with the service (`StepFunctions.`).
  * https://docs.aws.amazon.com/step-functions/latest/dg/connect-stepfunctions.html
  */
-export const SLOW_LANE_ALREADY_STARTED = ['StepFunctions.ExecutionAlreadyExistsException', 'StepFunctions.ExecutionAlreadyExists'] as const;
+export const SLOW_LANE_ALREADY_STARTED = [
+  'StepFunctions.ExecutionAlreadyExistsException',
+  'StepFunctions.ExecutionAlreadyExists',
+] as const;
 
 /** Longest an Express execution may run (then it ends as TIMED_OUT, without reaching any Catch). */
 export const EXPRESS_MAX_SECONDS = 300;
@@ -446,115 +449,119 @@ function eventStates(props: WorkflowDefinitionProps, lane: CertificateWait): Asl
         [STATE.unrecorded]: itemResult('unrecorded', { 'error.$': '$.recordError.Error' }),
       };
   return {
-    ...{
-      [STATE.route]: {
-        Type: 'Choice',
-        Comment: 'Routes by eventType (and shadow operation); anything else is recorded as a failure',
-        Choices: [
-          // A missing eventType would make the comparisons below a runtime error: route it first.
-          { Not: { Variable: '$.event.eventType', IsPresent: true }, Next: STATE.unknownEvent },
-          { ...anyOf(route('thing')), Next: WORKER_STATE.thing },
-          { ...anyOf(route('thingType')), Next: WORKER_STATE.thingType },
-          { ...anyOf(route('thingGroup')), Next: WORKER_STATE.thingGroup },
-          {
-            And: [
-              isType('SHADOW_EVENT'),
-              { Variable: '$.event.operation', IsPresent: true },
-              { Or: SHADOW_OPERATIONS.map((op) => ({ Variable: '$.event.operation', StringEquals: op })) },
-            ],
-            Next: WORKER_STATE.shadow,
-          },
-        ],
-        Default: STATE.unknownEvent,
-      },
-      [WORKER_STATE.thing]: workerTask('thing'),
-      [WORKER_STATE.thingType]: workerTask('thingType'),
-      [WORKER_STATE.thingGroup]: workerTask('thingGroup'),
-      [WORKER_STATE.shadow]: workerTask('shadow'),
-      [STATE.unknownEvent]: {
-        Type: 'Pass',
-        Comment: 'No worker handles this event: record it rather than drop it',
-        Parameters: {
-          'eventId.$': '$.eventId',
-          'event.$': '$.event',
-          failure: {
-            Error: UNKNOWN_EVENT_ERROR,
-            Cause: `no worker handles this eventType/operation; known event types: ${EVENT_TYPES.join(', ')}; shadow operations: ${SHADOW_OPERATIONS.join(', ')}`,
-          },
-          attempts: '0',
+    [STATE.route]: {
+      Type: 'Choice',
+      Comment: 'Routes by eventType (and shadow operation); anything else is recorded as a failure',
+      Choices: [
+        // A missing eventType would make the comparisons below a runtime error: route it first.
+        { Not: { Variable: '$.event.eventType', IsPresent: true }, Next: STATE.unknownEvent },
+        { ...anyOf(route('thing')), Next: WORKER_STATE.thing },
+        { ...anyOf(route('thingType')), Next: WORKER_STATE.thingType },
+        { ...anyOf(route('thingGroup')), Next: WORKER_STATE.thingGroup },
+        {
+          And: [
+            isType('SHADOW_EVENT'),
+            { Variable: '$.event.operation', IsPresent: true },
+            { Or: SHADOW_OPERATIONS.map((op) => ({ Variable: '$.event.operation', StringEquals: op })) },
+          ],
+          Next: WORKER_STATE.shadow,
         },
-        Next: STATE.recordFailure,
-      },
-      [STATE.retriesExhausted]: {
-        Type: 'Pass',
-        Result: String(retry.maxAttempts + 1),
-        ResultPath: '$.attempts',
-        Next: STATE.recordFailure,
-      },
-      ...(batch
-        ? {}
-        : {
-            [STATE.principalWaitExhausted]: {
-              Type: 'Pass',
-              Comment: 'The thing still had no principal after the whole grace (clock skew, or the waits were cut short)',
-              Result: String(principal.maxAttempts + 1),
-              ResultPath: '$.attempts',
-              Next: STATE.recordFailure,
-            },
-          }),
-      [STATE.permanentError]: {
-        Type: 'Pass',
-        Result: '1',
-        ResultPath: '$.attempts',
-        Next: STATE.recordFailure,
-      },
-      [STATE.recordFailure]: {
-        Type: 'Task',
-        Comment: 'Writes the failure table row reconciliation re-applies (native integration: no Lambda)',
-        Resource: 'arn:aws:states:::dynamodb:putItem',
-        Parameters: {
-          TableName: props.failureTableName,
-          Item: {
-            eventId: { 'S.$': '$.eventId' },
-            event: { 'S.$': 'States.JsonToString($.event)' },
-            error: { 'S.$': '$.failure.Error' },
-            cause: { 'S.$': '$.failure.Cause' },
-            attempts: { 'N.$': '$.attempts' },
-            failedAt: { 'S.$': '$$.State.EnteredTime' },
-            expires: { 'N.$': `States.Format('{}', States.MathAdd($.event.expires, ${retentionSeconds}))` },
-          },
-        },
-        ResultPath: null,
-        TimeoutSeconds: RECORD_TIMEOUT_SECONDS,
-        Retry: [
-          {
-            ErrorEquals: ['States.ALL'],
-            IntervalSeconds: RECORD_RETRY.intervalSeconds,
-            BackoffRate: 2,
-            MaxAttempts: RECORD_RETRY.maxAttempts,
-            MaxDelaySeconds: RECORD_RETRY.maxDelaySeconds,
-            JitterStrategy: 'FULL',
-          },
-        ],
-        Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.recordError', Next: batch ? STATE.unrecorded : STATE.notRecorded }],
-        Next: batch ? STATE.recorded : STATE.failed,
-      },
-      ...(batch
-        ? batchStates
-        : {
-            [STATE.failed]: {
-              Type: 'Fail',
-              Comment: 'The event is in the failure table; the execution fails so that it shows in metrics',
-              ErrorPath: '$.failure.Error',
-              CausePath: '$.failure.Cause',
-            },
-            [STATE.notRecorded]: {
-              Type: 'Fail',
-              Comment: 'Even the failure record could not be written: only the failed execution remains',
-              Error: 'FailureNotRecorded',
-              CausePath: '$.recordError.Cause',
-            },
-          }),
+      ],
+      Default: STATE.unknownEvent,
     },
+    [WORKER_STATE.thing]: workerTask('thing'),
+    [WORKER_STATE.thingType]: workerTask('thingType'),
+    [WORKER_STATE.thingGroup]: workerTask('thingGroup'),
+    [WORKER_STATE.shadow]: workerTask('shadow'),
+    [STATE.unknownEvent]: {
+      Type: 'Pass',
+      Comment: 'No worker handles this event: record it rather than drop it',
+      Parameters: {
+        'eventId.$': '$.eventId',
+        'event.$': '$.event',
+        failure: {
+          Error: UNKNOWN_EVENT_ERROR,
+          Cause: `no worker handles this eventType/operation; known event types: ${EVENT_TYPES.join(', ')}; shadow operations: ${SHADOW_OPERATIONS.join(', ')}`,
+        },
+        attempts: '0',
+      },
+      Next: STATE.recordFailure,
+    },
+    [STATE.retriesExhausted]: {
+      Type: 'Pass',
+      Result: String(retry.maxAttempts + 1),
+      ResultPath: '$.attempts',
+      Next: STATE.recordFailure,
+    },
+    ...(batch
+      ? {}
+      : {
+          [STATE.principalWaitExhausted]: {
+            Type: 'Pass',
+            Comment: 'The thing still had no principal after the whole grace (clock skew, or the waits were cut short)',
+            Result: String(principal.maxAttempts + 1),
+            ResultPath: '$.attempts',
+            Next: STATE.recordFailure,
+          },
+        }),
+    [STATE.permanentError]: {
+      Type: 'Pass',
+      Result: '1',
+      ResultPath: '$.attempts',
+      Next: STATE.recordFailure,
+    },
+    [STATE.recordFailure]: {
+      Type: 'Task',
+      Comment: 'Writes the failure table row reconciliation re-applies (native integration: no Lambda)',
+      Resource: 'arn:aws:states:::dynamodb:putItem',
+      Parameters: {
+        TableName: props.failureTableName,
+        Item: {
+          eventId: { 'S.$': '$.eventId' },
+          event: { 'S.$': 'States.JsonToString($.event)' },
+          error: { 'S.$': '$.failure.Error' },
+          cause: { 'S.$': '$.failure.Cause' },
+          attempts: { 'N.$': '$.attempts' },
+          failedAt: { 'S.$': '$$.State.EnteredTime' },
+          expires: { 'N.$': `States.Format('{}', States.MathAdd($.event.expires, ${retentionSeconds}))` },
+        },
+      },
+      ResultPath: null,
+      TimeoutSeconds: RECORD_TIMEOUT_SECONDS,
+      Retry: [
+        {
+          ErrorEquals: ['States.ALL'],
+          IntervalSeconds: RECORD_RETRY.intervalSeconds,
+          BackoffRate: 2,
+          MaxAttempts: RECORD_RETRY.maxAttempts,
+          MaxDelaySeconds: RECORD_RETRY.maxDelaySeconds,
+          JitterStrategy: 'FULL',
+        },
+      ],
+      Catch: [
+        {
+          ErrorEquals: ['States.ALL'],
+          ResultPath: '$.recordError',
+          Next: batch ? STATE.unrecorded : STATE.notRecorded,
+        },
+      ],
+      Next: batch ? STATE.recorded : STATE.failed,
+    },
+    ...(batch
+      ? batchStates
+      : {
+          [STATE.failed]: {
+            Type: 'Fail',
+            Comment: 'The event is in the failure table; the execution fails so that it shows in metrics',
+            ErrorPath: '$.failure.Error',
+            CausePath: '$.failure.Cause',
+          },
+          [STATE.notRecorded]: {
+            Type: 'Fail',
+            Comment: 'Even the failure record could not be written: only the failed execution remains',
+            Error: 'FailureNotRecorded',
+            CausePath: '$.recordError.Cause',
+          },
+        }),
   };
 }

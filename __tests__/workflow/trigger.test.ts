@@ -17,7 +17,8 @@ import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { emulatedLambdaEnv, motoClient, startMoto, type Moto } from '../support/moto';
 import { executionNameFor, decodeRecord } from '../../functions/lib/trigger/records';
-import { processBatch, type TriggerLogger } from '../../functions/lib/trigger/process';
+import { chunkBatch, processBatch, type TriggerLogger } from '../../functions/lib/trigger/process';
+import { MAX_EVENTS_PER_BATCH_EXECUTION, MAX_EXECUTION_INPUT_BYTES } from '../../functions/lib/trigger/limits';
 import { triggerConfig } from '../../functions/lib/trigger/config';
 import { ACCOUNT, PRIMARY, SECONDARY, item, streamEvent, streamRecord, testDefinition } from './harness';
 
@@ -81,6 +82,19 @@ describe('Stream trigger: record decoding', () => {
     expect(() => triggerConfig({ STATE_MACHINE_ARN: 'arn', DLQ_URL: 'q', SECONDARY_REGION: SECONDARY, WORKFLOW_TYPE: 'SYNC' })).toThrow(
       'environment variable WORKFLOW_TYPE must be EXPRESS or STANDARD (got "SYNC")',
     );
+  });
+});
+
+describe('Stream trigger: EXPRESS batch executions', () => {
+  it('Given more events than one execution takes, Then they are split in record order by count (40) and by input size (256 KiB)', () => {
+    const small = Array.from({ length: 95 }, (_, i) => ({ i, bytes: 1000 }));
+    expect(chunkBatch(small).map((c) => c.length)).toEqual([MAX_EVENTS_PER_BATCH_EXECUTION, MAX_EVENTS_PER_BATCH_EXECUTION, 15]);
+    expect(chunkBatch(small).flat().map((x) => x.i)).toEqual(small.map((x) => x.i));
+    const big = Array.from({ length: 5 }, (_, i) => ({ i, bytes: 100_000 }));
+    const chunks = chunkBatch(big);
+    expect(chunks.map((c) => c.length)).toEqual([2, 2, 1]);
+    for (const c of chunks) expect(c.reduce((n, x) => n + x.bytes + 1, 12)).toBeLessThanOrEqual(MAX_EXECUTION_INPUT_BYTES);
+    expect(chunkBatch([])).toEqual([]);
   });
 });
 

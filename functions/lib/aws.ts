@@ -31,9 +31,13 @@ export const CLIENT_DEFAULTS = { maxAttempts: 4, requestTimeoutMs: 10_000, conne
  * (full jitter on 100 ms × 2^n, capped at 20 s: https://docs.aws.amazon.com/sdkref/latest/guide/feature-retry-behavior.html).
  * The adaptive mode's client-side rate limiter can add waits under sustained throttling.
  */
-export function callBoundMs(options: Pick<ClientOptions, 'maxAttempts' | 'requestTimeoutMs' | 'connectionTimeoutMs'> = {}): number {
+export function callBoundMs(
+  options: Pick<ClientOptions, 'maxAttempts' | 'requestTimeoutMs' | 'connectionTimeoutMs'> = {},
+): number {
   const attempts = options.maxAttempts ?? CLIENT_DEFAULTS.maxAttempts;
-  const perAttempt = (options.connectionTimeoutMs ?? CLIENT_DEFAULTS.connectionTimeoutMs) + (options.requestTimeoutMs ?? CLIENT_DEFAULTS.requestTimeoutMs);
+  const perAttempt =
+    (options.connectionTimeoutMs ?? CLIENT_DEFAULTS.connectionTimeoutMs) +
+    (options.requestTimeoutMs ?? CLIENT_DEFAULTS.requestTimeoutMs);
   let backoff = 0;
   for (let n = 0; n < attempts - 1; n++) backoff += Math.min(100 * 2 ** n, 20_000);
   return attempts * perAttempt + backoff;

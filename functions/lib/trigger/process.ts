@@ -132,7 +132,10 @@ export function chunkBatch<T extends { readonly bytes: number }>(items: readonly
   let bytes = BATCH_WRAPPER_BYTES;
   for (const item of items) {
     const added = item.bytes + (current.length ? 1 : 0);
-    if (current.length && (current.length >= MAX_EVENTS_PER_BATCH_EXECUTION || bytes + added > MAX_EXECUTION_INPUT_BYTES)) {
+    if (
+      current.length &&
+      (current.length >= MAX_EVENTS_PER_BATCH_EXECUTION || bytes + added > MAX_EXECUTION_INPUT_BYTES)
+    ) {
       chunks.push(current);
       current = [];
       bytes = BATCH_WRAPPER_BYTES;
@@ -145,13 +148,21 @@ export function chunkBatch<T extends { readonly bytes: number }>(items: readonly
 }
 
 /** EXPRESS: decodes every record, then runs the good ones as synchronous batch executions. */
-async function runBatch(records: readonly DynamoDBRecord[], outcomes: Outcome[], deps: TriggerDependencies): Promise<void> {
+async function runBatch(
+  records: readonly DynamoDBRecord[],
+  outcomes: Outcome[],
+  deps: TriggerDependencies,
+): Promise<void> {
   const items: BatchItem[] = [];
   await Promise.all(
     records.map(async (record, index) => {
       const decision = decodeRecord(record, deps.secondaryRegion);
       if (decision.kind === 'skip') {
-        deps.logger.info('record not replicated', { eventId: decision.eventId, streamEventId: record.eventID, reason: decision.reason });
+        deps.logger.info('record not replicated', {
+          eventId: decision.eventId,
+          streamEventId: record.eventID,
+          reason: decision.reason,
+        });
         outcomes[index] = 'skipped';
         return;
       }
@@ -182,17 +193,28 @@ async function runBatch(records: readonly DynamoDBRecord[], outcomes: Outcome[],
 }
 
 /** Runs one batch execution and sets the outcome of each of its records. */
-async function runChunk(chunk: readonly BatchItem[], records: readonly DynamoDBRecord[], outcomes: Outcome[], deps: TriggerDependencies): Promise<void> {
+async function runChunk(
+  chunk: readonly BatchItem[],
+  records: readonly DynamoDBRecord[],
+  outcomes: Outcome[],
+  deps: TriggerDependencies,
+): Promise<void> {
   const eventIds = chunk.map((c) => c.eventId);
   const retryAll = (why: Record<string, unknown>) => {
     deps.metrics.addMetric(METRIC.batchExecutionsFailed, 'Count', 1);
-    deps.logger.warn('batch execution did not complete; its records are returned to Lambda for retry', { ...why, eventIds });
+    deps.logger.warn('batch execution did not complete; its records are returned to Lambda for retry', {
+      ...why,
+      eventIds,
+    });
     for (const c of chunk) outcomes[c.index] = 'retry';
   };
   let result: { status?: string; output?: string; error?: string; cause?: string; executionArn?: string };
   try {
     result = await deps.sfn.send(
-      new StartSyncExecutionCommand({ stateMachineArn: deps.stateMachineArn, input: `{"events":[${chunk.map((c) => c.json).join(',')}]}` }),
+      new StartSyncExecutionCommand({
+        stateMachineArn: deps.stateMachineArn,
+        input: `{"events":[${chunk.map((c) => c.json).join(',')}]}`,
+      }),
     );
   } catch (error) {
     retryAll({ error: errorName(error), message: (error as Error)?.message });
@@ -200,7 +222,12 @@ async function runChunk(chunk: readonly BatchItem[], records: readonly DynamoDBR
   }
   if (result.status !== 'SUCCEEDED') {
     // FAILED, TIMED_OUT (the 5-minute limit: no Catch ran) or anything unknown.
-    retryAll({ status: result.status, executionArn: result.executionArn, error: result.error, cause: result.cause?.slice(0, 1000) });
+    retryAll({
+      status: result.status,
+      executionArn: result.executionArn,
+      error: result.error,
+      cause: result.cause?.slice(0, 1000),
+    });
     return;
   }
   let output: unknown;
@@ -210,14 +237,21 @@ async function runChunk(chunk: readonly BatchItem[], records: readonly DynamoDBR
     output = undefined;
   }
   if (!Array.isArray(output) || output.length !== chunk.length) {
-    retryAll({ status: result.status, executionArn: result.executionArn, reason: 'output is not one result per event' });
+    retryAll({
+      status: result.status,
+      executionArn: result.executionArn,
+      reason: 'output is not one result per event',
+    });
     return;
   }
   chunk.forEach((c, i) => {
     const item = output[i] as { eventId?: unknown; status?: unknown; error?: unknown } | null;
     const log = { eventId: c.eventId, streamEventId: records[c.index].eventID, executionArn: result.executionArn };
     if (item?.eventId !== c.eventId) {
-      deps.logger.warn('batch result does not match the event; the record is returned for retry', { ...log, result: item });
+      deps.logger.warn('batch result does not match the event; the record is returned for retry', {
+        ...log,
+        result: item,
+      });
       outcomes[c.index] = 'retry';
     } else if (item.status === 'applied') {
       outcomes[c.index] = 'applied';
@@ -230,7 +264,11 @@ async function runChunk(chunk: readonly BatchItem[], records: readonly DynamoDBR
     } else {
       // `unrecorded`: not applied and not in the failure table. Retry; after the mapping's
       // retries its batch's coordinates go to the DLQ.
-      deps.logger.error('event neither applied nor recorded; the record is returned for retry', { ...log, status: item.status, error: item.error });
+      deps.logger.error('event neither applied nor recorded; the record is returned for retry', {
+        ...log,
+        status: item.status,
+        error: item.error,
+      });
       outcomes[c.index] = 'retry';
     }
   });
