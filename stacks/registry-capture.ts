@@ -136,6 +136,8 @@ export class RegistryCapture extends Construct {
           ...common,
           from: '$aws/events/#',
           where: REGISTRY_EVENT_FAMILIES.map((f) => `topic(3) = '${f}'`).join(' OR '),
+          // $aws/events/<family>/<name>/deleted: a tombstone key (undefined, so absent, otherwise)
+          extra: [`CASE topic(5) WHEN 'deleted' THEN concat(topic(3), '/', topic(4)) END AS ${ITEM.deletedKey}`],
         }),
       ),
       classicShadow: rule(
@@ -146,7 +148,13 @@ export class RegistryCapture extends Construct {
           ...common,
           from: '$aws/things/+/shadow/+/accepted',
           where: `(topic(5) = 'update' OR topic(5) = 'delete') AND ${NOT_REPLICATOR_WRITE}`,
-          extra: ["'SHADOW_EVENT' AS eventType", 'topic(5) AS operation', 'topic(3) AS thingName', "'' AS shadowName"],
+          extra: [
+            "'SHADOW_EVENT' AS eventType",
+            'topic(5) AS operation',
+            'topic(3) AS thingName',
+            "'' AS shadowName",
+            `CASE topic(5) WHEN 'delete' THEN concat('shadow/', topic(3), '/') END AS ${ITEM.deletedKey}`,
+          ],
         }),
       ),
       namedShadow: rule(
@@ -162,6 +170,7 @@ export class RegistryCapture extends Construct {
             'topic(7) AS operation',
             'topic(3) AS thingName',
             'topic(6) AS shadowName',
+            `CASE topic(7) WHEN 'delete' THEN concat('shadow/', topic(3), '/', topic(6)) END AS ${ITEM.deletedKey}`,
           ],
         }),
       ),

@@ -16,7 +16,7 @@ import { type ReplicationTarget, replicationResourceName } from './names';
 
 export { type ReplicationTarget, replicationResourceName };
 import { assumeRolePolicy, NodejsFunction, type PolicyStatement, policyDocument } from './nodejs-function';
-import { ITEM, type ReplicationTable } from './replication-table';
+import { DELETIONS_INDEX, ITEM, type ReplicationTable } from './replication-table';
 import { PRINCIPAL_GRACE_ENV } from '../functions/lib/principal-grace';
 import {
   batchWorkflowDefinition,
@@ -274,6 +274,8 @@ export class ReplicationWorkflow extends Construct {
       TARGET_REGION: targetRegion,
       // Two-way: both regions take changes, newest shadow field wins (docs/replication.md).
       CONFLICT_POLICY: replication.direction === 'two-way' ? 'merge' : 'mirror',
+      // Its tombstones decide delete vs update (two-way; the same name in both regions).
+      TABLE_NAME: props.table.table.name,
       REPLICATION_MODE: replication.mode,
       // The same value sizes the workflow's PrincipalPendingError retrier below.
       [PRINCIPAL_GRACE_ENV]: String(replication.principalGraceSeconds),
@@ -285,7 +287,12 @@ export class ReplicationWorkflow extends Construct {
         entry: WORKER_ENTRIES[family],
         description: `iot-dr: applies ${family} events from ${originRegion} in ${targetRegion}`,
         environment: workerEnvironment,
-        statements: workerStatements[family],
+        statements: [
+          ...workerStatements[family],
+          // Every worker bundle holds the tombstone lookup (used under the merge policy only):
+          // Query on the sparse deletions index of this region's copy of the table.
+          { sid: 'ReadTombstones', actions: ['dynamodb:Query'], resources: [`${props.table.arnIn(target)}/index/${DELETIONS_INDEX}`] },
+        ],
         timeoutSeconds: replication.workerTimeoutSeconds,
         memorySizeMb: REPLICATION_FUNCTION_MEMORY_MB,
         logRetentionDays: config.logRetentionDays,

@@ -26,6 +26,11 @@ describe('Construct: ReplicationTable', () => {
     });
   });
 
+  it('indexes delete events by resource (sparse deletedKey index: the tombstones of two-way replication)', () => {
+    expect(table.attribute).toEqual(expect.arrayContaining([{ name: 'deletedKey', type: 'S' }]));
+    expect(table.global_secondary_index).toEqual([expect.objectContaining({ name: 'deletions', hash_key: 'deletedKey', projection_type: 'ALL' })]);
+  });
+
   it('can leave deletion protection off', () => {
     const off = synthJson({ replication: { tableDeletionProtection: false } });
     expect(resourceNamed(off, 'aws_dynamodb_table', 'replication-table').deletion_protection_enabled).toBe(false);
@@ -73,6 +78,12 @@ describe('Construct: RegistryCapture (one-way: the primary only)', () => {
         /^SELECT \*, newuuid\(\) AS uuid, floor\(timestamp\(\) \/ 1000\) \+ 172800 AS expires, 'us-east-1' AS originRegion, topic\(\) AS topic/,
       );
     }
+  });
+
+  it('writes a tombstone key on delete events only (CASE without ELSE: absent otherwise)', () => {
+    expect(rules.iot_dr_registry_events.sql).toContain("CASE topic(5) WHEN 'deleted' THEN concat(topic(3), '/', topic(4)) END AS deletedKey");
+    expect(rules.iot_dr_classic_shadows.sql).toContain("CASE topic(5) WHEN 'delete' THEN concat('shadow/', topic(3), '/') END AS deletedKey");
+    expect(rules.iot_dr_named_shadows.sql).toContain("CASE topic(7) WHEN 'delete' THEN concat('shadow/', topic(3), '/', topic(6)) END AS deletedKey");
   });
 
   it("drops the replicator's own shadow writes in the rule (clientToken iot-dr:...), keeps updates without a clientToken", () => {

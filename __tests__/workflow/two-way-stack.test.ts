@@ -69,7 +69,13 @@ describe('Stack: two-way replication (default)', () => {
       const iotWrites = st.filter((s) => s.Sid.startsWith('Write'));
       expect(iotWrites).toHaveLength(1);
       for (const r of iotWrites[0].Resource) expect(iotRegion(r)).toBe(target);
-      for (const s of st.filter((x) => x.Sid.startsWith('Read'))) {
+      // The tombstone lookup: Query on this region's copy of the table's deletions index, nothing else
+      const tombstones = st.find((s) => s.Sid === 'ReadTombstones');
+      expect(tombstones?.Action).toEqual(['dynamodb:Query']);
+      expect(tombstones?.Resource).toEqual([
+        expect.stringMatching(target === 'eu-west-1' ? /^\$\{aws_dynamodb_table\.[^.]+\.arn\}\/index\/deletions$/ : /\.replica\)\.0\.arn\}\/index\/deletions$/),
+      ]);
+      for (const s of st.filter((x) => x.Sid.startsWith('Read') && x.Sid !== 'ReadTombstones')) {
         expect(new Set(s.Resource.map(iotRegion))).toEqual(new Set([origin, target]));
         for (const a of s.Action) expect(a).toMatch(/^iot:(Describe|List|Get)/);
       }

@@ -12,7 +12,10 @@
 // __tests__/replication/conflicts.test.ts.
 import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DeleteThingShadowCommand } from '@aws-sdk/client-iot-data-plane';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
+import { DeleteThingCommand, UpdateThingCommand } from '@aws-sdk/client-iot';
+import { DELETED_KEY_ATTRIBUTE, DELETIONS_INDEX } from '../../functions/lib/markers';
 import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
 import { startCaptureProxy, type CaptureProxy } from '../../cli/drill/capture';
 import type { Side } from '../../cli/drill/fleet';
@@ -41,6 +44,8 @@ let primary: Side;
 let secondary: Side;
 const pipelines = {} as Record<Direction, Pipeline>;
 const saved = { ...process.env };
+const TABLE = 'iot-dr-events';
+const tables: Record<string, DynamoDBClient> = {};
 const ENTRIES: Record<WorkerFamily, string> = { thing: 'worker-thing', thingType: 'worker-thing-type', thingGroup: 'worker-thing-group', shadow: 'worker-shadow' };
 
 /**
@@ -58,7 +63,10 @@ async function pipeline(direction: Direction): Promise<Pipeline> {
   sqs.destroy();
   await createFailureTable(ddb);
   // The workers, as the stack configures this direction; every IoT call goes through the capture proxy.
-  Object.assign(process.env, workerLambdaEnv(proxy.endpoint, 'thing-only', { direction: direction === 'toSecondary' ? 'to-secondary' : 'to-primary', conflicts: 'merge' }));
+  Object.assign(process.env, {
+    ...workerLambdaEnv(proxy.endpoint, 'thing-only', { direction: direction === 'toSecondary' ? 'to-secondary' : 'to-primary', conflicts: 'merge' }),
+    TABLE_NAME: TABLE,
+  });
   const real = {} as Record<WorkerFamily, Handler>;
   jest.isolateModules(() => {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -101,7 +109,26 @@ async function pipeline(direction: Direction): Promise<Pipeline> {
 
 beforeAll(async () => {
   moto = await startMoto();
-  proxy = await startCaptureProxy(moto.endpoint);
+  // The replication table with its tombstone index in both regions (moto has no global tables:
+  // each region's copy gets the items captured there, which is what a worker there queries).
+  for (const region of [PRIMARY, SECONDARY]) {
+    tables[region] = motoClient(DynamoDBClient, moto.endpoint, region);
+    await tables[region].send(
+      new CreateTableCommand({
+        TableName: TABLE,
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: [
+          { AttributeName: 'uuid', AttributeType: 'S' },
+          { AttributeName: DELETED_KEY_ATTRIBUTE, AttributeType: 'S' },
+        ],
+        KeySchema: [{ AttributeName: 'uuid', KeyType: 'HASH' }],
+        GlobalSecondaryIndexes: [{ IndexName: DELETIONS_INDEX, KeySchema: [{ AttributeName: DELETED_KEY_ATTRIBUTE, KeyType: 'HASH' }], Projection: { ProjectionType: 'ALL' } }],
+      }),
+    );
+  }
+  proxy = await startCaptureProxy(moto.endpoint, async (item) => {
+    await tables[item.originRegion as string].send(new PutItemCommand({ TableName: TABLE, Item: marshall(item, { removeUndefinedValues: true }) as never }));
+  });
   const side = (region: string): Side => ({ region, iot: motoIot(proxy.endpoint, region), data: motoIotData(proxy.endpoint, region) });
   primary = side(PRIMARY);
   secondary = side(SECONDARY);
@@ -115,6 +142,7 @@ afterAll(async () => {
     await p.sfn.stop();
     p.ddb.destroy();
   }
+  for (const t of Object.values(tables)) t.destroy();
   await proxy?.stop();
   await moto?.stop();
 });
@@ -256,6 +284,41 @@ describe('Two-way replication (moto, two regions, real trigger, ASL and workers 
       // Then the later update stands in both regions
       expect(await reported(secondary, thing)).toEqual({ on: false, after: 'delete' });
       expect(await reported(primary, thing)).toEqual({ on: false, after: 'delete' });
+    },
+  );
+
+  it.each(['primary-first', 'secondary-first'] as const)(
+    'delete vs update, events delivered %s: a delete newer than the other region\'s update wins in both regions (tombstones)',
+    async (order) => {
+      const thing = `vd-${order}`;
+      await createThing(primary, thing);
+      await updateShadow(primary, thing, '', { reported: { on: true } });
+      await replicate();
+      // Given the shadow updated in the secondary, then (a second later) deleted in the primary
+      await updateShadow(secondary, thing, '', { reported: { on: false } });
+      await sleep(1100);
+      await primary.data.send(new DeleteThingShadowCommand({ thingName: thing }));
+      // When both events are delivered, in either order
+      await replicate(order);
+      // Then the later delete stands in both regions (the primary's tombstone stops the re-creation)
+      expect(await readShadow(primary, thing)).toBeUndefined();
+      expect(await readShadow(secondary, thing)).toBeUndefined();
+    },
+  );
+
+  it.each(['primary-first', 'secondary-first'] as const)(
+    'thing delete vs an older update in the other region, events delivered %s: the delete wins in both regions',
+    async (order) => {
+      const thing = `td-${order}`;
+      await createThing(primary, thing, { attributes: { v: '1' } });
+      await replicate();
+      // Given the thing updated in the secondary, then deleted in the primary
+      await secondary.iot.send(new UpdateThingCommand({ thingName: thing, attributePayload: { attributes: { v: '2' }, merge: false } }));
+      await sleep(20);
+      await primary.iot.send(new DeleteThingCommand({ thingName: thing }));
+      await replicate(order);
+      expect(await describeThing(primary, thing)).toBeUndefined();
+      expect(await describeThing(secondary, thing)).toBeUndefined();
     },
   );
 

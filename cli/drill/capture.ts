@@ -6,11 +6,12 @@
  * stacks/registry-capture.ts). It applies the rules' WHERE clause the same way: a shadow update
  * whose clientToken starts with `iot-dr:` (the replicator's own write) is not captured.
  * Registry events cannot carry such a marker, so the replicator's registry writes ARE captured,
- * as on AWS: replicating them back is the one no-op round two-way replication allows.
+ * as on AWS: replicating them back is the one no-op round two-way replication allows. Delete
+ * events get the `deletedKey` tombstone the rules' SQL writes.
  */
 import { createServer, request, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { REPLICATOR_CLIENT_TOKEN_PREFIX } from '../../functions/lib/markers';
+import { DELETED_KEY_ATTRIBUTE, REPLICATOR_CLIENT_TOKEN_PREFIX } from '../../functions/lib/markers';
 import { membershipEvent, shadowEvent, thingEvent, thingGroupEvent, type TableItem } from './events';
 
 /** A running capture proxy. */
@@ -43,7 +44,8 @@ function capture(region: string, service: string, method: string, url: URL, req:
     const shadowName = url.searchParams.get('name') ?? '';
     const accepted = parse(res);
     if (method === 'DELETE') {
-      return shadowEvent(region, 'delete', thing, shadowName, { version: Number(accepted.version ?? 0), timestamp: Number(accepted.timestamp) || undefined });
+      const item = shadowEvent(region, 'delete', thing, shadowName, { version: Number(accepted.version ?? 0), timestamp: Number(accepted.timestamp) || undefined });
+      return { ...item, [DELETED_KEY_ATTRIBUTE]: `shadow/${thing}/${shadowName}` };
     }
     const requested = parse(req);
     const clientToken = typeof requested.clientToken === 'string' ? requested.clientToken : undefined;
@@ -62,12 +64,13 @@ function capture(region: string, service: string, method: string, url: URL, req:
   }
   if (service !== 'iot') return undefined;
   const op = method === 'POST' ? 'CREATED' : method === 'PATCH' ? 'UPDATED' : method === 'DELETE' ? 'DELETED' : undefined;
-  if (path[0] === 'things' && path.length === 2 && op) return thingEvent(region, op, { name: path[1] });
+  const tombstone = (family: string, name: string) => (op === 'DELETED' ? { [DELETED_KEY_ATTRIBUTE]: `${family}/${name}` } : {});
+  if (path[0] === 'things' && path.length === 2 && op) return { ...thingEvent(region, op, { name: path[1] }), ...tombstone('thing', path[1]) };
   if (path[0] === 'thing-groups' && method === 'PUT' && (path[1] === 'addThingToThingGroup' || path[1] === 'removeThingFromThingGroup')) {
     const body = parse(req);
     return membershipEvent(region, path[1] === 'addThingToThingGroup' ? 'ADDED' : 'REMOVED', String(body.thingGroupName), String(body.thingName));
   }
-  if (path[0] === 'thing-groups' && path.length === 2 && op) return thingGroupEvent(region, op, { name: path[1] });
+  if (path[0] === 'thing-groups' && path.length === 2 && op) return { ...thingGroupEvent(region, op, { name: path[1] }), ...tombstone('thingGroup', path[1]) };
   return undefined;
 }
 
@@ -77,8 +80,12 @@ const readAll = async (stream: IncomingMessage): Promise<Buffer> => {
   return Buffer.concat(chunks);
 };
 
-/** Starts the proxy on loopback in front of `upstream` (moto server's endpoint). */
-export async function startCaptureProxy(upstream: string): Promise<CaptureProxy> {
+/**
+ * Starts the proxy on loopback in front of `upstream` (moto server's endpoint). `store`, when
+ * given, receives every captured item as the rule's DynamoDB action would write it (tests put
+ * them into the region's copy of the replication table, where the tombstone index finds them).
+ */
+export async function startCaptureProxy(upstream: string, store?: (item: TableItem) => Promise<void>): Promise<CaptureProxy> {
   const target = new URL(upstream);
   let captured: TableItem[] = [];
   const dropped = { count: 0 };
@@ -99,7 +106,10 @@ export async function startCaptureProxy(upstream: string): Promise<CaptureProxy>
         const scope = SCOPE.exec(String(req.headers.authorization ?? ''));
         if (scope) {
           const item = capture(scope[1], scope[2], req.method ?? 'GET', new URL(req.url ?? '/', 'http://x'), body, answer, dropped);
-          if (item) captured.push(item);
+          if (item) {
+            captured.push(item);
+            if (store) await store(item);
+          }
         }
       }
       res.writeHead(status, upstreamRes.headers);

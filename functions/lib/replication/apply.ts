@@ -40,7 +40,7 @@ async function dispatchThing(ctx: ReplicationContext, event: ThingFamilyEvent): 
       // (policy merge: only a DELETED event deletes; see ReplicationContext.originDeleted).
       // Only CREATED waits for a first certificate (see SyncThingOptions.eventTimestampMs): a
       // thing without certificates by design then costs one bounded retry series, not one per update.
-      return syncThing(ctx, event.thingName, { eventTimestampMs: event.operation === 'CREATED' ? event.timestamp : undefined });
+      return syncThing(ctx, event.thingName, { eventTimestampMs: event.operation === 'CREATED' ? event.timestamp : undefined, eventTimeMs: event.timestamp });
     case 'THING_TYPE_ASSOCIATION_EVENT':
       return syncThing(ctx, event.thingName, { registryOnly: true });
   }

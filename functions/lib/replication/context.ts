@@ -4,6 +4,7 @@ import type { AwsCredentialIdentity } from '@aws-sdk/types';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { clientConfig } from '../aws';
 import { ConfigurationError } from '../errors';
+import type { DeletionLog } from './deletions';
 import { DEFAULT_PRINCIPAL_GRACE_SECONDS, MAX_PRINCIPAL_GRACE_SECONDS } from '../principal-grace';
 
 /** `complete` copies certificates and policies with each thing; `thing-only` the registry only. */
@@ -76,6 +77,11 @@ export interface ReplicationContext {
    * present in the target is the target's own (its event creates it in the origin) and is kept.
    */
   readonly originDeleted?: boolean;
+  /**
+   * Policy `merge`: the tombstones (delete events in the replication table) that let a delete in
+   * the target beat an older origin change applied after it. @default none (no lookups)
+   */
+  readonly deletions?: DeletionLog;
 }
 
 /** Whether a registry resource absent in the origin is deleted from the target (see `originDeleted`). */
@@ -111,6 +117,8 @@ export interface CreateContextOptions {
   readonly principalGraceMs?: number;
   /** Page size of listings; tests use 1 to exercise pagination. @default 250 */
   readonly pageSize?: number;
+  /** See {@link ReplicationContext.deletions}. */
+  readonly deletions?: DeletionLog;
   /** See {@link ReplicationContext.restoreMembershipsOnCreate}. @default true */
   readonly restoreMembershipsOnCreate?: boolean;
 }
@@ -158,6 +166,7 @@ export function createContext(options: CreateContextOptions): ReplicationContext
     origin: clients(options.originRegion),
     target: clients(options.targetRegion),
     conflicts,
+    ...(options.deletions ? { deletions: options.deletions } : {}),
     logger: options.logger ?? new Logger({ serviceName: 'iot-dr-replication' }),
     principalGraceMs,
     pageSize: options.pageSize ?? 250,

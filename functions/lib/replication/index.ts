@@ -33,4 +33,5 @@ export {
 export { deleteThing, syncThing, type SyncThingOptions } from './thing';
 export { syncThingGroup, syncThingGroupMembership } from './thing-group';
 export { syncThingType } from './thing-type';
+export { type DeletionLog, tableDeletionLog } from './deletions';
 export { runWorker, type WorkerInput, type WorkerOutput, workerHandler } from './worker';

@@ -6,7 +6,7 @@ import {
 } from '@aws-sdk/client-iot-data-plane';
 import { RetryableError } from '../errors';
 import { REPLICATOR_CLIENT_TOKEN_PREFIX } from '../markers';
-import { find, findAll, jsonEqual } from './call';
+import { call, find, findAll, jsonEqual } from './call';
 import type { Outcome, ReplicationContext } from './context';
 
 /** The part of a shadow document replication cares about. */
@@ -238,6 +238,17 @@ async function syncShadowOnce(
     });
   }
   const target = await getShadow(ctx, 'target', thingName, shadowName);
+  if (!target && ctx.conflicts === 'merge' && ctx.deletions) {
+    // Delete vs update: a delete in the target at least as new as every field of the origin wins;
+    // its own event deletes the origin's copy.
+    const written = newestOf(source);
+    const deletedAt = await call(ctx, `tombstones of ${name}`, async () =>
+      ctx.deletions?.deletedAfter(`shadow/${thingName}/${shadowName}`, ctx.targetRegion, Number.isFinite(written) ? written * 1000 - 1 : 0),
+    );
+    if (deletedAt !== undefined) {
+      return { outcome: { kind: 'shadow', name, action: 'unchanged', detail: `deleted in ${ctx.targetRegion} at ${new Date(deletedAt).toISOString()}, not before the origin's last write: the delete wins` } };
+    }
+  }
   const state: Record<string, unknown> = {};
   for (const section of SECTIONS) {
     const patch =

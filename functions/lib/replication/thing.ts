@@ -26,6 +26,11 @@ export interface SyncThingOptions {
    * created; AWS IoT emits no registry event for the attachment, so the thing must be re-read).
    */
   readonly eventTimestampMs?: number;
+  /**
+   * Epoch milliseconds of the origin's registry event (any operation). Policy `merge`: a thing
+   * the target deleted after it (a tombstone) is not re-created.
+   */
+  readonly eventTimeMs?: number;
   /** Replicate the registry entry only (type, attributes), never principals. @default false */
   readonly registryOnly?: boolean;
 }
@@ -169,6 +174,14 @@ export async function syncThing(ctx: ReplicationContext, thingName: string, opti
     return (await describeThing(ctx, 'target', thingName))
       ? [keptTargetOnly('thing', thingName)]
       : [{ kind: 'thing', name: thingName, action: 'unchanged', detail: 'absent in both regions' }];
+  }
+  if (ctx.conflicts === 'merge' && ctx.deletions && options.eventTimeMs !== undefined && !(await describeThing(ctx, 'target', thingName))) {
+    const deletedAt = await call(ctx, `tombstones of thing ${thingName}`, async () =>
+      ctx.deletions?.deletedAfter(`thing/${thingName}`, ctx.targetRegion, (options.eventTimeMs as number) - 1),
+    );
+    if (deletedAt !== undefined) {
+      return [{ kind: 'thing', name: thingName, action: 'unchanged', detail: `deleted in ${ctx.targetRegion} at ${new Date(deletedAt).toISOString()}, after the origin's change: the delete wins` }];
+    }
   }
   const outcomes: Outcome[] = [];
   if (source.thingTypeName) outcomes.push(...(await ensureThingType(ctx, source.thingTypeName)));
