@@ -1,5 +1,5 @@
 /**
- * `iot-dr`: copy an existing fleet to the secondary, verify both regions match, run a local DR
+ * `iot-dr`: copy an existing fleet to the secondary, verify both regions match, fail back, run a local DR
  * drill. `run(argv, io)` is the whole CLI and returns the exit code (tests call it in-process);
  * `main()` is what `bin/iot-dr.js` calls.
  */
@@ -61,7 +61,7 @@ function filterOptions(cmd: Command): Command {
 export function buildProgram(io: CliIo, result: { code: number }): Command {
   const program = new Command('iot-dr')
     .description(
-      'Disaster recovery for AWS IoT Core: copy an existing fleet to the secondary region, verify both regions match, run a local DR drill.',
+      'Disaster recovery for AWS IoT Core: copy an existing fleet to the secondary region, verify both regions match, fail back after an outage, run a local DR drill.',
     )
     .version(version)
     .showHelpAfterError('(add --help for usage)')
