@@ -123,8 +123,8 @@ async function main(): Promise<void> {
         BENCH_BUNDLE: join(dir, 'index.js'),
         BENCH_EVENT: JSON.stringify(event),
         AWS_REGION: SECONDARY,
-        PRIMARY_REGION: PRIMARY,
-        SECONDARY_REGION: SECONDARY,
+        ORIGIN_REGION: PRIMARY,
+        TARGET_REGION: SECONDARY,
         REPLICATION_MODE: 'complete',
         PRINCIPAL_GRACE_SECONDS: '300',
       };

@@ -48,15 +48,15 @@ export function runContext(options: GlobalOptions, io: CliIo): RunContext {
   const config = readConfig(options.config, io);
   const endpoint = options.endpoint ?? io.env.IOT_DR_AWS_ENDPOINT;
   const ctx = createContext({
-    primaryRegion: config.primaryRegion,
-    secondaryRegion: config.secondaryRegion,
+    originRegion: config.primaryRegion,
+    targetRegion: config.secondaryRegion,
     mode: config.replication.mode,
     ...(endpoint ? { endpoint } : {}),
     // copy creates all groups before any thing and then syncs each thing's memberships
     restoreMembershipsOnCreate: false,
   });
   const limiter = new RateLimiter(options.rateLimit, options.quota ?? {});
-  for (const side of [ctx.primary, ctx.secondary]) {
+  for (const side of [ctx.origin, ctx.target]) {
     limiter.attach(side.iot as never);
     limiter.attach(side.data as never);
   }
@@ -64,7 +64,7 @@ export function runContext(options: GlobalOptions, io: CliIo): RunContext {
     config,
     ctx,
     limiter,
-    primary: { region: ctx.primaryRegion, iot: ctx.primary.iot, data: ctx.primary.data },
-    secondary: { region: ctx.secondaryRegion, iot: ctx.secondary.iot, data: ctx.secondary.data },
+    primary: { region: ctx.originRegion, iot: ctx.origin.iot, data: ctx.origin.data },
+    secondary: { region: ctx.targetRegion, iot: ctx.target.iot, data: ctx.target.data },
   };
 }

@@ -1,5 +1,5 @@
 /**
- * `iot-dr`: copy an existing fleet to the secondary, verify both regions match, run a local DR
+ * `iot-dr`: copy an existing fleet to the secondary, verify both regions match, fail back, run a local DR
  * drill. `run(argv, io)` is the whole CLI and returns the exit code (tests call it in-process);
  * `main()` is what `bin/iot-dr.js` calls.
  */
@@ -11,11 +11,12 @@ import { intOption, prefixOption, quotaOption, urlOption } from './options';
 
 const EXIT_CODES_HELP = `
 Exit codes:
-  0    success (verify: the regions match)
+  0    success (verify: the regions match; failback: safe to let DNS return)
   1    internal error (a bug: please report it with the output)
   2    usage: a bad argument, option or configuration (the message names it)
   3    external: AWS (or the emulator) failed or refused a call
-  4    differences found (verify, drill) or some items failed (copy; they are listed)
+  4    differences found (verify, drill), some items failed (copy; they are listed), or failback
+       not safe yet (health needs attention, items failed or differences remain)
   130  interrupted (copy: the checkpoint was saved; run the same command to resume)`;
 
 function globalOptions(cmd: Command): Command {
@@ -67,7 +68,7 @@ interface ErrorOutput {
 export function buildProgram(io: CliIo, result: { code: number }, errors: ErrorOutput = { json: false }): Command {
   const program = new Command('iot-dr')
     .description(
-      'Disaster recovery for AWS IoT Core: copy an existing fleet to the secondary region, verify both regions match, run a local DR drill.',
+      'Disaster recovery for AWS IoT Core: copy an existing fleet to the secondary region, verify both regions match, fail back after an outage, run a local DR drill.',
     )
     .version(version)
     .addHelpText('after', EXIT_CODES_HELP)
@@ -126,6 +127,25 @@ export function buildProgram(io: CliIo, result: { code: number }, errors: ErrorO
   globalOptions(filterOptions(verify)).action(async (opts) => {
     const { verifyCommand } = await import('./commands/verify');
     result.code = await verifyCommand(opts, io);
+  });
+
+  const failback = program
+    .command('failback')
+    .description(
+      'After a failover: check replication health (DLQs, failure tables, stream lag) in both regions, show what differs (what the secondary changed since --since), bring the primary up to date through the replication library without overwriting anything newer, verify both regions match, and say whether DNS may return to the primary.',
+    )
+    .option(
+      '--since <time>',
+      'when the failover happened (ISO 8601 or epoch seconds): shadow data the primary holds from before it and the secondary no longer has is removed',
+    )
+    .addOption(new Option('--concurrency <n>', 'things synced at the same time').argParser(intOption(1, 256)).default(16))
+    .option('--dry-run', 'write nothing: report health and the differences a failback would bring back', false)
+    .option('--force', 'bring the primary up to date even when replication health needs attention', false)
+    .option('--json', 'print the report as JSON (for machines)', false)
+    .option('-q, --quiet', 'no progress output', false);
+  globalOptions(filterOptions(failback)).action(async (opts) => {
+    const { failbackCommand } = await import('./commands/failback');
+    result.code = await failbackCommand(opts, io);
   });
 
   program

@@ -29,6 +29,7 @@ export const ENV_OVERRIDES: Readonly<Record<string, readonly string[]>> = {
   IOT_DR_SECONDARY_REGION: ['secondaryRegion'],
   IOT_DR_LOG_RETENTION_DAYS: ['logRetentionDays'],
   IOT_DR_REPLICATION_MODE: ['replication', 'mode'],
+  IOT_DR_REPLICATION_DIRECTION: ['replication', 'direction'],
   IOT_DR_ITEM_TTL_HOURS: ['replication', 'itemTtlHours'],
   IOT_DR_HEALTH_CHECK_MODE: ['healthCheck', 'mode'],
   IOT_DR_HEALTH_CHECK_INTERVAL_SECONDS: ['healthCheck', 'intervalSeconds'],

@@ -129,6 +129,12 @@ const backendSchema = z.discriminatedUnion('type', [
 const replicationSchema = z.strictObject({
   /** `complete` copies certificates and policies with each thing; `thing-only` the registry only. */
   mode: z.enum(['complete', 'thing-only']).default('complete'),
+  /**
+   * `two-way`: each region captures its own registry and shadow events and applies the other's
+   * (changes made in the secondary during a failover reach the primary). `one-way`: the primary is
+   * captured and the secondary applies; `iot-dr failback` is then the way back.
+   */
+  direction: z.enum(['two-way', 'one-way']).default('two-way'),
   /** Hours an event item stays in the replication table before DynamoDB TTL removes it. */
   itemTtlHours: int(1, 720).default(48),
   /** Records the stream trigger receives per invocation. */

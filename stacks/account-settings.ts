@@ -15,6 +15,11 @@ export const REPLICATED_EVENT_TYPES = [
 
 export interface AccountSettingsProps {
   readonly primary: AwsProvider;
+  /**
+   * Two-way replication: the secondary captures its own registry events, so they are turned on
+   * there too. @default - the primary only (one-way)
+   */
+  readonly secondary?: AwsProvider;
   /** Manage registry event configuration. Account-wide: turn off when managed elsewhere. */
   readonly manageEventConfigurations: boolean;
   /** Manage fleet indexing. Account-wide: turn off when managed elsewhere. */
@@ -22,21 +27,28 @@ export interface AccountSettingsProps {
 }
 
 /**
- * Account-wide IoT settings in the primary region that replication needs: registry events on
- * (they are off by default) and thing indexing (the CLI's fleet-index filter).
+ * Account-wide IoT settings that replication needs: registry events on (they are off by default)
+ * in every region that captures (the primary; both with two-way replication), and thing indexing
+ * in the primary (the CLI's fleet-index filter).
  * https://docs.aws.amazon.com/iot/latest/developerguide/iot-events.html
  */
 export class AccountSettings extends Construct {
   public readonly eventConfigurations?: IotEventConfigurations;
+  /** Two-way only: the secondary's registry events. */
+  public readonly secondaryEventConfigurations?: IotEventConfigurations;
   public readonly indexing?: IotIndexingConfiguration;
 
   constructor(scope: Construct, id: string, props: AccountSettingsProps) {
     super(scope, id);
     if (props.manageEventConfigurations) {
-      this.eventConfigurations = new IotEventConfigurations(this, 'events', {
-        provider: props.primary,
-        eventConfigurations: Object.fromEntries(REPLICATED_EVENT_TYPES.map((t) => [t, true])),
-      });
+      const eventConfigurations = Object.fromEntries(REPLICATED_EVENT_TYPES.map((t) => [t, true]));
+      this.eventConfigurations = new IotEventConfigurations(this, 'events', { provider: props.primary, eventConfigurations });
+      if (props.secondary) {
+        this.secondaryEventConfigurations = new IotEventConfigurations(this, 'events-secondary', {
+          provider: props.secondary,
+          eventConfigurations,
+        });
+      }
     }
     if (props.manageIndexingConfiguration) {
       this.indexing = new IotIndexingConfiguration(this, 'indexing', {

@@ -31,6 +31,8 @@ export class IotDrStack extends TerraformStack {
   public readonly table: ReplicationTable;
   public readonly capture: RegistryCapture;
   public readonly replication: ReplicationWorkflow;
+  /** Two-way replication: the secondary's capture rules and the workflow applying them in the primary. */
+  public readonly reverse?: { readonly capture: RegistryCapture; readonly replication: ReplicationWorkflow };
   public readonly reconciliation: Reconciliation;
   public readonly alarms: AlarmNotifications;
 
@@ -53,8 +55,10 @@ export class IotDrStack extends TerraformStack {
       testEndpoint: props.testEndpoint,
     });
 
+    const twoWay = config.replication.direction === 'two-way';
     new AccountSettings(this, 'account-settings', {
       primary: this.primary,
+      ...(twoWay ? { secondary: this.secondary } : {}),
       manageEventConfigurations: config.account.manageEventConfigurations,
       manageIndexingConfiguration: config.account.manageIndexingConfiguration,
     });
@@ -67,24 +71,53 @@ export class IotDrStack extends TerraformStack {
     });
 
     this.capture = new RegistryCapture(this, 'registry-capture', {
-      primary: this.primary,
-      primaryRegion: config.primaryRegion,
+      provider: this.primary,
+      region: config.primaryRegion,
+      side: 'primary',
       namePrefix: config.namePrefix,
       table: this.table,
       itemTtlHours: config.replication.itemTtlHours,
     });
 
     this.replication = new ReplicationWorkflow(this, 'replication-workflow', {
-      secondary: this.secondary,
+      provider: this.secondary,
+      target: 'secondary',
       table: this.table,
       config,
     });
+
+    // Two-way (issue 10): the same capture and the same workflow construct, mirrored. The
+    // secondary captures its own events; the primary's stream applies them in the primary.
+    if (twoWay) {
+      this.reverse = {
+        capture: new RegistryCapture(this, 'secondary-capture', {
+          provider: this.secondary,
+          region: config.secondaryRegion,
+          side: 'secondary',
+          namePrefix: config.namePrefix,
+          table: this.table,
+          itemTtlHours: config.replication.itemTtlHours,
+        }),
+        replication: new ReplicationWorkflow(this, 'primary-replication', {
+          provider: this.primary,
+          target: 'primary',
+          table: this.table,
+          config,
+        }),
+      };
+    }
 
     new TerraformOutput(this, 'replication_table_name', { value: this.table.table.name });
     new TerraformOutput(this, 'capture_error_queue_url', { value: this.capture.errorQueue.url });
     new TerraformOutput(this, 'replication_state_machine_arn', { value: this.replication.stateMachine.arn });
     new TerraformOutput(this, 'replication_failure_table_name', { value: this.replication.failureTable.name });
     new TerraformOutput(this, 'replication_dlq_url', { value: this.replication.dlq.url });
+    if (this.reverse) {
+      new TerraformOutput(this, 'secondary_capture_error_queue_url', { value: this.reverse.capture.errorQueue.url });
+      new TerraformOutput(this, 'primary_replication_state_machine_arn', { value: this.reverse.replication.stateMachine.arn });
+      new TerraformOutput(this, 'primary_replication_failure_table_name', { value: this.reverse.replication.failureTable.name });
+      new TerraformOutput(this, 'primary_replication_dlq_url', { value: this.reverse.replication.dlq.url });
+    }
 
     // Drift repair on a schedule (issue 5): re-applies what the workflow recorded as failed.
     this.reconciliation = new Reconciliation(this, 'reconciliation', {

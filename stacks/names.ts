@@ -16,3 +16,16 @@ export function resourceName(prefix: string, purpose: string): string {
 export function topicRuleName(prefix: string, purpose: string): string {
   return resourceName(prefix, purpose).replace(/-/g, '_');
 }
+
+/** The region a replication workflow writes. */
+export type ReplicationTarget = 'primary' | 'secondary';
+
+/**
+ * Physical name of a resource of the replication workflow that writes `target`:
+ * `<prefix>-<purpose>` for the secondary (unchanged since one-way replication),
+ * `<prefix>-<purpose>-to-primary` for the reverse direction (IAM role names are global, and
+ * operators tell the two apart at a glance). `iot-dr failback` finds queues and tables by it.
+ */
+export function replicationResourceName(prefix: string, purpose: string, target: ReplicationTarget): string {
+  return resourceName(prefix, target === 'secondary' ? purpose : `${purpose}-to-primary`);
+}

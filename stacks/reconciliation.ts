@@ -173,6 +173,7 @@ export class Reconciliation extends Construct {
         PRIMARY_REGION: config.primaryRegion,
         SECONDARY_REGION: config.secondaryRegion,
         REPLICATION_MODE: config.replication.mode,
+        CONFLICT_POLICY: config.replication.direction === 'two-way' ? 'merge' : 'mirror',
         THINGS_PER_RUN: String(config.reconciliation.thingsPerRun),
         ...reconciliationSizing(config.reconciliation, props.timeoutSeconds ?? 900),
         CURSOR_PARAMETER: this.cursor.name,

@@ -10,6 +10,7 @@ import { Construct } from 'constructs';
 import { queueNotEmptyAlarm } from './alarms';
 import { assumeRolePolicy, policyDocument } from './nodejs-function';
 import { resourceName, topicRuleName } from './names';
+import { REPLICATOR_CLIENT_TOKEN_PREFIX } from '../functions/lib/markers';
 import { ITEM, type ReplicationTable } from './replication-table';
 
 /** Registry event families replicated, as `topic(3)` of `$aws/events/<family>/...`. */
@@ -23,13 +24,27 @@ export const REGISTRY_EVENT_FAMILIES = [
 ] as const;
 
 export interface RegistryCaptureProps {
-  readonly primary: AwsProvider;
-  readonly primaryRegion: string;
+  /** The region captured: the primary, and with two-way replication the secondary too. */
+  readonly provider: AwsProvider;
+  /** That region's name, written into every item as `originRegion`. */
+  readonly region: string;
+  /** Which of the table's regions the rules write into (their own). */
+  readonly side: 'primary' | 'secondary';
   readonly namePrefix: string;
   readonly table: ReplicationTable;
   /** Hours before a captured item expires (DynamoDB TTL). */
   readonly itemTtlHours: number;
 }
+
+/**
+ * Shadow updates the replicator wrote (clientToken `iot-dr:<eventId>`, echoed in the accepted
+ * document) are dropped by the rule itself: an applied change is never captured again, so two-way
+ * replication has no echo and costs nothing for it. Updates without a clientToken pass
+ * (`startswith` of an undefined value is undefined, which a WHERE clause treats as false).
+ * https://docs.aws.amazon.com/iot/latest/developerguide/device-shadow-document.html#client-token
+ * https://docs.aws.amazon.com/iot/latest/developerguide/iot-sql-functions.html#iot-func-startswith
+ */
+export const NOT_REPLICATOR_WRITE = `(isUndefined(clientToken) OR NOT startswith(clientToken, '${REPLICATOR_CLIENT_TOKEN_PREFIX}'))`;
 
 /** SQL for one capture rule: the event's own fields plus the replication bookkeeping. */
 export function captureSql(options: {
@@ -53,8 +68,9 @@ export function captureSql(options: {
 }
 
 /**
- * Topic rules in the primary region that write every registry event and every shadow change into
- * the replication table. A failing action goes to an encrypted SQS queue, never nowhere.
+ * Topic rules in one region (the primary; with two-way replication the secondary too) that write
+ * every registry event and every shadow change made there into the region's copy of the
+ * replication table. A failing action goes to an encrypted SQS queue, never nowhere.
  * https://docs.aws.amazon.com/iot/latest/developerguide/registry-events.html
  * https://docs.aws.amazon.com/iot/latest/developerguide/reserved-topics.html#reserved-topics-shadow
  */
@@ -67,7 +83,9 @@ export class RegistryCapture extends Construct {
 
   constructor(scope: Construct, id: string, props: RegistryCaptureProps) {
     super(scope, id);
-    const provider = props.primary;
+    const provider = props.provider;
+    // IAM is global: the secondary's rules get their own role name.
+    const roleName = resourceName(props.namePrefix, props.side === 'primary' ? 'capture-rules' : 'capture-rules-secondary');
 
     this.errorQueue = new SqsQueue(this, 'errors', {
       provider,
@@ -92,12 +110,12 @@ export class RegistryCapture extends Construct {
     const partition = new DataAwsPartition(this, 'partition', { provider }).partition;
     this.role = new IamRole(this, 'role', {
       provider,
-      name: resourceName(props.namePrefix, 'capture-rules'),
+      name: roleName,
       // only these three rules of this account may use the role
       // https://docs.aws.amazon.com/iot/latest/developerguide/iot-create-role.html
       assumeRolePolicy: assumeRolePolicy('iot.amazonaws.com', {
         account,
-        arns: Object.values(ruleNames).map((n) => `arn:${partition}:iot:${props.primaryRegion}:${account}:rule/${n}`),
+        arns: Object.values(ruleNames).map((n) => `arn:${partition}:iot:${props.region}:${account}:rule/${n}`),
       }),
     });
     new IamRolePolicy(this, 'policy', {
@@ -105,12 +123,12 @@ export class RegistryCapture extends Construct {
       name: 'put-items-and-errors',
       role: this.role.name,
       policy: policyDocument([
-        { sid: 'PutEvents', actions: ['dynamodb:PutItem'], resources: [props.table.table.arn] },
+        { sid: 'PutEvents', actions: ['dynamodb:PutItem'], resources: [props.table.arnIn(props.side)] },
         { sid: 'ReportErrors', actions: ['sqs:SendMessage'], resources: [this.errorQueue.arn] },
       ]),
     });
 
-    const common = { region: props.primaryRegion, itemTtlHours: props.itemTtlHours };
+    const common = { region: props.region, itemTtlHours: props.itemTtlHours };
     const rule = (ruleId: string, ruleName: string, description: string, sql: string) =>
       new IotTopicRule(this, ruleId, {
         provider,
@@ -132,6 +150,8 @@ export class RegistryCapture extends Construct {
           ...common,
           from: '$aws/events/#',
           where: REGISTRY_EVENT_FAMILIES.map((f) => `topic(3) = '${f}'`).join(' OR '),
+          // $aws/events/<family>/<name>/deleted: a tombstone key (undefined, so absent, otherwise)
+          extra: [`CASE topic(5) WHEN 'deleted' THEN concat(topic(3), '/', topic(4)) END AS ${ITEM.deletedKey}`],
         }),
       ),
       classicShadow: rule(
@@ -141,8 +161,14 @@ export class RegistryCapture extends Construct {
         captureSql({
           ...common,
           from: '$aws/things/+/shadow/+/accepted',
-          where: "topic(5) = 'update' OR topic(5) = 'delete'",
-          extra: ["'SHADOW_EVENT' AS eventType", 'topic(5) AS operation', 'topic(3) AS thingName', "'' AS shadowName"],
+          where: `(topic(5) = 'update' OR topic(5) = 'delete') AND ${NOT_REPLICATOR_WRITE}`,
+          extra: [
+            "'SHADOW_EVENT' AS eventType",
+            'topic(5) AS operation',
+            'topic(3) AS thingName',
+            "'' AS shadowName",
+            `CASE topic(5) WHEN 'delete' THEN concat('shadow/', topic(3), '/') END AS ${ITEM.deletedKey}`,
+          ],
         }),
       ),
       namedShadow: rule(
@@ -152,12 +178,13 @@ export class RegistryCapture extends Construct {
         captureSql({
           ...common,
           from: '$aws/things/+/shadow/name/+/+/accepted',
-          where: "topic(7) = 'update' OR topic(7) = 'delete'",
+          where: `(topic(7) = 'update' OR topic(7) = 'delete') AND ${NOT_REPLICATOR_WRITE}`,
           extra: [
             "'SHADOW_EVENT' AS eventType",
             'topic(7) AS operation',
             'topic(3) AS thingName',
             'topic(6) AS shadowName',
+            `CASE topic(7) WHEN 'delete' THEN concat('shadow/', topic(3), '/', topic(6)) END AS ${ITEM.deletedKey}`,
           ],
         }),
       ),

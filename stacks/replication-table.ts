@@ -1,6 +1,7 @@
 import { DynamodbTable } from '@cdktf/provider-aws/lib/dynamodb-table';
 import type { AwsProvider } from '@cdktf/provider-aws/lib/provider';
 import { Construct } from 'constructs';
+import { DELETED_KEY_ATTRIBUTE, DELETIONS_INDEX } from '../functions/lib/markers';
 
 /** Attribute names every replication item carries (written by the capture rules' SQL). */
 export const ITEM = {
@@ -15,7 +16,16 @@ export const ITEM = {
   originRegion: 'originRegion',
   /** MQTT topic the event arrived on. */
   topic: 'topic',
+  /**
+   * Deletes only: `thing/<name>`, `thingGroup/<name>`, `thingType/<name>`, `shadow/<thing>/<name>`
+   * (`''` for the classic shadow), written by the capture SQL. Sparse key of the
+   * {@link DELETIONS_INDEX}: the tombstones two-way replication's conflict rule looks up.
+   */
+  deletedKey: DELETED_KEY_ATTRIBUTE,
 } as const;
+
+/** Sparse global secondary index of the delete events, by `deletedKey` (see docs/replication.md). */
+export { DELETIONS_INDEX };
 
 export interface ReplicationTableProps {
   readonly primary: AwsProvider;
@@ -41,7 +51,13 @@ export class ReplicationTable extends Construct {
       name: props.tableName,
       billingMode: 'PAY_PER_REQUEST',
       hashKey: ITEM.id,
-      attribute: [{ name: ITEM.id, type: 'S' }],
+      attribute: [
+        { name: ITEM.id, type: 'S' },
+        { name: ITEM.deletedKey, type: 'S' },
+      ],
+      // Sparse: only delete events carry the key, so the index costs next to nothing. Global
+      // tables keep their indexes in every replica.
+      globalSecondaryIndex: [{ name: DELETIONS_INDEX, hashKey: ITEM.deletedKey, projectionType: 'ALL' }],
       streamEnabled: true,
       streamViewType: 'NEW_AND_OLD_IMAGES',
       ttl: { attributeName: ITEM.expires, enabled: true },
@@ -69,5 +85,15 @@ export class ReplicationTable extends Construct {
   /** ARN of the replica table in the secondary region. */
   public get replicaArn(): string {
     return this.table.replica.get(0).arn;
+  }
+
+  /** ARN of the table in one region: the primary's own, or the secondary's replica. */
+  public arnIn(side: 'primary' | 'secondary'): string {
+    return side === 'primary' ? this.table.arn : this.replicaArn;
+  }
+
+  /** Stream ARN in one region: drives the workflow that applies the other region's events there. */
+  public streamArnIn(side: 'primary' | 'secondary'): string {
+    return side === 'primary' ? this.table.streamArn : this.replicaStreamArn;
   }
 }

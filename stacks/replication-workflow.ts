@@ -12,9 +12,11 @@ import type { IotDrConfig } from '../config/schema';
 import { aboveZeroAlarm, queueNotEmptyAlarm } from './alarms';
 import { iotArns } from './arns';
 import { PRINCIPAL_READ_ACTIONS, PRINCIPAL_WRITE_ACTIONS } from './iot-permissions';
-import { resourceName } from './names';
+import { type ReplicationTarget, replicationResourceName } from './names';
+
+export { type ReplicationTarget, replicationResourceName };
 import { assumeRolePolicy, NodejsFunction, type PolicyStatement, policyDocument } from './nodejs-function';
-import { ITEM, type ReplicationTable } from './replication-table';
+import { DELETIONS_INDEX, ITEM, type ReplicationTable } from './replication-table';
 import { PRINCIPAL_GRACE_ENV } from '../functions/lib/principal-grace';
 import {
   batchWorkflowDefinition,
@@ -43,8 +45,15 @@ export const TRIGGER_METRICS_NAMESPACE = 'IotDr';
 export const TRIGGER_SERVICE_NAME = 'stream-trigger';
 
 export interface ReplicationWorkflowProps {
-  /** The secondary region's provider: everything here lives in the secondary. */
-  readonly secondary: AwsProvider;
+  /** The provider of the region this workflow writes (its target): everything here lives there. */
+  readonly provider: AwsProvider;
+  /**
+   * The region it applies events to. `secondary` (both modes) applies the primary's events;
+   * `primary` (two-way replication) applies the secondary's. The same construct, library and
+   * workflow shape serve both directions: only regions, stream, names and IAM scopes differ.
+   * @default 'secondary'
+   */
+  readonly target?: ReplicationTarget;
   /** The replication table; its replica's stream drives the workflow. */
   readonly table: ReplicationTable;
   /** The resolved configuration (regions, prefix, `replication` section, log retention). */
@@ -122,13 +131,17 @@ export class ReplicationWorkflow extends Construct {
   constructor(scope: Construct, id: string, props: ReplicationWorkflowProps) {
     super(scope, id);
     const { config } = props;
-    const provider = props.secondary;
+    const provider = props.provider;
     const replication = config.replication;
-    const name = (purpose: string) => resourceName(config.namePrefix, purpose);
+    const target = props.target ?? 'secondary';
+    const targetRegion = target === 'secondary' ? config.secondaryRegion : config.primaryRegion;
+    const originRegion = target === 'secondary' ? config.primaryRegion : config.secondaryRegion;
+    const name = (purpose: string) => replicationResourceName(config.namePrefix, purpose, target);
 
     const arns = iotArns(this, provider);
-    const bothRegions = (...types: string[]) => arns([config.primaryRegion, config.secondaryRegion], ...types);
-    const secondaryOnly = (...types: string[]) => arns([config.secondaryRegion], ...types);
+    // The library reads both regions (the origin's state, the target's to diff) and writes only the target.
+    const bothRegions = (...types: string[]) => arns([originRegion, targetRegion], ...types);
+    const targetOnly = (...types: string[]) => arns([targetRegion], ...types);
 
     // --- Failure table and DLQ --------------------------------------------------------------
     this.failureTable = new DynamodbTable(this, 'failures', {
@@ -166,7 +179,7 @@ export class ReplicationWorkflow extends Construct {
           resources: bothRegions('thing', 'thingtype', ...(complete ? ['cert', 'policy'] : [])),
         },
         {
-          sid: 'WriteSecondaryRegistry',
+          sid: 'WriteTargetRegistry',
           actions: [
             'iot:CreateThing',
             'iot:UpdateThing',
@@ -183,7 +196,7 @@ export class ReplicationWorkflow extends Construct {
             'iot:DeleteThingType',
             ...(complete ? PRINCIPAL_WRITE_ACTIONS : []),
           ],
-          resources: secondaryOnly('thing', 'thingtype', ...(complete ? ['cert', 'policy'] : [])),
+          resources: targetOnly('thing', 'thingtype', ...(complete ? ['cert', 'policy'] : [])),
         },
         ...(complete
           ? [
@@ -200,9 +213,9 @@ export class ReplicationWorkflow extends Construct {
       thingType: [
         { sid: 'ReadRegistry', actions: ['iot:DescribeThingType'], resources: bothRegions('thingtype') },
         {
-          sid: 'WriteSecondaryRegistry',
+          sid: 'WriteTargetRegistry',
           actions: ['iot:CreateThingType', 'iot:UpdateThingType', 'iot:DeprecateThingType', 'iot:DeleteThingType'],
-          resources: secondaryOnly('thingtype'),
+          resources: targetOnly('thingtype'),
         },
       ],
       thingGroup: [
@@ -221,7 +234,7 @@ export class ReplicationWorkflow extends Construct {
           resources: bothRegions('thinggroup', 'thing', 'thingtype'),
         },
         {
-          sid: 'WriteSecondaryRegistry',
+          sid: 'WriteTargetRegistry',
           actions: [
             'iot:CreateThingGroup',
             'iot:UpdateThingGroup',
@@ -236,7 +249,7 @@ export class ReplicationWorkflow extends Construct {
             'iot:UpdateThingType',
             'iot:DeleteThingType',
           ],
-          resources: secondaryOnly('thinggroup', 'thing', 'thingtype'),
+          resources: targetOnly('thinggroup', 'thing', 'thingtype'),
         },
         // ListThingGroups is account-wide (no resource type in IAM).
         { sid: 'IotRegistryList', actions: ['iot:ListThingGroups'], resources: ['*'] },
@@ -249,16 +262,20 @@ export class ReplicationWorkflow extends Construct {
           resources: bothRegions('thing'),
         },
         {
-          sid: 'WriteSecondaryShadows',
+          sid: 'WriteTargetShadows',
           actions: ['iot:UpdateThingShadow', 'iot:DeleteThingShadow'],
-          resources: secondaryOnly('thing'),
+          resources: targetOnly('thing'),
         },
       ],
     };
 
     const workerEnvironment = {
-      PRIMARY_REGION: config.primaryRegion,
-      SECONDARY_REGION: config.secondaryRegion,
+      ORIGIN_REGION: originRegion,
+      TARGET_REGION: targetRegion,
+      // Two-way: both regions take changes, newest shadow field wins (docs/replication.md).
+      CONFLICT_POLICY: replication.direction === 'two-way' ? 'merge' : 'mirror',
+      // Its tombstones decide delete vs update (two-way; the same name in both regions).
+      TABLE_NAME: props.table.table.name,
       REPLICATION_MODE: replication.mode,
       // The same value sizes the workflow's PrincipalPendingError retrier below.
       [PRINCIPAL_GRACE_ENV]: String(replication.principalGraceSeconds),
@@ -268,9 +285,14 @@ export class ReplicationWorkflow extends Construct {
         provider,
         functionName: name(WORKER_ENTRIES[family]),
         entry: WORKER_ENTRIES[family],
-        description: `iot-dr: applies ${family} events in ${config.secondaryRegion}`,
+        description: `iot-dr: applies ${family} events from ${originRegion} in ${targetRegion}`,
         environment: workerEnvironment,
-        statements: workerStatements[family],
+        statements: [
+          ...workerStatements[family],
+          // Every worker bundle holds the tombstone lookup (used under the merge policy only):
+          // Query on the sparse deletions index of this region's copy of the table.
+          { sid: 'ReadTombstones', actions: ['dynamodb:Query'], resources: [`${props.table.arnIn(target)}/index/${DELETIONS_INDEX}`] },
+        ],
         timeoutSeconds: replication.workerTimeoutSeconds,
         memorySizeMb: REPLICATION_FUNCTION_MEMORY_MB,
         logRetentionDays: config.logRetentionDays,
@@ -423,7 +445,7 @@ export class ReplicationWorkflow extends Construct {
     });
 
     // --- Stream trigger ----------------------------------------------------------------------
-    const streamArn = props.table.replicaStreamArn;
+    const streamArn = props.table.streamArnIn(target);
     this.trigger = new NodejsFunction(this, 'trigger', {
       provider,
       functionName: name('stream-trigger'),
@@ -435,7 +457,8 @@ export class ReplicationWorkflow extends Construct {
         STATE_MACHINE_ARN: this.stateMachine.arn,
         WORKFLOW_TYPE: replication.workflowType,
         DLQ_URL: this.dlq.url,
-        SECONDARY_REGION: config.secondaryRegion,
+        // The region the trigger runs in: its own events are not replicated back.
+        SECONDARY_REGION: targetRegion,
       },
       statements: [
         {
@@ -449,7 +472,7 @@ export class ReplicationWorkflow extends Construct {
           // https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/iam-policy-example-lamda-process-dynamodb-streams.html
           sid: 'ListReplicaStreams',
           actions: ['dynamodb:ListStreams'],
-          resources: [`${props.table.replicaArn}/stream/*`],
+          resources: [`${props.table.arnIn(target)}/stream/*`],
         },
         express
           ? { sid: 'StartSyncExecutions', actions: ['states:StartSyncExecution'], resources: [this.stateMachine.arn] }
@@ -478,7 +501,7 @@ export class ReplicationWorkflow extends Construct {
       bisectBatchOnFunctionError: true,
       maximumRetryAttempts: replication.maximumRetryAttempts,
       maximumRecordAgeInSeconds: replication.maximumRecordAgeSeconds,
-      filterCriteria: { filter: streamFilterPatterns(config.secondaryRegion).map((pattern) => ({ pattern })) },
+      filterCriteria: { filter: streamFilterPatterns(targetRegion).map((pattern) => ({ pattern })) },
       destinationConfig: { onFailure: { destinationArn: this.dlq.arn } },
       metricsConfig: { metrics: ['EventCount'] },
       // Lambda checks that the role can read the stream when it creates the mapping.

@@ -252,8 +252,8 @@ describe.each(['complete', 'thing-only'] as const)('provisioning readiness in %s
 
       // When reconciliation runs once
       const ctx = createContext({
-        primaryRegion: PRIMARY,
-        secondaryRegion: SECONDARY,
+        originRegion: PRIMARY,
+        targetRegion: SECONDARY,
         mode,
         endpoint: proxy.endpoint,
         credentials: { ...FAKE_CREDENTIALS },

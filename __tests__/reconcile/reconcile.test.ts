@@ -30,8 +30,8 @@ afterAll(() => moto?.stop());
 beforeEach(async () => {
   await moto.reset();
   ctx = createContext({
-    primaryRegion: PRIMARY,
-    secondaryRegion: SECONDARY,
+    originRegion: PRIMARY,
+    targetRegion: SECONDARY,
     mode: 'complete',
     endpoint: moto.endpoint,
     credentials: { ...FAKE_CREDENTIALS },

@@ -36,6 +36,7 @@ describe('Construct: Reconciliation', () => {
         PRIMARY_REGION: 'us-east-1',
         SECONDARY_REGION: 'us-west-2',
         REPLICATION_MODE: 'complete',
+        CONFLICT_POLICY: 'merge',
         THINGS_PER_RUN: '500',
         // Sized to the fleet: 15-minute runs of up to 840 s at 20 % of 10 TPS
         FULL_PASS_HOURS: '24',

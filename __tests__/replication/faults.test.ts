@@ -48,8 +48,8 @@ import { membershipEvent, PRIMARY, silentLogger, shadowEvent, thingEvent, thingG
 const iot = mockClient(IoTClient);
 const data = mockClient(IoTDataPlaneClient);
 const ctx = createContext({
-  primaryRegion: 'us-east-1',
-  secondaryRegion: 'us-west-2',
+  originRegion: 'us-east-1',
+  targetRegion: 'us-west-2',
   mode: 'complete',
   endpoint: 'http://127.0.0.1:9', // never reached: every client is mocked
   credentials: { accessKeyId: 'x', secretAccessKey: 'y' },
@@ -89,7 +89,7 @@ describe('Replication: AWS faults', () => {
     const error = await applyEvent(ctx, thingEvent(PRIMARY, 'UPDATED', { name: 't' }), 'e-1').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(RetryableError);
     expect(error).toMatchObject({ name: 'RetryableError' });
-    expect((error as Error).message).toContain('DescribeThing t (primary)');
+    expect((error as Error).message).toContain('DescribeThing t (origin)');
     expect((error as Error).cause).toBeDefined();
   });
 

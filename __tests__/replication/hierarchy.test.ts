@@ -215,7 +215,7 @@ describe('thing group hierarchy drift', () => {
       },
       { step: 'initialize', name: 'injectThrottling' },
     );
-    const ctx: ReplicationContext = { ...env.ctx, secondary: { ...env.ctx.secondary, iot: faulty } };
+    const ctx: ReplicationContext = { ...env.ctx, target: { ...env.ctx.target, iot: faulty } };
 
     // 1st run: the subtree is deleted, then CreateThingGroup G is throttled
     await expect(syncThingGroup(ctx, 'G')).rejects.toMatchObject({ name: 'RetryableError' });
@@ -265,16 +265,16 @@ describe('restoreMembershipsOnCreate (off for iot-dr copy, which syncs membershi
 describe('thing group hierarchy drift: paging (aws-sdk-client-mock, moto does not paginate these listings)', () => {
   it('restores the members of every page of the primary group, reads every page of its child groups', async () => {
     const ctx = createContext({
-      primaryRegion: PRIMARY,
-      secondaryRegion: SECONDARY,
+      originRegion: PRIMARY,
+      targetRegion: SECONDARY,
       mode: 'thing-only',
       endpoint: 'http://127.0.0.1:9', // never reached: both clients are mocked
       credentials: { accessKeyId: 'x', secretAccessKey: 'y' },
       logger: silentLogger(),
       pageSize: 2,
     });
-    const primary = mockClient(ctx.primary.iot);
-    const secondary = mockClient(ctx.secondary.iot);
+    const primary = mockClient(ctx.origin.iot);
+    const secondary = mockClient(ctx.target.iot);
     try {
       primary.on(DescribeThingGroupCommand, { thingGroupName: 'G' }).resolves({ thingGroupName: 'G', version: 4, thingGroupMetadata: { parentGroupName: 'B' } });
       // The SDK paginator reuses one input object across pages: keep a copy of each request.

@@ -84,8 +84,8 @@ describe('Worker principal grace (PRINCIPAL_GRACE_SECONDS)', () => {
   it.each([-1, 3_600_001, Number.NaN])('createContext rejects principalGraceMs %p with a ConfigurationError', (ms) => {
     expect(() =>
       createContext({
-        primaryRegion: 'us-east-1',
-        secondaryRegion: 'us-west-2',
+        originRegion: 'us-east-1',
+        targetRegion: 'us-west-2',
         mode: 'complete',
         principalGraceMs: ms,
       }),

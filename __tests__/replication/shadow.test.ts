@@ -33,7 +33,7 @@ describe('Replication: shadows', () => {
   ])('applies an update to the %s shadow with a replicator clientToken', async (_label, shadowName) => {
     // Given
     const accepted = await updateShadow(env.primary, 'lamp', shadowName, { desired: { on: true, level: 3 }, reported: { on: false } });
-    const send = jest.spyOn(env.ctx.secondary.data, 'send');
+    const send = jest.spyOn(env.ctx.target.data, 'send');
 
     // When
     const outcomes = await applyEvent(env.ctx, shadowEvent(PRIMARY, 'update', 'lamp', shadowName, accepted), 'evt-123');
@@ -96,10 +96,10 @@ describe('Replication: shadows', () => {
   it('Given another execution writes an older state right after this one wrote (two events of one shadow applied at once), When the event is applied, Then the check pass after the write restores the newest state', async () => {
     const older = await updateShadow(env.primary, 'lamp', '', { reported: { t: 1 } });
     const newer = await updateShadow(env.primary, 'lamp', '', { reported: { t: 2 } });
-    const real = env.ctx.secondary.data.send.bind(env.ctx.secondary.data);
+    const real = env.ctx.target.data.send.bind(env.ctx.target.data);
     let raced = false;
     // The concurrent execution, played by a direct write of the older state just after ours.
-    const send = jest.spyOn(env.ctx.secondary.data, 'send').mockImplementation(async (command: any) => {
+    const send = jest.spyOn(env.ctx.target.data, 'send').mockImplementation(async (command: any) => {
       const out = await real(command);
       if (command instanceof UpdateThingShadowCommand && !raced) {
         raced = true;

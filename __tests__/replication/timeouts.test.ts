@@ -80,8 +80,8 @@ describe('A worker behind a hanging network', () => {
     const { primary } = twoRegions(moto.endpoint);
     await createThing(primary, 'hung');
     const ctx = createContext({
-      primaryRegion: 'us-east-1',
-      secondaryRegion: 'us-west-2',
+      originRegion: 'us-east-1',
+      targetRegion: 'us-west-2',
       mode: 'thing-only',
       endpoint: proxy.endpoint,
       credentials: { ...FAKE_CREDENTIALS },

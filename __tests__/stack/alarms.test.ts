@@ -42,8 +42,27 @@ function configProblems(input: unknown): readonly string[] {
 }
 
 describe('Stack: alarm notifications', () => {
-  it('covers every alarm the stack has: capture, replication, reconciliation, both canaries and both health checks', () => {
-    const names = alarms(synthJson({})).map(([, a]) => a.alarm_name as string);
+  it('covers every alarm the stack has: capture, replication (both directions), reconciliation, both canaries and both health checks', () => {
+    const names = alarms(synthJson({})).map(([, a]) => `${a.alarm_name} (${a.provider})`);
+    expect(names.sort()).toEqual([
+      'iot-dr-capture-errors (aws.primary)',
+      'iot-dr-capture-errors (aws.secondary)',
+      'iot-dr-primary-canary (aws.primary)',
+      'iot-dr-primary-unhealthy (aws.primary)',
+      'iot-dr-reconcile-failed (aws.secondary)',
+      'iot-dr-replication-dlq-not-empty (aws.secondary)',
+      'iot-dr-replication-dlq-not-empty-to-primary (aws.primary)',
+      'iot-dr-replication-failed-events (aws.secondary)',
+      'iot-dr-replication-failed-events-to-primary (aws.primary)',
+      'iot-dr-replication-failures (aws.secondary)',
+      'iot-dr-replication-failures-to-primary (aws.primary)',
+      'iot-dr-secondary-canary (aws.secondary)',
+      'iot-dr-secondary-unhealthy (aws.primary)',
+    ]);
+  });
+
+  it('one-way replication has no reverse-direction alarms', () => {
+    const names = alarms(synthJson({ replication: { direction: 'one-way' } })).map(([, a]) => a.alarm_name as string);
     expect(names.sort()).toEqual([
       'iot-dr-capture-errors',
       'iot-dr-primary-canary',
@@ -65,7 +84,7 @@ describe('Stack: alarm notifications', () => {
     expect(tf.resource.aws_sns_topic).toBeUndefined();
     for (const [, alarm] of alarms(tf)) expect(alarm.alarm_actions).toBeUndefined();
     const warnings = stack.node.metadata.filter((m) => /warn/i.test(m.type)).map((m) => String(m.data));
-    expect(warnings).toEqual([expect.stringMatching(/9 alarms notify nobody: set alarms\.email or alarms\.topicArns/)]);
+    expect(warnings).toEqual([expect.stringMatching(/13 alarms notify nobody: set alarms\.email or alarms\.topicArns/)]);
   });
 
   it.each<[string, IotDrConfigInput, string[]]>([

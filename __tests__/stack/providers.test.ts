@@ -53,11 +53,13 @@ describe('Stack: IotDrStack providers', () => {
       expect(unnamed).toEqual([]);
     });
 
-    it('puts the replication table in the primary and the capture rules in the primary', () => {
-      for (const type of ['aws_dynamodb_table', 'aws_iot_topic_rule', 'aws_iot_event_configurations']) {
-        for (const body of Object.values(tf.resource[type] ?? {})) {
-          if (type !== 'aws_dynamodb_table' || body.name === 'iot-dr-events') expect(body.provider).toBe('aws.primary');
-        }
+    it('puts the replication table in the primary and capture rules in each capturing region (both: two-way)', () => {
+      const table = Object.values(tf.resource.aws_dynamodb_table).find((t) => t.name === 'iot-dr-events');
+      expect(table?.provider).toBe('aws.primary');
+      for (const type of ['aws_iot_topic_rule', 'aws_iot_event_configurations']) {
+        const providers = Object.values(tf.resource[type] ?? {}).map((b) => b.provider);
+        expect(providers.filter((p) => p === 'aws.primary').length).toBe(providers.filter((p) => p === 'aws.secondary').length);
+        expect(new Set(providers)).toEqual(new Set(['aws.primary', 'aws.secondary']));
       }
     });
   });

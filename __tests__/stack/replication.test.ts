@@ -30,6 +30,11 @@ describe('Construct: ReplicationTable', () => {
     expect(table.replica).toEqual([expect.objectContaining({ region_name: 'us-west-2', deletion_protection_enabled: true })]);
   });
 
+  it('indexes delete events by resource (sparse deletedKey index: the tombstones of two-way replication)', () => {
+    expect(table.attribute).toEqual(expect.arrayContaining([{ name: 'deletedKey', type: 'S' }]));
+    expect(table.global_secondary_index).toEqual([expect.objectContaining({ name: 'deletions', hash_key: 'deletedKey', projection_type: 'ALL' })]);
+  });
+
   it('can leave deletion protection off, on the table and its replica', () => {
     const off = synthJson({ replication: { tableDeletionProtection: false } });
     const t = resourceNamed(off, 'aws_dynamodb_table', 'replication-table');
@@ -38,8 +43,8 @@ describe('Construct: ReplicationTable', () => {
   });
 });
 
-describe('Construct: RegistryCapture', () => {
-  const tf = synthJson({});
+describe('Construct: RegistryCapture (one-way: the primary only)', () => {
+  const tf = synthJson({ replication: { direction: 'one-way' } });
   const rules: Record<string, Record<string, any>> = Object.fromEntries(
     resourcesOf(tf, 'aws_iot_topic_rule').map(([, body]) => [body.name, body]),
   );
@@ -64,11 +69,11 @@ describe('Construct: RegistryCapture', () => {
 
   it('captures classic and named shadow updates and deletes', () => {
     expect(rules.iot_dr_classic_shadows.sql).toContain(
-      "FROM '$aws/things/+/shadow/+/accepted' WHERE topic(5) = 'update' OR topic(5) = 'delete'",
+      "FROM '$aws/things/+/shadow/+/accepted' WHERE (topic(5) = 'update' OR topic(5) = 'delete') AND ",
     );
     expect(rules.iot_dr_classic_shadows.sql).toContain("'' AS shadowName");
     expect(rules.iot_dr_named_shadows.sql).toContain(
-      "FROM '$aws/things/+/shadow/name/+/+/accepted' WHERE topic(7) = 'update' OR topic(7) = 'delete'",
+      "FROM '$aws/things/+/shadow/name/+/+/accepted' WHERE (topic(7) = 'update' OR topic(7) = 'delete') AND ",
     );
     expect(rules.iot_dr_named_shadows.sql).toContain('topic(6) AS shadowName');
   });
@@ -81,11 +86,24 @@ describe('Construct: RegistryCapture', () => {
     }
   });
 
+  it('writes a tombstone key on delete events only (CASE without ELSE: absent otherwise)', () => {
+    expect(rules.iot_dr_registry_events.sql).toContain("CASE topic(5) WHEN 'deleted' THEN concat(topic(3), '/', topic(4)) END AS deletedKey");
+    expect(rules.iot_dr_classic_shadows.sql).toContain("CASE topic(5) WHEN 'delete' THEN concat('shadow/', topic(3), '/') END AS deletedKey");
+    expect(rules.iot_dr_named_shadows.sql).toContain("CASE topic(7) WHEN 'delete' THEN concat('shadow/', topic(3), '/', topic(6)) END AS deletedKey");
+  });
+
+  it("drops the replicator's own shadow writes in the rule (clientToken iot-dr:...), keeps updates without a clientToken", () => {
+    for (const rule of [rules.iot_dr_classic_shadows, rules.iot_dr_named_shadows]) {
+      expect(rule.sql).toMatch(/ AND \(isUndefined\(clientToken\) OR NOT startswith\(clientToken, 'iot-dr:'\)\)$/);
+    }
+    expect(rules.iot_dr_registry_events.sql).not.toContain('clientToken');
+  });
+
   it('derives the expiry from the configured TTL and the origin from the primary region', () => {
     const custom = synthJson({
       primaryRegion: 'eu-west-1',
       secondaryRegion: 'eu-central-1',
-      replication: { itemTtlHours: 6 },
+      replication: { itemTtlHours: 6, direction: 'one-way' },
     });
     for (const [, rule] of resourcesOf(custom, 'aws_iot_topic_rule')) {
       expect(rule.sql).toContain("+ 21600 AS expires, 'eu-west-1' AS originRegion");
@@ -136,6 +154,7 @@ describe('Construct: RegistryCapture', () => {
     // Given the synthesized trust policy and the rules' names
     const trust = JSON.parse(resourceNamed(tf, 'aws_iam_role', 'registry-capture').assume_role_policy);
     const names = resourcesOf(tf, 'aws_iot_topic_rule')
+      .filter(([, r]) => r.provider === 'aws.primary')
       .map(([, r]) => r.name as string)
       .sort();
     expect(names).toHaveLength(3);
@@ -157,9 +176,39 @@ describe('Construct: RegistryCapture', () => {
   });
 });
 
+describe('Construct: RegistryCapture (two-way: both regions)', () => {
+  const tf = synthJson({ primaryRegion: 'eu-west-1', secondaryRegion: 'eu-central-1' });
+  const rules = resourcesOf(tf, 'aws_iot_topic_rule').map(([, body]) => body);
+
+  it('creates the same three rules in each region, each writing its own region as the origin', () => {
+    for (const [provider, region] of [
+      ['aws.primary', 'eu-west-1'],
+      ['aws.secondary', 'eu-central-1'],
+    ]) {
+      const mine = rules.filter((r) => r.provider === provider);
+      expect(mine.map((r) => r.name).sort()).toEqual(['iot_dr_classic_shadows', 'iot_dr_named_shadows', 'iot_dr_registry_events']);
+      for (const rule of mine) expect(rule.sql).toContain(`'${region}' AS originRegion`);
+    }
+  });
+
+  it("lets each region's rules put items only into that region's copy of the table, with a role of their own", () => {
+    const roles = resourcesOf(tf, 'aws_iam_role').filter(([id]) => id.includes('capture'));
+    expect(roles.map(([, r]) => r.name).sort()).toEqual(['iot-dr-capture-rules', 'iot-dr-capture-rules-secondary']);
+    const put = (fragment: string) =>
+      JSON.parse(resourceNamed(tf, 'aws_iam_role_policy', fragment).policy).Statement.find((st: any) => st.Sid === 'PutEvents').Resource;
+    expect(put('registry-capture_policy')).toEqual([expect.stringMatching(/^\$\{aws_dynamodb_table\.replication-table_[^.]+\.arn\}$/)]);
+    expect(put('secondary-capture_policy')).toEqual([expect.stringMatching(/^\$\{tolist\(aws_dynamodb_table\.replication-table_[^.]+\.replica\)\.0\.arn\}$/)]);
+  });
+
+  it('turns registry events on in both regions', () => {
+    const providers = resourcesOf(tf, 'aws_iot_event_configurations').map(([, e]) => e.provider).sort();
+    expect(providers).toEqual(['aws.primary', 'aws.secondary']);
+  });
+});
+
 describe('Construct: AccountSettings', () => {
   it('switches on registry events and thing indexing in the primary', () => {
-    const tf = synthJson({});
+    const tf = synthJson({ replication: { direction: 'one-way' } });
     const events = resourcesOf(tf, 'aws_iot_event_configurations')[0][1];
     expect(events.provider).toBe('aws.primary');
     expect(events.event_configurations).toEqual({

@@ -63,8 +63,8 @@ export const silentLogger = () => new Logger({ serviceName: 'test', logLevel: 'S
 export function twoRegions(endpoint: string, options: { mode?: ReplicationMode; principalGraceMs?: number; pageSize?: number } = {}) {
   const side = (region: string): Side => ({ region, iot: motoIot(endpoint, region), data: motoIotData(endpoint, region) });
   const ctx: ReplicationContext = createContext({
-    primaryRegion: PRIMARY,
-    secondaryRegion: SECONDARY,
+    originRegion: PRIMARY,
+    targetRegion: SECONDARY,
     mode: options.mode ?? 'complete',
     endpoint,
     credentials: { ...FAKE_CREDENTIALS },

@@ -22,18 +22,24 @@ export const FAKE_CREDENTIALS = EMULATOR_CREDENTIALS;
 export { emulatedLambdaEnv };
 
 /**
- * A replication worker's environment as the stack sets it (regions, mode), on top of the
- * emulator's (`emulatedLambdaEnv`): primary us-east-1, secondary us-west-2.
+ * A replication worker's environment as the stack sets it (regions, mode, conflict policy), on
+ * top of the emulator's (`emulatedLambdaEnv`): by default the primary (us-east-1) -> secondary
+ * (us-west-2) direction of a one-way deployment; `direction` 'to-primary' is the two-way reverse.
  */
 export function workerLambdaEnv(
   endpoint: string,
   mode: 'complete' | 'thing-only' = 'complete',
+  options: { direction?: 'to-secondary' | 'to-primary'; conflicts?: 'mirror' | 'merge' } = {},
 ): Record<string, string> {
+  const reverse = options.direction === 'to-primary';
   return {
     ...emulatedLambdaEnv(endpoint),
-    PRIMARY_REGION: 'us-east-1',
-    SECONDARY_REGION: 'us-west-2',
+    ORIGIN_REGION: reverse ? 'us-west-2' : 'us-east-1',
+    TARGET_REGION: reverse ? 'us-east-1' : 'us-west-2',
+    CONFLICT_POLICY: options.conflicts ?? 'mirror',
     REPLICATION_MODE: mode,
+    // The stream trigger's own region (the stack sets it to the workflow's target region).
+    SECONDARY_REGION: reverse ? 'us-east-1' : 'us-west-2',
   };
 }
 

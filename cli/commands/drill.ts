@@ -12,7 +12,12 @@
  *    alarm decides the failover is shown (cli/drill/canary.ts);
  * 6. the API-mode path: the real health-check handler against each region's broker; the checks
  *    repeat until Route 53's rule (`failureThreshold` consecutive failures) marks the primary
- *    unhealthy, and the failover decision is shown.
+ *    unhealthy, and the failover decision is shown;
+ * 7. failback: during the outage devices and an operator change the secondary (classic and named
+ *    shadows, a new thing put in a group; writes captured as the secondary's capture rules would,
+ *    cli/drill/capture.ts); the primary comes back with DNS held on the secondary; two-way
+ *    replication (the reverse direction's workers) or, one-way, `iot-dr failback` brings the
+ *    primary up to date; `verify` must pass; then the checks show DNS back on the primary.
  * Everything started is stopped, and the temporary state removed, whatever happens; the whole
  * drill is bounded by `--timeout`.
  */
@@ -34,6 +39,8 @@ import { type CliIo, writeLine } from '../io';
 import { emulatedLambdaEnv, ensureMoto, type MotoServer, startMotoServer } from '../moto';
 import { canaryAlarm, canaryWorstCaseSeconds } from '../../functions/lib/health/alarm';
 import { type CanaryDrill, type CanaryEvaluation, startCanaryDrill } from '../drill/canary';
+import { startCaptureProxy } from '../drill/capture';
+import type { IotDrConfig } from '../../config/schema';
 
 export interface DrillOptions {
   readonly things: number;
@@ -86,6 +93,18 @@ export interface DrillReport {
     readonly worstCaseSeconds: number;
     readonly threshold: number;
   };
+  /** The failback phase: how the primary was brought up to date, and the result. */
+  readonly failback: {
+    readonly via: 'two-way replication' | 'iot-dr failback';
+    /** Changes made in the secondary during the outage (captured events, or differences found). */
+    readonly changes: number;
+    readonly executions: number;
+    readonly failed: number;
+    /** Differences left after it (-1: not reached). */
+    readonly differences: number;
+    readonly ms: number;
+    readonly dnsBackOnPrimary: boolean;
+  } | null;
   readonly totalMs: number;
   readonly error?: string;
 }
@@ -129,6 +148,7 @@ export async function drillCommand(options: DrillOptions, io: CliIo): Promise<nu
       worstCaseSeconds: number;
       threshold: number;
     };
+    failback: DrillReport['failback'];
   } = {
     replication: { executions: 0, succeeded: 0, failed: 0, failuresRecorded: 0 },
     differences: -1,
@@ -143,6 +163,7 @@ export async function drillCommand(options: DrillOptions, io: CliIo): Promise<nu
       threshold: canaryAlarm(config.namePrefix, config.healthCheck.failureThreshold, config.healthCheck.intervalSeconds)
         .threshold,
     },
+    failback: null,
   };
   let error: string | undefined;
   let internal = false;
@@ -173,8 +194,9 @@ export async function drillCommand(options: DrillOptions, io: CliIo): Promise<nu
 
     Object.assign(process.env, {
       ...emulatedLambdaEnv(moto.endpoint),
-      PRIMARY_REGION: config.primaryRegion,
-      SECONDARY_REGION: config.secondaryRegion,
+      ORIGIN_REGION: config.primaryRegion,
+      TARGET_REGION: config.secondaryRegion,
+      CONFLICT_POLICY: config.replication.direction === 'two-way' ? 'merge' : 'mirror',
       REPLICATION_MODE: config.replication.mode,
       POWERTOOLS_DEV: 'false',
     });
@@ -242,7 +264,7 @@ export async function drillCommand(options: DrillOptions, io: CliIo): Promise<nu
         deadlineMs: config.healthCheck.deadlineMilliseconds,
         log: () => {},
       });
-    const checks = { primary: check(primaryBroker), secondary: check(secondaryBroker) };
+    const checks: Record<'primary' | 'secondary', ReturnType<typeof check>> = { primary: check(primaryBroker), secondary: check(secondaryBroker) };
     const probe = async (which: 'primary' | 'secondary') => {
       const t0 = performance.now();
       const res = await checks[which]({ queryStringParameters: { [SECRET_QUERY_PARAMETER]: secret } });
@@ -341,7 +363,76 @@ export async function drillCommand(options: DrillOptions, io: CliIo): Promise<nu
           ? `failover: DNS answers the secondary after ${report.decidedAfterRounds} failed round(s)`
           : `no failover (DNS answers ${r.dnsAnswer})`,
     );
-    for (const c of [primary.iot, primary.data, secondary.iot, secondary.data, ddb]) c.destroy();
+
+    // --- Failback -------------------------------------------------------------------------------
+    const twoWay = config.replication.direction === 'two-way';
+    const proxy = await startCaptureProxy(moto.endpoint);
+    register(() => proxy.stop());
+    const outage: Side = {
+      region: config.secondaryRegion,
+      iot: new IoTClient({ ...clientConfig(config.secondaryRegion), endpoint: proxy.endpoint }),
+      data: new IoTDataPlaneClient({ ...clientConfig(config.secondaryRegion), endpoint: proxy.endpoint }),
+    };
+    await new Promise((r) => setTimeout(r, 1100)); // shadow metadata timestamps are whole seconds
+    const since = new Date().toISOString();
+    await new Promise((r) => setTimeout(r, 1100));
+    const captured = await phase(
+      'outage: devices and an operator change the secondary',
+      async () => {
+        const names = Array.from({ length: Math.min(options.things, 4) }, (_, i) => `drill-${String(i + 1).padStart(4, '0')}`);
+        for (const [i, name] of names.entries()) await fleet.updateShadow(outage, name, '', { reported: { temperature: 40 + i } });
+        await fleet.updateShadow(outage, names[0], 'ota', { reported: { firmware: '1.2.3' }, desired: { firmware: '2.0.0' } });
+        const provisioned = { type: 'drill-sensor', attributes: { site: 'b', serial: 'new' } };
+        // A device provisioned in the secondary: in complete mode with its certificate and policy.
+        if (config.replication.mode === 'complete') await fleet.createDevice(outage, 'drill-provisioned', { ...provisioned, policy: 'drill-device-policy' });
+        else await fleet.createThing(outage, 'drill-provisioned', provisioned);
+        await fleet.addToGroup(outage, 'drill-site-a', 'drill-provisioned');
+        return proxy.drain();
+      },
+      (items) => `${items.length} change(s): shadows (classic and named), a new thing in a group${twoWay ? '; captured in the secondary' : ''}`,
+    );
+    const restarted = await phase(
+      'the primary comes back (DNS held on the secondary)',
+      async () => {
+        const broker = await startBroker();
+        cleanups.push(() => broker.down());
+        checks.primary = check(broker);
+        const p = await probe('primary');
+        return p;
+      },
+      (p) => `primary ${p.verdict}; its health check stays inverted until the failback says SAFE`,
+    );
+    const t0 = performance.now();
+    const back = await phase(
+      twoWay ? 'two-way replication brings the primary up to date' : 'iot-dr failback brings the primary up to date',
+      () => (twoWay ? replicateBack(captured, config, ddb, failureTable) : failbackOneWay(options.config, io, moto.endpoint, since)),
+      (r) => `${r.executions} execution(s)/sync(s), ${r.failed} failed`,
+    );
+    const after = await phase(
+      'verify both regions after failback',
+      async () => {
+        const read = { principals: config.replication.mode === 'complete' };
+        const [p, s] = await Promise.all([snapshotRegion(primary, read), snapshotRegion(secondary, read)]);
+        return diffSnapshots(p, s);
+      },
+      (d) => (d.length ? `${d.length} difference(s): ${d.slice(0, 5).map((x) => x.detail).join('; ')}` : 'the regions match'),
+    );
+    const ms = Math.round(performance.now() - t0);
+    const last = await phase(
+      'health checks after failback (DNS released)',
+      () => round(report.rounds.length + 1),
+      (r) => `primary ${r.primary.verdict}; DNS answers ${r.dnsAnswer}`,
+    );
+    report.failback = {
+      via: twoWay ? 'two-way replication' : 'iot-dr failback',
+      changes: twoWay ? captured.length : back.changes,
+      executions: back.executions,
+      failed: back.failed,
+      differences: after.length,
+      ms,
+      dnsBackOnPrimary: restarted.verdict === 'healthy' && last.dnsAnswer === 'primary',
+    };
+    for (const c of [primary.iot, primary.data, secondary.iot, secondary.data, outage.iot, outage.data, ddb]) c.destroy();
   };
 
   try {
@@ -380,7 +471,8 @@ export async function drillCommand(options: DrillOptions, io: CliIo): Promise<nu
   }
 
   const failedOver = report.decidedAfterRounds !== null && report.canary.detectionSeconds !== null;
-  const ok = !error && report.differences === 0 && report.replication.failed === 0 && failedOver;
+  const failedBack = report.failback !== null && report.failback.differences === 0 && report.failback.failed === 0 && report.failback.dnsBackOnPrimary;
+  const ok = !error && report.differences === 0 && report.replication.failed === 0 && failedOver && failedBack;
   const result: DrillReport = {
     ok,
     primaryRegion: config.primaryRegion,
@@ -399,6 +491,7 @@ export async function drillCommand(options: DrillOptions, io: CliIo): Promise<nu
       dnsTtlSeconds: config.dns?.ttlSeconds ?? 30,
     },
     canary: report.canary,
+    failback: report.failback,
     totalMs: Math.round(performance.now() - started),
     ...(error ? { error } : {}),
   };
@@ -430,6 +523,12 @@ function printReport(r: DrillReport, io: CliIo): void {
     writeLine(
       out,
       `Canary (default mode): the primary's alarm (${r.canary.threshold}+ failed round trips in a minute, or no data) decided the failover ${r.canary.detectionSeconds} s after the broker went down (virtual clock; documented worst case ${r.canary.worstCaseSeconds} s, plus CloudWatch evaluation and Route 53 reading the alarm, plus up to ${r.failover.dnsTtlSeconds} s of DNS TTL).`,
+    );
+  }
+  if (r.failback) {
+    writeLine(
+      out,
+      `Failback (${r.failback.via}): ${r.failback.changes} change(s) made in the secondary during the outage brought to the primary in ${r.failback.ms} ms; verify found ${r.failback.differences} difference(s); DNS ${r.failback.dnsBackOnPrimary ? 'back on the primary' : 'NOT back on the primary'}.`,
     );
   }
   writeLine(out, `Total: ${r.totalMs} ms.`);
@@ -537,4 +636,65 @@ async function replicate(
     failed: results.filter((r) => !r).length,
     failuresRecorded: recorded.Count ?? 0,
   };
+}
+
+/**
+ * Two-way: the secondary's captured changes through the REVERSE direction, as the stack deploys
+ * it in the primary: the workflow's ASL with worker handlers built by the same `workerHandler`
+ * (the workers' own body) for origin = secondary, target = primary, conflict policy `merge`.
+ */
+async function replicateBack(
+  items: events.TableItem[],
+  config: IotDrConfig,
+  ddb: DynamoDBClient,
+  failureTable: string,
+): Promise<{ executions: number; failed: number; changes: number }> {
+  const { dynamodbPutItem, localWorkflow } = await import('../drill/workflow');
+  const { STATE, WORKER_STATE, workflowDefinition } = await import('../../stacks/workflow-definition');
+  const replication = await import('../../functions/lib/replication');
+  Object.assign(process.env, { ORIGIN_REGION: config.secondaryRegion, TARGET_REGION: config.primaryRegion, CONFLICT_POLICY: 'merge' });
+  const fake = (name: string) => `arn:aws:lambda:${config.primaryRegion}:123456789012:function:iot-dr-${name}-to-primary`;
+  const definition = workflowDefinition({
+    workers: { thing: fake('worker-thing'), thingType: fake('worker-thing-type'), thingGroup: fake('worker-thing-group'), shadow: fake('worker-shadow') },
+    failureTableName: failureTable,
+    failureRetentionDays: 14,
+    retry: { maxAttempts: 3, intervalSeconds: 1, maxDelaySeconds: 5 },
+    taskTimeoutSeconds: 60,
+  });
+  const handlers = {
+    [WORKER_STATE.thing]: replication.workerHandler('iot-dr-worker-thing', replication.THING_FAMILY_EVENT_TYPES, replication.applyThingEvent),
+    [WORKER_STATE.thingType]: replication.workerHandler('iot-dr-worker-thing-type', replication.THING_TYPE_FAMILY_EVENT_TYPES, replication.applyThingTypeEvent),
+    [WORKER_STATE.thingGroup]: replication.workerHandler('iot-dr-worker-thing-group', replication.THING_GROUP_FAMILY_EVENT_TYPES, replication.applyThingGroupEvent),
+    [WORKER_STATE.shadow]: replication.workerHandler('iot-dr-worker-shadow', replication.SHADOW_FAMILY_EVENT_TYPES, replication.applyShadowEvent),
+    [STATE.recordFailure]: dynamodbPutItem(ddb),
+  } as Record<string, (input: unknown) => Promise<unknown>>;
+  const execute = localWorkflow(definition, handlers, { retryWaitMs: 50 });
+  const things = items.filter((i) => i.eventType === 'THING_EVENT');
+  const rest = items.filter((i) => i.eventType !== 'THING_EVENT');
+  let failed = 0;
+  for (const batch of [things, rest]) {
+    for (const ok of await mapLimit(batch, 8, async (i) => (await execute(events.workerInput(i))).status === 'SUCCEEDED')) if (!ok) failed++;
+  }
+  return { executions: items.length, failed, changes: items.length };
+}
+
+/** One-way: `iot-dr failback --since` in-process, against the emulator. */
+async function failbackOneWay(
+  configFile: string | undefined,
+  io: CliIo,
+  endpoint: string,
+  since: string,
+): Promise<{ executions: number; failed: number; changes: number }> {
+  const { PassThrough } = await import('node:stream');
+  const { failbackCommand } = await import('./failback');
+  const stdout = new PassThrough();
+  let out = '';
+  stdout.on('data', (c: Buffer) => (out += c.toString()));
+  const code = await failbackCommand(
+    { config: configFile, endpoint, rateLimit: 0, since, dryRun: false, json: true, quiet: true, concurrency: 8, force: false },
+    { ...io, stdout, stderr: new PassThrough() },
+  );
+  const report = JSON.parse(out) as import('./failback').FailbackReport;
+  const things = new Set(report.changes.map((c) => c.thing ?? c.name.split('/')[0]));
+  return { executions: things.size, failed: report.failures.length + (code === 0 ? 0 : 1), changes: report.changes.length };
 }

@@ -10,11 +10,16 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { clientConfig } from '../lib/aws';
 import { ConfigurationError, requiredEnv } from '../lib/errors';
 import { reconcile } from '../lib/fleet/reconcile';
-import { createContext, type ReplicationMode } from '../lib/replication';
+import { type ConflictPolicy, createContext, type ReplicationMode } from '../lib/replication';
 
 const PRIMARY_REGION = requiredEnv('PRIMARY_REGION');
 const SECONDARY_REGION = requiredEnv('SECONDARY_REGION');
 const REPLICATION_MODE = requiredEnv('REPLICATION_MODE', ['complete', 'thing-only']) as ReplicationMode;
+/**
+ * Two-way replication: `merge`, so the repair never overwrites the secondary's own newer changes
+ * (nor deletes what was provisioned there during a failover) with the primary's older state.
+ */
+const CONFLICT_POLICY = (process.env.CONFLICT_POLICY?.trim() ? requiredEnv('CONFLICT_POLICY', ['mirror', 'merge']) : 'mirror') as ConflictPolicy;
 const CURSOR_PARAMETER = requiredEnv('CURSOR_PARAMETER');
 const THINGS_PER_RUN = Number(requiredEnv('THINGS_PER_RUN'));
 if (!Number.isInteger(THINGS_PER_RUN) || THINGS_PER_RUN < 1) {
@@ -45,9 +50,10 @@ const FAILURE_TABLE = process.env.FAILURE_TABLE ?? '';
 const logger = new Logger({ serviceName: 'iot-dr-reconcile' });
 const metrics = new Metrics({ namespace: 'IotDr', serviceName: 'reconcile' });
 const ctx = createContext({
-  primaryRegion: PRIMARY_REGION,
-  secondaryRegion: SECONDARY_REGION,
+  originRegion: PRIMARY_REGION,
+  targetRegion: SECONDARY_REGION,
   mode: REPLICATION_MODE,
+  conflicts: CONFLICT_POLICY,
   logger,
 });
 const ssm = new SSMClient(clientConfig({ region: SECONDARY_REGION }));

@@ -314,8 +314,8 @@ export async function syncProvisioning(
 ): Promise<ProvisioningSync> {
   const outcomes: Outcome[] = [];
   const errors: { name: string; error: string }[] = [];
-  const primary = { region: ctx.primaryRegion, ...ctx.primary };
-  const secondary = { region: ctx.secondaryRegion, ...ctx.secondary };
+  const primary = { region: ctx.originRegion, ...ctx.origin };
+  const secondary = { region: ctx.targetRegion, ...ctx.target };
   const [p, s] = known ? [known.primary, known.secondary] : await Promise.all([readProvisioning(primary), readProvisioning(secondary)]);
   const keys = (a: ReadonlyMap<string, unknown> | null, b: ReadonlyMap<string, unknown> | null) =>
     a && b ? [...new Set([...a.keys(), ...(options.prune ? b.keys() : [])])].sort() : [];

@@ -153,7 +153,7 @@ async function slice(
   for (let page = 0; page < 10_000; page++) {
     let result: ListThingsCommandOutput;
     try {
-      result = await ctx[side].iot.send(
+      result = await ctx[side === 'primary' ? 'origin' : 'target'].iot.send(
         new ListThingsCommand({ nextToken: next, maxResults: Math.min(250, limit - names.length) }),
       );
     } catch (err) {
@@ -182,8 +182,8 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileRes
   const outcomes: Record<string, Record<string, number>> = {};
   const differences: Difference[] = [];
   const repairErrors: { name: string; error: string }[] = [];
-  const primary = { region: ctx.primaryRegion, ...ctx.primary };
-  const secondary = { region: ctx.secondaryRegion, ...ctx.secondary };
+  const primary = { region: ctx.originRegion, ...ctx.origin };
+  const secondary = { region: ctx.targetRegion, ...ctx.target };
 
   // 1. Thing types and groups: few, listed whole each run.
   let registryRepaired = 0;

@@ -43,27 +43,27 @@ export async function thingGroupNames(clients: Pick<RegionClients, 'iot'>, thing
 }
 
 /**
- * Makes one thing in the secondary match the primary: `syncThing` (type, attributes, and in
+ * Makes one thing in the target region match the origin (`staleBefore`: see `SyncShadowOptions`): `syncThing` (type, attributes, and in
  * complete mode certificates, policies, attachments; deletion when the primary lost it), then
  * `syncThingGroupMembership` for every group either region puts it in, then `syncShadow` for the
  * classic shadow and every named shadow either region has.
  */
-export async function repairThing(ctx: ReplicationContext, thingName: string): Promise<Outcome[]> {
+export async function repairThing(ctx: ReplicationContext, thingName: string, options: { readonly staleBefore?: number } = {}): Promise<Outcome[]> {
   const outcomes = asArray(await syncThing(ctx, thingName));
   if (outcomes.some((o) => o.kind === 'thing' && o.name === thingName && o.action === 'deleted')) return outcomes;
   // A thing created just now has no groups or shadows in the secondary: two calls saved per thing.
   const fresh = outcomes.some((o) => o.kind === 'thing' && o.name === thingName && o.action === 'created');
   const [pGroups, sGroups, pShadows, sShadows] = await Promise.all([
-    thingGroupNames(ctx.primary, thingName),
-    fresh ? [] : thingGroupNames(ctx.secondary, thingName),
-    namedShadowNames(ctx.primary, thingName),
-    fresh ? [] : namedShadowNames(ctx.secondary, thingName),
+    thingGroupNames(ctx.origin, thingName),
+    fresh ? [] : thingGroupNames(ctx.target, thingName),
+    namedShadowNames(ctx.origin, thingName),
+    fresh ? [] : namedShadowNames(ctx.target, thingName),
   ]);
   for (const group of [...new Set([...pGroups, ...sGroups])].sort()) {
     outcomes.push(...asArray(await syncThingGroupMembership(ctx, group, thingName)));
   }
   for (const shadow of ['', ...[...new Set([...pShadows, ...sShadows])].sort()]) {
-    outcomes.push(...asArray(await syncShadow(ctx, thingName, shadow)));
+    outcomes.push(...asArray(await syncShadow(ctx, thingName, shadow, { staleBefore: options.staleBefore })));
   }
   return outcomes;
 }

@@ -13,7 +13,7 @@ type EventOf<T extends EventType> = Extract<ReplicationEvent, { readonly type: T
 type Dispatch<E extends ReplicationEvent> = (ctx: ReplicationContext, event: E) => Promise<Outcome[]>;
 
 /**
- * Validates and applies one captured event (the unmarshalled table item) to the secondary:
+ * Validates and applies one captured event (the unmarshalled table item) to the target region:
  * `applyEvent` for every event type, or one worker family's applier (`applyThingEvent`, ...).
  */
 export type EventApplier = (ctx: ReplicationContext, raw: unknown, eventId?: string) => Promise<Outcome[]>;
@@ -35,11 +35,12 @@ type ShadowFamilyEvent = EventOf<(typeof SHADOW_FAMILY_EVENT_TYPES)[number]>;
 async function dispatchThing(ctx: ReplicationContext, event: ThingFamilyEvent): Promise<Outcome[]> {
   switch (event.type) {
     case 'THING_EVENT':
-      // Every operation converges to the primary's current state: a DELETED event for a thing
-      // that exists again in the primary re-creates it, a late CREATED after a delete deletes.
+      // Every operation converges to the origin's current state: a DELETED event for a thing
+      // that exists again in the origin re-creates it, a late CREATED after a delete deletes
+      // (policy merge: only a DELETED event deletes; see ReplicationContext.originDeleted).
       // Only CREATED waits for a first certificate (see SyncThingOptions.eventTimestampMs): a
       // thing without certificates by design then costs one bounded retry series, not one per update.
-      return syncThing(ctx, event.thingName, { eventTimestampMs: event.operation === 'CREATED' ? event.timestamp : undefined });
+      return syncThing(ctx, event.thingName, { eventTimestampMs: event.operation === 'CREATED' ? event.timestamp : undefined, eventTimeMs: event.timestamp });
     case 'THING_TYPE_ASSOCIATION_EVENT':
       return syncThing(ctx, event.thingName, { registryOnly: true });
   }
@@ -61,7 +62,12 @@ async function dispatchThingGroup(ctx: ReplicationContext, event: ThingGroupFami
 }
 
 async function dispatchShadow(ctx: ReplicationContext, event: ShadowFamilyEvent): Promise<Outcome[]> {
-  return [await syncShadow(ctx, event.thingName, event.shadowName, { eventVersion: event.operation === 'update' ? event.version : undefined })];
+  return [
+    await syncShadow(ctx, event.thingName, event.shadowName, {
+      eventVersion: event.operation === 'update' ? event.version : undefined,
+      event: { operation: event.operation, timestamp: event.timestamp, state: event.state },
+    }),
+  ];
 }
 
 async function dispatchAll(ctx: ReplicationContext, event: ReplicationEvent): Promise<Outcome[]> {
@@ -85,7 +91,8 @@ async function applyWith<E extends ReplicationEvent>(ctx: ReplicationContext, ev
   const subject = subjectOf(event);
   const logger = ctx.logger.createChild();
   logger.appendPersistentKeys({ eventId: eventId ?? null, eventType: event.type, operation: event.operation, thingName: subject.thingName ?? null, resource: subject.resource });
-  const scoped: ReplicationContext = { ...ctx, logger, eventId };
+  // Policy merge: only a DELETED registry event lets the origin's absence delete the target's copy.
+  const scoped: ReplicationContext = { ...ctx, logger, eventId, originDeleted: ctx.originDeleted === true || event.operation === 'DELETED' };
   const started = Date.now();
   try {
     const outcomes = await dispatch(scoped, event);
@@ -116,9 +123,10 @@ async function applyFamily<T extends EventType>(
 }
 
 /**
- * Applies one captured registry or shadow event (the unmarshalled table item) to the secondary.
+ * Applies one captured registry or shadow event (the unmarshalled table item) to the target region.
  * Validates it first (`InvalidEventError`), then converges the resource it names to the
- * primary's current state, so duplicates and reordering leave the same end state. Brings every
+ * origin's current state (under the context's conflict policy), so duplicates and reordering
+ * leave the same end state. Brings every
  * family's operations (and so every AWS call) with it: reconciliation and the CLI use it; each
  * worker uses its family's applier below.
  */

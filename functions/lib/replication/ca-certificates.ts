@@ -10,7 +10,7 @@ import { call, find } from './call';
 import type { Outcome, ReplicationContext } from './context';
 import { rewriteRegionInArns } from './policies';
 
-async function describeCa(ctx: ReplicationContext, side: 'primary' | 'secondary', certificateId: string) {
+async function describeCa(ctx: ReplicationContext, side: 'origin' | 'target', certificateId: string) {
   return find(ctx, `DescribeCACertificate ${certificateId} (${side})`, () =>
     ctx[side].iot.send(new DescribeCACertificateCommand({ certificateId })),
   );
@@ -19,7 +19,7 @@ async function describeCa(ctx: ReplicationContext, side: 'primary' | 'secondary'
 /** The primary's registration config (JITP template) for the secondary: the region rewritten inside ARNs. */
 function rewrittenConfig(ctx: ReplicationContext, config: RegistrationConfig | undefined): RegistrationConfig | undefined {
   if (!config || (!config.templateBody && !config.roleArn && !config.templateName)) return undefined;
-  const rewrite = (text: string | undefined) => (text ? rewriteRegionInArns(text, ctx.primaryRegion, ctx.secondaryRegion) : undefined);
+  const rewrite = (text: string | undefined) => (text ? rewriteRegionInArns(text, ctx.originRegion, ctx.targetRegion) : undefined);
   return {
     ...(config.templateBody ? { templateBody: rewrite(config.templateBody) } : {}),
     ...(config.roleArn ? { roleArn: rewrite(config.roleArn) } : {}),
@@ -49,22 +49,22 @@ const autoRegistration = (d: DescribeCACertificateCommandOutput) => d.certificat
  */
 export async function syncCaCertificate(ctx: ReplicationContext, certificateId: string): Promise<Outcome[]> {
   const name = `ca/${certificateId}`;
-  const source = await describeCa(ctx, 'primary', certificateId);
-  const target = await describeCa(ctx, 'secondary', certificateId);
+  const source = await describeCa(ctx, 'origin', certificateId);
+  const target = await describeCa(ctx, 'target', certificateId);
   if (!source?.certificateDescription?.certificatePem) {
     if (!target) return [{ kind: 'certificate', name, action: 'unchanged', detail: 'CA certificate absent in both regions' }];
     if (status(target) === 'ACTIVE') {
       await call(ctx, `UpdateCACertificate ${certificateId}`, () =>
-        ctx.secondary.iot.send(new UpdateCACertificateCommand({ certificateId, newStatus: 'INACTIVE' })),
+        ctx.target.iot.send(new UpdateCACertificateCommand({ certificateId, newStatus: 'INACTIVE' })),
       );
     }
-    await find(ctx, `DeleteCACertificate ${certificateId}`, () => ctx.secondary.iot.send(new DeleteCACertificateCommand({ certificateId })));
+    await find(ctx, `DeleteCACertificate ${certificateId}`, () => ctx.target.iot.send(new DeleteCACertificateCommand({ certificateId })));
     return [{ kind: 'certificate', name, action: 'deleted', detail: 'CA certificate' }];
   }
   const config = rewrittenConfig(ctx, source.registrationConfig);
   if (!target) {
     await call(ctx, `RegisterCACertificate ${certificateId}`, () =>
-      ctx.secondary.iot.send(
+      ctx.target.iot.send(
         new RegisterCACertificateCommand({
           caCertificate: source.certificateDescription?.certificatePem,
           certificateMode: 'SNI_ONLY',
@@ -84,7 +84,7 @@ export async function syncCaCertificate(ctx: ReplicationContext, certificateId: 
   ].filter(Boolean);
   if (!changes.length) return [{ kind: 'certificate', name, action: 'unchanged', detail: 'CA certificate' }];
   await call(ctx, `UpdateCACertificate ${certificateId}`, () =>
-    ctx.secondary.iot.send(
+    ctx.target.iot.send(
       new UpdateCACertificateCommand({
         certificateId,
         ...(changes.includes('status') ? { newStatus: status(source) === 'ACTIVE' ? 'ACTIVE' : 'INACTIVE' } : {}),

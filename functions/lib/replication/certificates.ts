@@ -45,7 +45,7 @@ export interface CertificateSync {
   readonly secondaryArn?: string;
 }
 
-async function describe(ctx: ReplicationContext, side: 'primary' | 'secondary', id: string): Promise<CertificateDescription | undefined> {
+async function describe(ctx: ReplicationContext, side: 'origin' | 'target', id: string): Promise<CertificateDescription | undefined> {
   const result = await find(ctx, `DescribeCertificate ${id} (${side})`, () =>
     ctx[side].iot.send(new DescribeCertificateCommand({ certificateId: id })),
   );
@@ -54,10 +54,10 @@ async function describe(ctx: ReplicationContext, side: 'primary' | 'secondary', 
 
 /** Finds a certificate in the secondary by PEM when its id is not the fingerprint (bounded scan). */
 async function findByPem(ctx: ReplicationContext, pem: string): Promise<CertificateDescription | undefined> {
-  const list = await all(ctx, 'ListCertificates', paginateListCertificates({ client: ctx.secondary.iot, pageSize: ctx.pageSize }, {}), (page) => page.certificates);
+  const list = await all(ctx, 'ListCertificates', paginateListCertificates({ client: ctx.target.iot, pageSize: ctx.pageSize }, {}), (page) => page.certificates);
   const wanted = pem.trim();
   for (const certificate of list) {
-    const description = certificate.certificateId ? await describe(ctx, 'secondary', certificate.certificateId) : undefined;
+    const description = certificate.certificateId ? await describe(ctx, 'target', certificate.certificateId) : undefined;
     if (description?.certificatePem?.trim() === wanted) return description;
   }
   return undefined;
@@ -71,17 +71,17 @@ async function findByPem(ctx: ReplicationContext, pem: string): Promise<Certific
  * https://docs.aws.amazon.com/iot/latest/apireference/API_RegisterCertificateWithoutCA.html
  */
 export async function syncCertificate(ctx: ReplicationContext, primaryId: string): Promise<CertificateSync> {
-  const source = await describe(ctx, 'primary', primaryId);
+  const source = await describe(ctx, 'origin', primaryId);
   if (!source?.certificatePem || !source.certificateArn) {
     return { outcomes: [{ kind: 'certificate', name: primaryId, action: 'skipped', detail: 'absent in the primary' }] };
   }
   const outcomes: Outcome[] = [];
   const status = secondaryStatus(source.status);
   const secondaryId = certificateIdFromPem(source.certificatePem);
-  let target = await describe(ctx, 'secondary', secondaryId);
+  let target = await describe(ctx, 'target', secondaryId);
   if (!target) {
     try {
-      const registered = await ctx.secondary.iot.send(
+      const registered = await ctx.target.iot.send(
         new RegisterCertificateWithoutCACommand({ certificatePem: source.certificatePem, status }),
       );
       target = { certificateArn: registered.certificateArn, certificateId: registered.certificateId, status };
@@ -89,7 +89,7 @@ export async function syncCertificate(ctx: ReplicationContext, primaryId: string
     } catch (error) {
       if (!isAlreadyExists(error)) await call(ctx, 'RegisterCertificateWithoutCA', () => Promise.reject(error));
       // Registered concurrently, or under an id other than the fingerprint.
-      target = (await describe(ctx, 'secondary', secondaryId)) ?? (await findByPem(ctx, source.certificatePem));
+      target = (await describe(ctx, 'target', secondaryId)) ?? (await findByPem(ctx, source.certificatePem));
       if (!target) throw new RetryableError(`certificate ${primaryId} exists in the secondary but cannot be found yet`, { cause: error });
     }
   }
@@ -98,7 +98,7 @@ export async function syncCertificate(ctx: ReplicationContext, primaryId: string
   if (!outcomes.length) {
     if (target.status !== status) {
       await call(ctx, `UpdateCertificate ${id}`, () =>
-        ctx.secondary.iot.send(new UpdateCertificateCommand({ certificateId: id, newStatus: status })),
+        ctx.target.iot.send(new UpdateCertificateCommand({ certificateId: id, newStatus: status })),
       );
       outcomes.push({ kind: 'certificate', name: id, action: 'updated', detail: `${target.status} -> ${status}` });
     } else {
@@ -106,23 +106,23 @@ export async function syncCertificate(ctx: ReplicationContext, primaryId: string
     }
   }
 
-  const wanted = await attachedPolicies(ctx, 'primary', source.certificateArn);
+  const wanted = await attachedPolicies(ctx, 'origin', source.certificateArn);
   for (const name of wanted ?? []) {
     outcomes.push(await syncPolicy(ctx, name));
-    await call(ctx, `AttachPolicy ${name}`, () => ctx.secondary.iot.send(new AttachPolicyCommand({ policyName: name, target: arn })));
+    await call(ctx, `AttachPolicy ${name}`, () => ctx.target.iot.send(new AttachPolicyCommand({ policyName: name, target: arn })));
   }
   // A certificate registered just now has no policies to detach: skip the listing.
   const registeredNow = outcomes[0]?.action === 'created';
-  const present = registeredNow ? [] : ((await attachedPolicies(ctx, 'secondary', arn)) ?? []);
+  const present = registeredNow ? [] : ((await attachedPolicies(ctx, 'target', arn)) ?? []);
   for (const name of present.filter((p) => !(wanted ?? []).includes(p))) {
-    await find(ctx, `DetachPolicy ${name}`, () => ctx.secondary.iot.send(new DetachPolicyCommand({ policyName: name, target: arn })));
+    await find(ctx, `DetachPolicy ${name}`, () => ctx.target.iot.send(new DetachPolicyCommand({ policyName: name, target: arn })));
     outcomes.push(await cleanupPolicy(ctx, name));
   }
   return { outcomes, secondaryArn: arn };
 }
 
 /** Names of the policies attached directly to `target` (all pages). */
-async function attachedPolicies(ctx: ReplicationContext, side: 'primary' | 'secondary', target: string): Promise<string[] | undefined> {
+async function attachedPolicies(ctx: ReplicationContext, side: 'origin' | 'target', target: string): Promise<string[] | undefined> {
   const policies = await findAll(
     ctx,
     `ListAttachedPolicies (${side})`,
@@ -133,7 +133,7 @@ async function attachedPolicies(ctx: ReplicationContext, side: 'primary' | 'seco
 }
 
 /** Things a principal is attached to (all pages). */
-export async function principalThings(ctx: ReplicationContext, side: 'primary' | 'secondary', principal: string): Promise<string[]> {
+export async function principalThings(ctx: ReplicationContext, side: 'origin' | 'target', principal: string): Promise<string[]> {
   const things = await findAll(
     ctx,
     `ListPrincipalThings (${side})`,
@@ -151,25 +151,25 @@ export async function principalThings(ctx: ReplicationContext, side: 'primary' |
  */
 export async function releaseCertificate(ctx: ReplicationContext, arn: string, exceptThing: string): Promise<Outcome[]> {
   const id = certificateIdFromArn(arn) ?? arn;
-  const others = (await principalThings(ctx, 'secondary', arn)).filter((t) => t !== exceptThing);
+  const others = (await principalThings(ctx, 'target', arn)).filter((t) => t !== exceptThing);
   if (others.length) return [{ kind: 'certificate', name: id, action: 'unchanged', detail: `still attached to ${others.join(', ')}` }];
-  const inPrimary = await describe(ctx, 'primary', id);
+  const inPrimary = await describe(ctx, 'origin', id);
   if (inPrimary?.certificateArn) {
-    const primaryThings = (await principalThings(ctx, 'primary', inPrimary.certificateArn)).filter((t) => t !== exceptThing);
+    const primaryThings = (await principalThings(ctx, 'origin', inPrimary.certificateArn)).filter((t) => t !== exceptThing);
     if (primaryThings.length) return [{ kind: 'certificate', name: id, action: 'unchanged', detail: `still used in the primary by ${primaryThings.join(', ')}` }];
   }
   const outcomes: Outcome[] = [];
-  for (const name of (await attachedPolicies(ctx, 'secondary', arn)) ?? []) {
-    await find(ctx, `DetachPolicy ${name}`, () => ctx.secondary.iot.send(new DetachPolicyCommand({ policyName: name, target: arn })));
+  for (const name of (await attachedPolicies(ctx, 'target', arn)) ?? []) {
+    await find(ctx, `DetachPolicy ${name}`, () => ctx.target.iot.send(new DetachPolicyCommand({ policyName: name, target: arn })));
     outcomes.push(await cleanupPolicy(ctx, name));
   }
-  const current = await describe(ctx, 'secondary', id);
+  const current = await describe(ctx, 'target', id);
   if (!current) return [...outcomes, { kind: 'certificate', name: id, action: 'unchanged', detail: 'absent' }];
   if (current.status === 'ACTIVE') {
-    await call(ctx, `UpdateCertificate ${id}`, () => ctx.secondary.iot.send(new UpdateCertificateCommand({ certificateId: id, newStatus: 'INACTIVE' })));
+    await call(ctx, `UpdateCertificate ${id}`, () => ctx.target.iot.send(new UpdateCertificateCommand({ certificateId: id, newStatus: 'INACTIVE' })));
   }
   // Detaching propagates asynchronously: AWS may still see an attachment for a few seconds.
-  await find(ctx, `DeleteCertificate ${id}`, () => ctx.secondary.iot.send(new DeleteCertificateCommand({ certificateId: id })), [
+  await find(ctx, `DeleteCertificate ${id}`, () => ctx.target.iot.send(new DeleteCertificateCommand({ certificateId: id })), [
     'DeleteConflictException',
     'CertificateStateException',
   ]);

@@ -4,12 +4,13 @@ import type { AwsCredentialIdentity } from '@aws-sdk/types';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { clientConfig } from '../aws';
 import { ConfigurationError } from '../errors';
+import type { DeletionLog } from './deletions';
 import { DEFAULT_PRINCIPAL_GRACE_SECONDS, MAX_PRINCIPAL_GRACE_SECONDS } from '../principal-grace';
 
 /** `complete` copies certificates and policies with each thing; `thing-only` the registry only. */
 export type ReplicationMode = 'complete' | 'thing-only';
 
-/** What one replication step did to one resource in the secondary region. */
+/** What one replication step did to one resource in the target region. */
 export interface Outcome {
   readonly kind: 'thing' | 'thingType' | 'thingGroup' | 'membership' | 'certificate' | 'policy' | 'shadow' | 'provisioningTemplate';
   readonly name: string;
@@ -23,13 +24,32 @@ export interface RegionClients {
   readonly data: IoTDataPlaneClient;
 }
 
-/** Everything a replication operation needs; create it once per process (Lambda module scope). */
+/**
+ * How a difference between origin and target is resolved (docs/replication.md, "Conflict rule"):
+ * - `mirror`: the target becomes the origin's current state (one-way replication, `iot-dr copy`,
+ *   reconciliation): the target is a replica and never has changes of its own.
+ * - `merge`: both regions take changes (two-way replication, `iot-dr failback`). Shadow fields:
+ *   the newer per-field metadata timestamp wins; a field or shadow only the target has is kept
+ *   unless the origin removed it later (the event's timestamp) or it predates `staleBefore`.
+ */
+export type ConflictPolicy = 'mirror' | 'merge';
+
+/**
+ * Everything a replication operation needs; create it once per process (Lambda module scope).
+ * Every operation reads the ORIGIN region's current state and writes only THIS (target) region:
+ * the primary -> secondary direction and, in two-way mode, the secondary -> primary one are the
+ * same code with the two regions swapped.
+ */
 export interface ReplicationContext {
-  readonly primaryRegion: string;
-  readonly secondaryRegion: string;
+  /** The region whose state is read (where the event happened). */
+  readonly originRegion: string;
+  /** The region written (where the worker runs). */
+  readonly targetRegion: string;
   readonly mode: ReplicationMode;
-  readonly primary: RegionClients;
-  readonly secondary: RegionClients;
+  readonly origin: RegionClients;
+  readonly target: RegionClients;
+  /** See {@link ConflictPolicy}. */
+  readonly conflicts: ConflictPolicy;
   /** Structured logger; `applyEvent` derives one per event carrying its id and resource. */
   readonly logger: Logger;
   /**
@@ -42,7 +62,7 @@ export interface ReplicationContext {
   /** Page size of every listing (all pages are always read). */
   readonly pageSize: number;
   /**
-   * A thing group created in the secondary gets the primary's memberships re-added at once (it
+   * A thing group created in the target gets the origin's memberships re-added at once (it
    * may be one an unfinished hierarchy repair deleted). `iot-dr copy` turns this off: it creates
    * every group before any thing exists and syncs each thing's memberships afterwards, so the adds
    * would all fail, one wasted call per membership.
@@ -50,12 +70,38 @@ export interface ReplicationContext {
   readonly restoreMembershipsOnCreate: boolean;
   /** Event id written into shadow clientTokens and logs (set by `applyEvent`). */
   readonly eventId?: string;
+  /**
+   * Policy `merge`: the origin DELETED the resource being synced (set by `applyEvent` for a
+   * DELETED registry event; `iot-dr failback` sets it for the registry, whose reference after a
+   * failover is the secondary). Without it, a thing, type or group absent in the origin but
+   * present in the target is the target's own (its event creates it in the origin) and is kept.
+   */
+  readonly originDeleted?: boolean;
+  /**
+   * Policy `merge`: the tombstones (delete events in the replication table) that let a delete in
+   * the target beat an older origin change applied after it. @default none (no lookups)
+   */
+  readonly deletions?: DeletionLog;
+}
+
+/** Whether a registry resource absent in the origin is deleted from the target (see `originDeleted`). */
+export function absentMeansDeleted(ctx: ReplicationContext): boolean {
+  return ctx.conflicts === 'mirror' || ctx.originDeleted === true;
+}
+
+/** The outcome of a registry resource kept in the target because the origin's absence is no delete. */
+export function keptTargetOnly(kind: Outcome['kind'], name: string): Outcome {
+  return { kind, name, action: 'unchanged', detail: 'absent in the origin without a delete event: kept (the target\'s own, replicated by its own event)' };
 }
 
 export interface CreateContextOptions {
-  readonly primaryRegion: string;
-  readonly secondaryRegion: string;
+  /** The region read. */
+  readonly originRegion: string;
+  /** The region written. */
+  readonly targetRegion: string;
   readonly mode: ReplicationMode;
+  /** @default 'mirror' */
+  readonly conflicts?: ConflictPolicy;
   /** Overrides every client's endpoint (tests: moto). @default env IOT_DR_AWS_ENDPOINT */
   readonly endpoint?: string;
   readonly credentials?: AwsCredentialIdentity;
@@ -71,6 +117,8 @@ export interface CreateContextOptions {
   readonly principalGraceMs?: number;
   /** Page size of listings; tests use 1 to exercise pagination. @default 250 */
   readonly pageSize?: number;
+  /** See {@link ReplicationContext.deletions}. */
+  readonly deletions?: DeletionLog;
   /** See {@link ReplicationContext.restoreMembershipsOnCreate}. @default true */
   readonly restoreMembershipsOnCreate?: boolean;
 }
@@ -79,13 +127,17 @@ const REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
 
 /** Builds the clients of both regions once. Throws `ConfigurationError` on bad regions or mode. */
 export function createContext(options: CreateContextOptions): ReplicationContext {
-  for (const key of ['primaryRegion', 'secondaryRegion'] as const) {
+  for (const key of ['originRegion', 'targetRegion'] as const) {
     if (!REGION.test(options[key] ?? '')) {
       throw new ConfigurationError(`${key} must be an AWS region name like us-east-1 (got "${options[key]}")`);
     }
   }
-  if (options.primaryRegion === options.secondaryRegion) {
-    throw new ConfigurationError(`primary and secondary regions must differ (both are "${options.primaryRegion}")`);
+  if (options.originRegion === options.targetRegion) {
+    throw new ConfigurationError(`origin and target regions must differ (both are "${options.originRegion}")`);
+  }
+  const conflicts = options.conflicts ?? 'mirror';
+  if (conflicts !== 'mirror' && conflicts !== 'merge') {
+    throw new ConfigurationError(`conflicts must be "mirror" or "merge" (got "${conflicts}")`);
   }
   if (options.mode !== 'complete' && options.mode !== 'thing-only') {
     throw new ConfigurationError(`mode must be "complete" or "thing-only" (got "${options.mode}")`);
@@ -108,11 +160,13 @@ export function createContext(options: CreateContextOptions): ReplicationContext
     return { iot: new IoTClient(config), data: new IoTDataPlaneClient(config) };
   };
   return {
-    primaryRegion: options.primaryRegion,
-    secondaryRegion: options.secondaryRegion,
+    originRegion: options.originRegion,
+    targetRegion: options.targetRegion,
     mode: options.mode,
-    primary: clients(options.primaryRegion),
-    secondary: clients(options.secondaryRegion),
+    origin: clients(options.originRegion),
+    target: clients(options.targetRegion),
+    conflicts,
+    ...(options.deletions ? { deletions: options.deletions } : {}),
     logger: options.logger ?? new Logger({ serviceName: 'iot-dr-replication' }),
     principalGraceMs,
     pageSize: options.pageSize ?? 250,

@@ -11,7 +11,17 @@ export type ReplicationEvent =
   | { readonly type: 'THING_GROUP_EVENT'; readonly operation: 'CREATED' | 'UPDATED' | 'DELETED'; readonly thingGroupName: string }
   | { readonly type: 'THING_GROUP_MEMBERSHIP_EVENT'; readonly operation: 'ADDED' | 'REMOVED'; readonly groupName: string; readonly thingName: string }
   | { readonly type: 'THING_GROUP_HIERARCHY_EVENT'; readonly operation: 'ADDED' | 'REMOVED'; readonly parentGroupName: string; readonly childGroupName: string }
-  | { readonly type: 'SHADOW_EVENT'; readonly operation: 'update' | 'delete'; readonly thingName: string; readonly shadowName: string; readonly version?: number };
+  | {
+      readonly type: 'SHADOW_EVENT';
+      readonly operation: 'update' | 'delete';
+      readonly thingName: string;
+      readonly shadowName: string;
+      readonly version?: number;
+      /** Epoch seconds the origin accepted it (the accepted document's `timestamp`). */
+      readonly timestamp?: number;
+      /** An update's requested state (`null` values: keys removed). */
+      readonly state?: { readonly desired?: unknown; readonly reported?: unknown };
+    };
 
 type Item = Record<string, unknown>;
 
@@ -83,7 +93,19 @@ export function parseEvent(raw: unknown): ReplicationEvent {
     case 'SHADOW_EVENT': {
       const shadowName = item.shadowName ?? '';
       if (typeof shadowName !== 'string') throw new InvalidEventError('event.shadowName', "must be a string ('' for the classic shadow)", { received: shadowName });
-      return { type, operation: oneOf(item, 'operation', ['update', 'delete'] as const), thingName: text(item, 'thingName'), shadowName, version: optionalNumber(item, 'version') };
+      const state = item.state;
+      if (state !== undefined && state !== null && (typeof state !== 'object' || Array.isArray(state))) {
+        throw new InvalidEventError('event.state', 'must be an object when present (the accepted document\'s state)', { received: state });
+      }
+      return {
+        type,
+        operation: oneOf(item, 'operation', ['update', 'delete'] as const),
+        thingName: text(item, 'thingName'),
+        shadowName,
+        version: optionalNumber(item, 'version'),
+        timestamp: optionalNumber(item, 'timestamp'),
+        ...(state ? { state: state as { desired?: unknown; reported?: unknown } } : {}),
+      };
     }
   }
 }

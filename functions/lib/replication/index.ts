@@ -15,14 +15,25 @@ export {
   THING_GROUP_FAMILY_EVENT_TYPES,
   THING_TYPE_FAMILY_EVENT_TYPES,
 } from './apply';
-export { createContext, type CreateContextOptions, type Outcome, type RegionClients, type ReplicationContext, type ReplicationMode } from './context';
+export { absentMeansDeleted, createContext, type CreateContextOptions, type Outcome, type RegionClients, type ReplicationContext, type ReplicationMode, type ConflictPolicy } from './context';
 export { syncCaCertificate } from './ca-certificates';
 export { syncProvisioningTemplate } from './provisioning-templates';
 export { certificateIdFromArn, certificateIdFromPem, releaseCertificate, syncCertificate } from './certificates';
 export { EVENT_TYPES, nameFromArn, parseEvent, type EventType, type ReplicationEvent } from './events';
 export { cleanupPolicy, rewriteRegionInArns, syncPolicy } from './policies';
-export { deleteAllShadows, replicatorClientToken, shadowPatch, syncShadow, type SyncShadowOptions } from './shadow';
+export {
+  deleteAllShadows,
+  mergePatch,
+  newestTimestamp,
+  REPLICATOR_CLIENT_TOKEN_PREFIX,
+  replicatorClientToken,
+  shadowPatch,
+  type ShadowEventFacts,
+  syncShadow,
+  type SyncShadowOptions,
+} from './shadow';
 export { deleteThing, syncThing, type SyncThingOptions } from './thing';
 export { syncThingGroup, syncThingGroupMembership } from './thing-group';
 export { syncThingType } from './thing-type';
+export { type DeletionLog, tableDeletionLog } from './deletions';
 export { runWorker, type WorkerInput, type WorkerOutput, workerHandler } from './worker';

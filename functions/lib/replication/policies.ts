@@ -49,14 +49,14 @@ const POLICY_RACES = new Set(['VersionsLimitExceededException', 'DeleteConflictE
 const MAX_POLICY_ROUNDS = 3;
 
 export async function syncPolicy(ctx: ReplicationContext, name: string, round = 0): Promise<Outcome> {
-  const source = await find(ctx, `GetPolicy ${name} (primary)`, () => ctx.primary.iot.send(new GetPolicyCommand({ policyName: name })));
+  const source = await find(ctx, `GetPolicy ${name} (primary)`, () => ctx.origin.iot.send(new GetPolicyCommand({ policyName: name })));
   if (!source?.policyDocument) return { kind: 'policy', name, action: 'skipped', detail: 'absent in the primary' };
-  const document = rewriteRegionInArns(source.policyDocument, ctx.primaryRegion, ctx.secondaryRegion);
+  const document = rewriteRegionInArns(source.policyDocument, ctx.originRegion, ctx.targetRegion);
 
-  const target = await find(ctx, `GetPolicy ${name}`, () => ctx.secondary.iot.send(new GetPolicyCommand({ policyName: name })));
+  const target = await find(ctx, `GetPolicy ${name}`, () => ctx.target.iot.send(new GetPolicyCommand({ policyName: name })));
   if (!target) {
     try {
-      await ctx.secondary.iot.send(new CreatePolicyCommand({ policyName: name, policyDocument: document }));
+      await ctx.target.iot.send(new CreatePolicyCommand({ policyName: name, policyDocument: document }));
       return { kind: 'policy', name, action: 'created' };
     } catch (error) {
       // A concurrent execution created it first: fall through to the comparison.
@@ -67,7 +67,7 @@ export async function syncPolicy(ctx: ReplicationContext, name: string, round = 
   if (jsonEqual(parsed(target.policyDocument), parsed(document))) return { kind: 'policy', name, action: 'unchanged' };
 
   const versions = await call(ctx, `ListPolicyVersions ${name}`, () =>
-    ctx.secondary.iot.send(new ListPolicyVersionsCommand({ policyName: name })),
+    ctx.target.iot.send(new ListPolicyVersionsCommand({ policyName: name })),
   );
   const prunable = (versions.policyVersions ?? [])
     .filter((v) => !v.isDefaultVersion && v.versionId)
@@ -79,13 +79,13 @@ export async function syncPolicy(ctx: ReplicationContext, name: string, round = 
     await find(
       ctx,
       `DeletePolicyVersion ${name} ${version.versionId}`,
-      () => ctx.secondary.iot.send(new DeletePolicyVersionCommand({ policyName: name, policyVersionId: version.versionId })),
+      () => ctx.target.iot.send(new DeletePolicyVersionCommand({ policyName: name, policyVersionId: version.versionId })),
       ['DeleteConflictException'],
     );
     count--;
   }
   try {
-    await ctx.secondary.iot.send(new CreatePolicyVersionCommand({ policyName: name, policyDocument: document, setAsDefault: true }));
+    await ctx.target.iot.send(new CreatePolicyVersionCommand({ policyName: name, policyDocument: document, setAsDefault: true }));
   } catch (error) {
     // Executions for things sharing this policy run concurrently: another one may have added a
     // version (five-version limit) or made the version we pruned the default. Compare again
@@ -109,30 +109,30 @@ export async function cleanupPolicy(ctx: ReplicationContext, name: string): Prom
   const targets = await findAll(
     ctx,
     `ListTargetsForPolicy ${name}`,
-    paginateListTargetsForPolicy({ client: ctx.secondary.iot, pageSize: ctx.pageSize }, { policyName: name }),
+    paginateListTargetsForPolicy({ client: ctx.target.iot, pageSize: ctx.pageSize }, { policyName: name }),
     (page) => page.targets,
   );
   if (targets === undefined) return { kind: 'policy', name, action: 'unchanged', detail: 'absent' };
   if (targets.length > 0) return { kind: 'policy', name, action: 'unchanged', detail: `still attached to ${targets.length} target(s)` };
 
-  const inPrimary = await find(ctx, `GetPolicy ${name} (primary)`, () => ctx.primary.iot.send(new GetPolicyCommand({ policyName: name })));
+  const inPrimary = await find(ctx, `GetPolicy ${name} (primary)`, () => ctx.origin.iot.send(new GetPolicyCommand({ policyName: name })));
   if (inPrimary) {
     const primaryTargets = await call(ctx, `ListTargetsForPolicy ${name} (primary)`, () =>
-      ctx.primary.iot.send(new ListTargetsForPolicyCommand({ policyName: name, pageSize: 1 })),
+      ctx.origin.iot.send(new ListTargetsForPolicyCommand({ policyName: name, pageSize: 1 })),
     );
     if ((primaryTargets.targets ?? []).length > 0) {
       return { kind: 'policy', name, action: 'unchanged', detail: 'still used in the primary' };
     }
   }
 
-  const versions = await find(ctx, `ListPolicyVersions ${name}`, () => ctx.secondary.iot.send(new ListPolicyVersionsCommand({ policyName: name })));
+  const versions = await find(ctx, `ListPolicyVersions ${name}`, () => ctx.target.iot.send(new ListPolicyVersionsCommand({ policyName: name })));
   for (const version of versions?.policyVersions ?? []) {
     if (version.isDefaultVersion) continue;
     await find(ctx, `DeletePolicyVersion ${name} ${version.versionId}`, () =>
-      ctx.secondary.iot.send(new DeletePolicyVersionCommand({ policyName: name, policyVersionId: version.versionId })),
+      ctx.target.iot.send(new DeletePolicyVersionCommand({ policyName: name, policyVersionId: version.versionId })),
     );
   }
-  const deleted = await find(ctx, `DeletePolicy ${name}`, () => ctx.secondary.iot.send(new DeletePolicyCommand({ policyName: name })), [
+  const deleted = await find(ctx, `DeletePolicy ${name}`, () => ctx.target.iot.send(new DeletePolicyCommand({ policyName: name })), [
     'DeleteConflictException',
   ]);
   return { kind: 'policy', name, action: deleted ? 'deleted' : 'unchanged', detail: deleted ? undefined : 'absent' };

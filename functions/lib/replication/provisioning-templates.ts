@@ -14,7 +14,7 @@ import { all, call, find, jsonEqual } from './call';
 import type { Outcome, ReplicationContext } from './context';
 import { rewriteRegionInArns } from './policies';
 
-async function describe(ctx: ReplicationContext, side: 'primary' | 'secondary', templateName: string) {
+async function describe(ctx: ReplicationContext, side: 'origin' | 'target', templateName: string) {
   return find(ctx, `DescribeProvisioningTemplate ${templateName} (${side})`, () =>
     ctx[side].iot.send(new DescribeProvisioningTemplateCommand({ templateName })),
   );
@@ -31,7 +31,7 @@ interface Wanted {
 }
 
 function wanted(ctx: ReplicationContext, source: DescribeProvisioningTemplateCommandOutput): Wanted {
-  const rewrite = (text: string) => rewriteRegionInArns(text, ctx.primaryRegion, ctx.secondaryRegion);
+  const rewrite = (text: string) => rewriteRegionInArns(text, ctx.originRegion, ctx.targetRegion);
   return {
     body: rewrite(source.templateBody ?? '{}'),
     roleArn: rewrite(source.provisioningRoleArn ?? ''),
@@ -62,13 +62,13 @@ async function dropOldestVersion(ctx: ReplicationContext, templateName: string):
   const versions = await all(
     ctx,
     `ListProvisioningTemplateVersions ${templateName}`,
-    paginateListProvisioningTemplateVersions({ client: ctx.secondary.iot }, { templateName }),
+    paginateListProvisioningTemplateVersions({ client: ctx.target.iot }, { templateName }),
     (page) => page.versions,
   );
   const oldest = versions.filter((v) => !v.isDefaultVersion && v.versionId !== undefined).sort((a, b) => (a.versionId ?? 0) - (b.versionId ?? 0))[0];
   if (!oldest) return;
   await call(ctx, `DeleteProvisioningTemplateVersion ${templateName} ${oldest.versionId}`, () =>
-    ctx.secondary.iot.send(new DeleteProvisioningTemplateVersionCommand({ templateName, versionId: oldest.versionId })),
+    ctx.target.iot.send(new DeleteProvisioningTemplateVersionCommand({ templateName, versionId: oldest.versionId })),
   );
 }
 
@@ -86,17 +86,17 @@ async function dropOldestVersion(ctx: ReplicationContext, templateName: string):
  */
 export async function syncProvisioningTemplate(ctx: ReplicationContext, templateName: string): Promise<Outcome> {
   const name = templateName;
-  const source = await describe(ctx, 'primary', templateName);
-  const target = await describe(ctx, 'secondary', templateName);
+  const source = await describe(ctx, 'origin', templateName);
+  const target = await describe(ctx, 'target', templateName);
   if (!source) {
     if (!target) return { kind: 'provisioningTemplate', name, action: 'unchanged', detail: 'absent in both regions' };
-    await find(ctx, `DeleteProvisioningTemplate ${templateName}`, () => ctx.secondary.iot.send(new DeleteProvisioningTemplateCommand({ templateName })));
+    await find(ctx, `DeleteProvisioningTemplate ${templateName}`, () => ctx.target.iot.send(new DeleteProvisioningTemplateCommand({ templateName })));
     return { kind: 'provisioningTemplate', name, action: 'deleted' };
   }
   const want = wanted(ctx, source);
   const create = () =>
     call(ctx, `CreateProvisioningTemplate ${templateName}`, () =>
-      ctx.secondary.iot.send(
+      ctx.target.iot.send(
         new CreateProvisioningTemplateCommand({
           templateName,
           templateBody: want.body,
@@ -113,7 +113,7 @@ export async function syncProvisioningTemplate(ctx: ReplicationContext, template
     return { kind: 'provisioningTemplate', name, action: 'created', detail: want.type };
   }
   if ((target.type === 'JITP' ? 'JITP' : 'FLEET_PROVISIONING') !== want.type) {
-    await call(ctx, `DeleteProvisioningTemplate ${templateName}`, () => ctx.secondary.iot.send(new DeleteProvisioningTemplateCommand({ templateName })));
+    await call(ctx, `DeleteProvisioningTemplate ${templateName}`, () => ctx.target.iot.send(new DeleteProvisioningTemplateCommand({ templateName })));
     await create();
     return { kind: 'provisioningTemplate', name, action: 'updated', detail: `recreated as ${want.type}` };
   }
@@ -121,7 +121,7 @@ export async function syncProvisioningTemplate(ctx: ReplicationContext, template
   if (!jsonEqual(parsed(want.body), parsed(target.templateBody))) {
     changes.push('body');
     const addVersion = () =>
-      ctx.secondary.iot.send(new CreateProvisioningTemplateVersionCommand({ templateName, templateBody: want.body, setAsDefault: true }));
+      ctx.target.iot.send(new CreateProvisioningTemplateVersionCommand({ templateName, templateBody: want.body, setAsDefault: true }));
     try {
       await addVersion();
     } catch (error) {
@@ -148,7 +148,7 @@ export async function syncProvisioningTemplate(ctx: ReplicationContext, template
   if (Object.keys(update).length) {
     changes.push(...Object.keys(update).map((k) => labels[k]));
     await call(ctx, `UpdateProvisioningTemplate ${templateName}`, () =>
-      ctx.secondary.iot.send(new UpdateProvisioningTemplateCommand({ templateName, ...update })),
+      ctx.target.iot.send(new UpdateProvisioningTemplateCommand({ templateName, ...update })),
     );
   }
   if (!changes.length) return { kind: 'provisioningTemplate', name, action: 'unchanged' };

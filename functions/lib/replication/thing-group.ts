@@ -14,7 +14,7 @@ import {
 import { awsErrorName, isAlreadyExists } from '../aws';
 import { RetryableError } from '../errors';
 import { call, find, findAll, sameMap } from './call';
-import type { Outcome, ReplicationContext } from './context';
+import { absentMeansDeleted, keptTargetOnly, type Outcome, type ReplicationContext } from './context';
 import { ensureThing } from './thing';
 
 /** Hierarchies are at most 7 levels deep in AWS IoT; the bound stops a cycle in bad data. */
@@ -38,12 +38,12 @@ function checkDepth(ctx: ReplicationContext, name: string, depth: Depth): void {
   }
 }
 
-async function describeGroup(ctx: ReplicationContext, side: 'primary' | 'secondary', name: string) {
+async function describeGroup(ctx: ReplicationContext, side: 'origin' | 'target', name: string) {
   return find(ctx, `DescribeThingGroup ${name} (${side})`, () => ctx[side].iot.send(new DescribeThingGroupCommand({ thingGroupName: name })));
 }
 
 /** The direct child groups of `name` in one region (none when the group is gone). */
-async function childGroups(ctx: ReplicationContext, side: 'primary' | 'secondary', name: string): Promise<string[]> {
+async function childGroups(ctx: ReplicationContext, side: 'origin' | 'target', name: string): Promise<string[]> {
   const groups = await findAll(
     ctx,
     `ListThingGroups parent=${name} (${side})`,
@@ -57,7 +57,7 @@ async function childGroups(ctx: ReplicationContext, side: 'primary' | 'secondary
 /** DeleteThingGroup in the secondary; AWS refuses it while child groups remain (→ RetryableError). */
 async function deleteOneGroup(ctx: ReplicationContext, name: string): Promise<void> {
   try {
-    await ctx.secondary.iot.send(new DeleteThingGroupCommand({ thingGroupName: name }));
+    await ctx.target.iot.send(new DeleteThingGroupCommand({ thingGroupName: name }));
   } catch (error) {
     if (awsErrorName(error) === 'InvalidRequestException') {
       throw new RetryableError(`DeleteThingGroup ${name}: refused (child groups remain)`, { cause: error, context: { eventId: ctx.eventId } });
@@ -67,12 +67,12 @@ async function deleteOneGroup(ctx: ReplicationContext, name: string): Promise<vo
 }
 
 async function deleteGroup(ctx: ReplicationContext, name: string, depth: Depth): Promise<Outcome[]> {
-  const target = await describeGroup(ctx, 'secondary', name);
+  const target = await describeGroup(ctx, 'target', name);
   if (!target) return [{ kind: 'thingGroup', name, action: 'unchanged', detail: 'absent in both regions' }];
   // AWS refuses to delete a group with child groups: converge the children first (each one is
   // deleted if the primary lost it too, or recreated under the parent the primary gives it).
   const outcomes: Outcome[] = [];
-  for (const child of await childGroups(ctx, 'secondary', name)) outcomes.push(...(await syncGroup(ctx, child, downward(depth))));
+  for (const child of await childGroups(ctx, 'target', name)) outcomes.push(...(await syncGroup(ctx, child, downward(depth))));
   await deleteOneGroup(ctx, name);
   outcomes.push({ kind: 'thingGroup', name, action: 'deleted' });
   return outcomes;
@@ -85,7 +85,7 @@ async function deleteGroup(ctx: ReplicationContext, name: string, depth: Depth):
 async function deleteSubtree(ctx: ReplicationContext, name: string, depth: Depth): Promise<string[]> {
   checkDepth(ctx, name, depth);
   const deleted: string[] = [];
-  for (const child of await childGroups(ctx, 'secondary', name)) deleted.push(...(await deleteSubtree(ctx, child, downward(depth))));
+  for (const child of await childGroups(ctx, 'target', name)) deleted.push(...(await deleteSubtree(ctx, child, downward(depth))));
   await deleteOneGroup(ctx, name);
   deleted.push(name);
   return deleted;
@@ -121,7 +121,7 @@ async function writeProperties(
   const attributes = source.thingGroupProperties?.attributePayload?.attributes ?? {};
   const clear = !description && !!target?.thingGroupProperties?.thingGroupDescription;
   await call(ctx, `UpdateThingGroup ${name}`, () =>
-    ctx.secondary.iot.send(
+    ctx.target.iot.send(
       new UpdateThingGroupCommand({
         thingGroupName: name,
         thingGroupProperties: { ...(description || clear ? { thingGroupDescription: description ?? '' } : {}), attributePayload: { attributes, merge: false } },
@@ -160,7 +160,7 @@ async function restoreGroup(
     : ((await findAll(
         ctx,
         `ListThingsInThingGroup ${name} (primary)`,
-        paginateListThingsInThingGroup({ client: ctx.primary.iot, pageSize: ctx.pageSize }, { thingGroupName: name, recursive: false }),
+        paginateListThingsInThingGroup({ client: ctx.origin.iot, pageSize: ctx.pageSize }, { thingGroupName: name, recursive: false }),
         (page) => page.things,
       )) ?? []);
   let added = 0;
@@ -168,17 +168,17 @@ async function restoreGroup(
   for (const thingName of members) {
     // AddThingToThingGroup is idempotent; ResourceNotFound: the thing is not in the secondary.
     const done = await find(ctx, `AddThingToThingGroup ${name}/${thingName}`, () =>
-      ctx.secondary.iot.send(new AddThingToThingGroupCommand({ thingGroupName: name, thingName })),
+      ctx.target.iot.send(new AddThingToThingGroupCommand({ thingGroupName: name, thingName })),
     );
     if (done) added++;
     else absent.push(thingName);
   }
   // ResourceNotFound can also name the group: one gone meanwhile must not pass for absent things.
-  if (absent.length && !(await describeGroup(ctx, 'secondary', name))) {
+  if (absent.length && !(await describeGroup(ctx, 'target', name))) {
     throw new RetryableError(`thing group ${name} disappeared from the secondary while its memberships were restored`, { context: { eventId: ctx.eventId } });
   }
   const children: Outcome[] = [];
-  for (const child of await childGroups(ctx, 'primary', name)) children.push(...(await syncGroup(ctx, child, downward(depth))));
+  for (const child of await childGroups(ctx, 'origin', name)) children.push(...(await syncGroup(ctx, child, downward(depth))));
   await writeProperties(ctx, name, source, target);
   return { added, absent, children };
 }
@@ -210,15 +210,15 @@ function relabelRecreated(outcomes: Outcome[], removed: ReadonlySet<string>, nam
 
 async function syncGroup(ctx: ReplicationContext, name: string, depth: Depth): Promise<Outcome[]> {
   checkDepth(ctx, name, depth);
-  const source = await describeGroup(ctx, 'primary', name);
-  if (!source) return deleteGroup(ctx, name, depth);
+  const source = await describeGroup(ctx, 'origin', name);
+  if (!source) return absentMeansDeleted(ctx) ? deleteGroup(ctx, name, depth) : [keptTargetOnly('thingGroup', name)];
   if (source.queryString) return [dynamicGroupSkipped(name)];
   const parent = source.thingGroupMetadata?.parentGroupName;
   const outcomes: Outcome[] = [];
   // Parents first: CreateThingGroup needs its parent to exist.
-  if (parent && !(await describeGroup(ctx, 'secondary', parent))) outcomes.push(...(await syncGroup(ctx, parent, upward(depth))));
+  if (parent && !(await describeGroup(ctx, 'target', parent))) outcomes.push(...(await syncGroup(ctx, parent, upward(depth))));
 
-  let target = await describeGroup(ctx, 'secondary', name);
+  let target = await describeGroup(ctx, 'target', name);
   let recreated: { readonly was: string | undefined; readonly removed: readonly string[] } | undefined;
   const targetParent = target?.thingGroupMetadata?.parentGroupName;
   if (target && (targetParent ?? '') !== (parent ?? '')) {
@@ -240,7 +240,7 @@ async function syncGroup(ctx: ReplicationContext, name: string, depth: Depth): P
       const description = source.thingGroupProperties?.thingGroupDescription;
       const attributes = source.thingGroupProperties?.attributePayload?.attributes ?? {};
       try {
-        await ctx.secondary.iot.send(
+        await ctx.target.iot.send(
           new CreateThingGroupCommand({
             thingGroupName: name,
             parentGroupName: parent,
@@ -299,7 +299,7 @@ export async function syncThingGroup(ctx: ReplicationContext, name: string): Pro
   return syncGroup(ctx, name, { up: 0, down: 0 });
 }
 
-async function groupsOfThing(ctx: ReplicationContext, side: 'primary' | 'secondary', thingName: string): Promise<string[] | undefined> {
+async function groupsOfThing(ctx: ReplicationContext, side: 'origin' | 'target', thingName: string): Promise<string[] | undefined> {
   const groups = await findAll(
     ctx,
     `ListThingGroupsForThing ${thingName} (${side})`,
@@ -316,35 +316,35 @@ async function groupsOfThing(ctx: ReplicationContext, side: 'primary' | 'seconda
  */
 export async function syncThingGroupMembership(ctx: ReplicationContext, groupName: string, thingName: string): Promise<Outcome[]> {
   const name = `${groupName}/${thingName}`;
-  const group = await describeGroup(ctx, 'primary', groupName);
+  const group = await describeGroup(ctx, 'origin', groupName);
   if (group?.queryString) return [{ kind: 'membership', name, action: 'skipped', detail: 'dynamic thing group: membership is computed by the index' }];
-  const member = ((await groupsOfThing(ctx, 'primary', thingName)) ?? []).includes(groupName);
-  const current = await groupsOfThing(ctx, 'secondary', thingName);
+  const member = ((await groupsOfThing(ctx, 'origin', thingName)) ?? []).includes(groupName);
+  const current = await groupsOfThing(ctx, 'target', thingName);
   if (!member) {
     if (!current?.includes(groupName)) return [{ kind: 'membership', name, action: 'unchanged' }];
     await find(ctx, `RemoveThingFromThingGroup ${name}`, () =>
-      ctx.secondary.iot.send(new RemoveThingFromThingGroupCommand({ thingGroupName: groupName, thingName })),
+      ctx.target.iot.send(new RemoveThingFromThingGroupCommand({ thingGroupName: groupName, thingName })),
     );
     return [{ kind: 'membership', name, action: 'deleted' }];
   }
   if (current?.includes(groupName)) return [{ kind: 'membership', name, action: 'unchanged' }];
   const outcomes: Outcome[] = [];
-  if (current === undefined || !(await find(ctx, `DescribeThing ${thingName}`, () => ctx.secondary.iot.send(new DescribeThingCommand({ thingName }))))) {
-    // The membership arrived before the thing's own event: the primary has the thing (it is a
+  if (current === undefined || !(await find(ctx, `DescribeThing ${thingName}`, () => ctx.target.iot.send(new DescribeThingCommand({ thingName }))))) {
+    // The membership arrived before the thing's own event: the origin has the thing (it is a
     // member there), so create its registry entry (type, attributes) from it now. Its
     // certificates stay with worker-thing (its own event) and reconciliation, so the group worker
     // needs no certificate or policy permission.
     const created = await ensureThing(ctx, thingName);
     if (!created) {
-      throw new RetryableError(`thing ${thingName} disappeared from the primary while its membership in ${groupName} was replicated`, {
+      throw new RetryableError(`thing ${thingName} disappeared from the origin while its membership in ${groupName} was replicated`, {
         context: { thingName, eventId: ctx.eventId },
       });
     }
     outcomes.push(...created);
   }
-  if (!(await describeGroup(ctx, 'secondary', groupName))) outcomes.push(...(await syncThingGroup(ctx, groupName)));
+  if (!(await describeGroup(ctx, 'target', groupName))) outcomes.push(...(await syncThingGroup(ctx, groupName)));
   await call(ctx, `AddThingToThingGroup ${name}`, () =>
-    ctx.secondary.iot.send(new AddThingToThingGroupCommand({ thingGroupName: groupName, thingName })),
+    ctx.target.iot.send(new AddThingToThingGroupCommand({ thingGroupName: groupName, thingName })),
   );
   outcomes.push({ kind: 'membership', name, action: 'created' });
   return outcomes;

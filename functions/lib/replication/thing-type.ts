@@ -9,9 +9,9 @@ import {
 import { awsErrorName, isAlreadyExists } from '../aws';
 import { RetryableError } from '../errors';
 import { call, find } from './call';
-import type { Outcome, ReplicationContext } from './context';
+import { absentMeansDeleted, keptTargetOnly, type Outcome, type ReplicationContext } from './context';
 
-async function describeType(ctx: ReplicationContext, side: 'primary' | 'secondary', name: string) {
+async function describeType(ctx: ReplicationContext, side: 'origin' | 'target', name: string) {
   return find(ctx, `DescribeThingType ${name} (${side})`, () => ctx[side].iot.send(new DescribeThingTypeCommand({ thingTypeName: name })));
 }
 
@@ -34,13 +34,13 @@ function sameProperties(a: DescribeThingTypeCommandOutput, b: DescribeThingTypeC
  * https://docs.aws.amazon.com/iot/latest/developerguide/delete-thing-types.html
  */
 async function deleteThingType(ctx: ReplicationContext, name: string): Promise<Outcome[]> {
-  const target = await describeType(ctx, 'secondary', name);
+  const target = await describeType(ctx, 'target', name);
   if (!target) return [{ kind: 'thingType', name, action: 'unchanged', detail: 'absent in both regions' }];
   if (!target.thingTypeMetadata?.deprecated) {
-    await call(ctx, `DeprecateThingType ${name}`, () => ctx.secondary.iot.send(new DeprecateThingTypeCommand({ thingTypeName: name })));
+    await call(ctx, `DeprecateThingType ${name}`, () => ctx.target.iot.send(new DeprecateThingTypeCommand({ thingTypeName: name })));
   }
   try {
-    await ctx.secondary.iot.send(new DeleteThingTypeCommand({ thingTypeName: name }));
+    await ctx.target.iot.send(new DeleteThingTypeCommand({ thingTypeName: name }));
   } catch (error) {
     if (awsErrorName(error) === 'InvalidRequestException') {
       throw new RetryableError(`DeleteThingType ${name}: refused (deprecated less than 5 minutes ago, or still in use)`, { cause: error });
@@ -55,18 +55,18 @@ async function deleteThingType(ctx: ReplicationContext, name: string): Promise<O
  * deprecation; created when missing, deleted when the primary no longer has it.
  */
 export async function syncThingType(ctx: ReplicationContext, name: string): Promise<Outcome[]> {
-  const source = await describeType(ctx, 'primary', name);
-  if (!source) return deleteThingType(ctx, name);
+  const source = await describeType(ctx, 'origin', name);
+  if (!source) return absentMeansDeleted(ctx) ? deleteThingType(ctx, name) : [keptTargetOnly('thingType', name)];
   const properties = {
     ...(source.thingTypeProperties?.thingTypeDescription ? { thingTypeDescription: source.thingTypeProperties.thingTypeDescription } : {}),
     ...(source.thingTypeProperties?.searchableAttributes?.length ? { searchableAttributes: source.thingTypeProperties.searchableAttributes } : {}),
   };
   const deprecated = source.thingTypeMetadata?.deprecated === true;
-  let target = await describeType(ctx, 'secondary', name);
+  let target = await describeType(ctx, 'target', name);
   const outcomes: Outcome[] = [];
   if (!target) {
     try {
-      await ctx.secondary.iot.send(new CreateThingTypeCommand({ thingTypeName: name, thingTypeProperties: properties }));
+      await ctx.target.iot.send(new CreateThingTypeCommand({ thingTypeName: name, thingTypeProperties: properties }));
       outcomes.push({ kind: 'thingType', name, action: 'created' });
       target = { thingTypeProperties: properties, thingTypeMetadata: { deprecated: false }, $metadata: {} };
     } catch (error) {
@@ -75,13 +75,13 @@ export async function syncThingType(ctx: ReplicationContext, name: string): Prom
     }
   } else if (!sameProperties(source, target)) {
     await call(ctx, `UpdateThingType ${name}`, () =>
-      ctx.secondary.iot.send(new UpdateThingTypeCommand({ thingTypeName: name, thingTypeProperties: properties })),
+      ctx.target.iot.send(new UpdateThingTypeCommand({ thingTypeName: name, thingTypeProperties: properties })),
     );
     outcomes.push({ kind: 'thingType', name, action: 'updated', detail: 'properties' });
   }
   if ((target.thingTypeMetadata?.deprecated === true) !== deprecated) {
     await call(ctx, `DeprecateThingType ${name}`, () =>
-      ctx.secondary.iot.send(new DeprecateThingTypeCommand({ thingTypeName: name, undoDeprecate: !deprecated })),
+      ctx.target.iot.send(new DeprecateThingTypeCommand({ thingTypeName: name, undoDeprecate: !deprecated })),
     );
     if (!outcomes.length) outcomes.push({ kind: 'thingType', name, action: 'updated', detail: deprecated ? 'deprecated' : 'undeprecated' });
   }
@@ -90,12 +90,12 @@ export async function syncThingType(ctx: ReplicationContext, name: string): Prom
 
 /** Whether the secondary's thing type is deprecated (`false` when it does not exist). */
 async function deprecatedInSecondary(ctx: ReplicationContext, name: string): Promise<boolean> {
-  return (await describeType(ctx, 'secondary', name))?.thingTypeMetadata?.deprecated === true;
+  return (await describeType(ctx, 'target', name))?.thingTypeMetadata?.deprecated === true;
 }
 
 async function undeprecate(ctx: ReplicationContext, name: string): Promise<void> {
   await call(ctx, `DeprecateThingType ${name} (undo, to write a thing of this type)`, () =>
-    ctx.secondary.iot.send(new DeprecateThingTypeCommand({ thingTypeName: name, undoDeprecate: true })),
+    ctx.target.iot.send(new DeprecateThingTypeCommand({ thingTypeName: name, undoDeprecate: true })),
   );
 }
 
@@ -137,8 +137,8 @@ export async function withThingTypeUsable<T>(
   name: string,
   write: () => Promise<T>,
 ): Promise<{ readonly value: T; readonly outcomes: Outcome[] }> {
-  const open = perClient(windows, ctx.secondary.iot);
-  const closing = perClient(closings, ctx.secondary.iot);
+  const open = perClient(windows, ctx.target.iot);
+  const closing = perClient(closings, ctx.target.iot);
   let window = open.get(name);
   if (!window) {
     const previous = closing.get(name);

@@ -13,7 +13,7 @@ import { awsErrorName, isAlreadyExists } from '../aws';
 import { PrincipalPendingError, RetryableError } from '../errors';
 import { call, find, findAll, sameMap } from './call';
 import { certificateIdFromArn, releaseCertificate, syncCertificate } from './certificates';
-import type { Outcome, ReplicationContext } from './context';
+import { absentMeansDeleted, keptTargetOnly, type Outcome, type ReplicationContext } from './context';
 import { deleteAllShadows } from './shadow';
 import { syncThingType, withThingTypeUsable } from './thing-type';
 
@@ -26,15 +26,20 @@ export interface SyncThingOptions {
    * created; AWS IoT emits no registry event for the attachment, so the thing must be re-read).
    */
   readonly eventTimestampMs?: number;
+  /**
+   * Epoch milliseconds of the origin's registry event (any operation). Policy `merge`: a thing
+   * the target deleted after it (a tombstone) is not re-created.
+   */
+  readonly eventTimeMs?: number;
   /** Replicate the registry entry only (type, attributes), never principals. @default false */
   readonly registryOnly?: boolean;
 }
 
-async function describeThing(ctx: ReplicationContext, side: 'primary' | 'secondary', thingName: string) {
+async function describeThing(ctx: ReplicationContext, side: 'origin' | 'target', thingName: string) {
   return find(ctx, `DescribeThing ${thingName} (${side})`, () => ctx[side].iot.send(new DescribeThingCommand({ thingName })));
 }
 
-async function thingPrincipals(ctx: ReplicationContext, side: 'primary' | 'secondary', thingName: string): Promise<string[] | undefined> {
+async function thingPrincipals(ctx: ReplicationContext, side: 'origin' | 'target', thingName: string): Promise<string[] | undefined> {
   return findAll(
     ctx,
     `ListThingPrincipals ${thingName} (${side})`,
@@ -45,7 +50,7 @@ async function thingPrincipals(ctx: ReplicationContext, side: 'primary' | 'secon
 
 /** Creates the thing type in the secondary when it is missing there (its properties come with it). */
 async function ensureThingType(ctx: ReplicationContext, name: string): Promise<Outcome[]> {
-  const exists = await find(ctx, `DescribeThingType ${name}`, () => ctx.secondary.iot.send(new DescribeThingTypeCommand({ thingTypeName: name })));
+  const exists = await find(ctx, `DescribeThingType ${name}`, () => ctx.target.iot.send(new DescribeThingTypeCommand({ thingTypeName: name })));
   return exists ? [] : syncThingType(ctx, name);
 }
 
@@ -69,11 +74,11 @@ async function onType(ctx: ReplicationContext, typeName: string | undefined, sen
 async function upsertThing(ctx: ReplicationContext, source: DescribeThingCommandOutput): Promise<Outcome> {
   const thingName = source.thingName as string;
   const attributes = source.attributes ?? {};
-  const target = await describeThing(ctx, 'secondary', thingName);
+  const target = await describeThing(ctx, 'target', thingName);
   if (!target) {
     try {
       const detail = await onType(ctx, source.thingTypeName, () =>
-        ctx.secondary.iot.send(
+        ctx.target.iot.send(
           new CreateThingCommand({ thingName, thingTypeName: source.thingTypeName || undefined, attributePayload: { attributes } }),
         ),
       );
@@ -88,7 +93,7 @@ async function upsertThing(ctx: ReplicationContext, source: DescribeThingCommand
   if (!typeChanged && !attributesChanged) return { kind: 'thing', name: thingName, action: 'unchanged' };
   const onDeprecated = await call(ctx, `UpdateThing ${thingName}`, () =>
     onType(ctx, typeChanged ? source.thingTypeName : undefined, () =>
-      ctx.secondary.iot.send(
+      ctx.target.iot.send(
         new UpdateThingCommand({
           thingName,
           ...(typeChanged ? (source.thingTypeName ? { thingTypeName: source.thingTypeName } : { removeThingType: true }) : {}),
@@ -103,7 +108,7 @@ async function upsertThing(ctx: ReplicationContext, source: DescribeThingCommand
 }
 
 async function syncPrincipals(ctx: ReplicationContext, thingName: string, options: SyncThingOptions, createdNow: boolean): Promise<Outcome[]> {
-  const principals = (await thingPrincipals(ctx, 'primary', thingName)) ?? [];
+  const principals = (await thingPrincipals(ctx, 'origin', thingName)) ?? [];
   if (principals.length === 0 && options.eventTimestampMs !== undefined && Date.now() - options.eventTimestampMs < ctx.principalGraceMs) {
     const ageSeconds = Math.round((Date.now() - options.eventTimestampMs) / 1000);
     throw new PrincipalPendingError(`thing ${thingName} has no principal in the primary yet (event ${ageSeconds} s old, grace ${ctx.principalGraceMs / 1000} s)`, {
@@ -123,28 +128,28 @@ async function syncPrincipals(ctx: ReplicationContext, thingName: string, option
     if (!result.secondaryArn) continue;
     wanted.add(result.secondaryArn);
     await call(ctx, `AttachThingPrincipal ${thingName}`, () =>
-      ctx.secondary.iot.send(new AttachThingPrincipalCommand({ thingName, principal: result.secondaryArn })),
+      ctx.target.iot.send(new AttachThingPrincipalCommand({ thingName, principal: result.secondaryArn })),
     );
   }
   // A thing created just now has only the principals attached above: skip the listing.
-  const present = createdNow ? [] : ((await thingPrincipals(ctx, 'secondary', thingName)) ?? []);
+  const present = createdNow ? [] : ((await thingPrincipals(ctx, 'target', thingName)) ?? []);
   for (const principal of present) {
     if (wanted.has(principal) || !certificateIdFromArn(principal)) continue;
-    await find(ctx, `DetachThingPrincipal ${thingName}`, () => ctx.secondary.iot.send(new DetachThingPrincipalCommand({ thingName, principal })));
+    await find(ctx, `DetachThingPrincipal ${thingName}`, () => ctx.target.iot.send(new DetachThingPrincipalCommand({ thingName, principal })));
     outcomes.push(...(await releaseCertificate(ctx, principal, thingName)));
   }
   return outcomes;
 }
 
 /**
- * Creates (or updates) the thing's registry entry in the secondary from the primary's current one:
+ * Creates (or updates) the thing's registry entry in the target from the origin's current one:
  * its thing type first (synced when missing), then type and attributes. Never principals: those
  * stay with the thing's own event (worker-thing) and reconciliation. Used where another
  * resource needs the thing to exist, e.g. a group membership that arrives before the thing's own
- * event. `undefined` when the primary does not have the thing (nothing to create).
+ * event. `undefined` when the origin does not have the thing (nothing to create).
  */
 export async function ensureThing(ctx: ReplicationContext, thingName: string): Promise<Outcome[] | undefined> {
-  const source = await describeThing(ctx, 'primary', thingName);
+  const source = await describeThing(ctx, 'origin', thingName);
   if (!source) return undefined;
   const outcomes: Outcome[] = [];
   if (source.thingTypeName) outcomes.push(...(await ensureThingType(ctx, source.thingTypeName)));
@@ -158,17 +163,17 @@ export async function ensureThing(ctx: ReplicationContext, thingName: string): P
  * deleted, then the thing.
  */
 export async function deleteThing(ctx: ReplicationContext, thingName: string): Promise<Outcome[]> {
-  const target = await describeThing(ctx, 'secondary', thingName);
+  const target = await describeThing(ctx, 'target', thingName);
   if (!target) return [{ kind: 'thing', name: thingName, action: 'unchanged', detail: 'absent in both regions' }];
   const outcomes: Outcome[] = [];
-  for (const principal of (await thingPrincipals(ctx, 'secondary', thingName)) ?? []) {
-    await find(ctx, `DetachThingPrincipal ${thingName}`, () => ctx.secondary.iot.send(new DetachThingPrincipalCommand({ thingName, principal })));
+  for (const principal of (await thingPrincipals(ctx, 'target', thingName)) ?? []) {
+    await find(ctx, `DetachThingPrincipal ${thingName}`, () => ctx.target.iot.send(new DetachThingPrincipalCommand({ thingName, principal })));
     // thing-only mode never manages certificates (nor has the permissions to).
     if (ctx.mode === 'complete' && certificateIdFromArn(principal)) outcomes.push(...(await releaseCertificate(ctx, principal, thingName)));
   }
   outcomes.push(...(await deleteAllShadows(ctx, thingName)));
   try {
-    await ctx.secondary.iot.send(new DeleteThingCommand({ thingName }));
+    await ctx.target.iot.send(new DeleteThingCommand({ thingName }));
   } catch (error) {
     // Detaching principals propagates asynchronously; AWS refuses the delete until it has.
     if (awsErrorName(error) === 'InvalidRequestException') {
@@ -186,8 +191,21 @@ export async function deleteThing(ctx: ReplicationContext, thingName: string): P
  * mode also its certificates and policies. Idempotent and independent of event order.
  */
 export async function syncThing(ctx: ReplicationContext, thingName: string, options: SyncThingOptions = {}): Promise<Outcome[]> {
-  const source = await describeThing(ctx, 'primary', thingName);
-  if (!source) return deleteThing(ctx, thingName);
+  const source = await describeThing(ctx, 'origin', thingName);
+  if (!source) {
+    if (absentMeansDeleted(ctx)) return deleteThing(ctx, thingName);
+    return (await describeThing(ctx, 'target', thingName))
+      ? [keptTargetOnly('thing', thingName)]
+      : [{ kind: 'thing', name: thingName, action: 'unchanged', detail: 'absent in both regions' }];
+  }
+  if (ctx.conflicts === 'merge' && ctx.deletions && options.eventTimeMs !== undefined && !(await describeThing(ctx, 'target', thingName))) {
+    const deletedAt = await call(ctx, `tombstones of thing ${thingName}`, async () =>
+      ctx.deletions?.deletedAfter(`thing/${thingName}`, ctx.targetRegion, (options.eventTimeMs as number) - 1),
+    );
+    if (deletedAt !== undefined) {
+      return [{ kind: 'thing', name: thingName, action: 'unchanged', detail: `deleted in ${ctx.targetRegion} at ${new Date(deletedAt).toISOString()}, after the origin's change: the delete wins` }];
+    }
+  }
   const outcomes: Outcome[] = [];
   if (source.thingTypeName) outcomes.push(...(await ensureThingType(ctx, source.thingTypeName)));
   const thing = await upsertThing(ctx, source);

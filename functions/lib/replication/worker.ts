@@ -4,8 +4,9 @@ import { InvalidEventError, integerEnv, RetryableError, requiredEnv } from '../e
 import { callBoundMs } from '../aws';
 import type { EventApplier } from './apply';
 import { DEFAULT_PRINCIPAL_GRACE_SECONDS, MAX_PRINCIPAL_GRACE_SECONDS, PRINCIPAL_GRACE_ENV } from '../principal-grace';
-import { createContext, type Outcome, type ReplicationContext, type ReplicationMode } from './context';
+import { createContext, type Outcome, type ReplicationContext, type ReplicationMode, type ConflictPolicy } from './context';
 import type { EventType } from './events';
+import { tableDeletionLog } from './deletions';
 
 /**
  * AWS SDK limits of the workers' clients: 3 attempts of at most 1 s to connect and 2 s to answer
@@ -36,7 +37,7 @@ export interface WorkerOutput {
  * The body of every worker Lambda: validates the input, checks the event type belongs to this
  * worker, applies it with `apply` (the worker family's applier, e.g. `applyThingEvent`), counts
  * it (`ReplicatedEvents` / `FailedEvents` / `RetryableFailures`, dimension `EventType`;
- * `SecondaryWrites`) and flushes the metrics before returning. Errors propagate: their `name` is
+ * `TargetWrites`) and flushes the metrics before returning. Errors propagate: their `name` is
  * what the workflow retries or catches on.
  */
 export async function runWorker(
@@ -67,8 +68,8 @@ export async function runWorker(
     eventType = type as string;
     const outcomes = await apply(ctx, event, eventId);
     count('ReplicatedEvents');
-    // Writes made in the secondary (anything but unchanged/skipped), flushed below.
-    metrics.addMetric('SecondaryWrites', MetricUnit.Count, outcomes.filter((o) => o.action !== 'unchanged' && o.action !== 'skipped').length);
+    // Writes made in the target region (anything but unchanged/skipped), flushed below.
+    metrics.addMetric('TargetWrites', MetricUnit.Count, outcomes.filter((o) => o.action !== 'unchanged' && o.action !== 'skipped').length);
     return { outcomes };
   } catch (error) {
     count(error instanceof RetryableError ? 'RetryableFailures' : 'FailedEvents');
@@ -87,7 +88,9 @@ export async function runWorker(
  * (`applyThingEvent`, `applyThingTypeEvent`, `applyThingGroupEvent`, `applyShadowEvent`), never the
  * all-families `applyEvent`, so that the bundle holds only that family's code and AWS calls (the
  * ones its IAM role grants: __tests__/workflow/worker-iam.test.ts). Call it at module load: it reads
- * `PRIMARY_REGION`, `SECONDARY_REGION`, `REPLICATION_MODE` and `PRINCIPAL_GRACE_SECONDS` at once
+ * `ORIGIN_REGION` (the region read), `TARGET_REGION` (the region written: the worker's own),
+ * `CONFLICT_POLICY` (`mirror` one-way, `merge` two-way; `mirror` when unset), `REPLICATION_MODE` and
+ * `PRINCIPAL_GRACE_SECONDS` at once
  * (a missing or bad variable fails the cold start loudly instead of every event) and creates the
  * context and metrics once. `PRINCIPAL_GRACE_SECONDS` (whole seconds, 0 to 3600; 300 when unset)
  * is set by the stack from `replication.principalGraceSeconds`, the same value that sizes the
@@ -98,9 +101,15 @@ export function workerHandler(
   accepted: readonly EventType[],
   apply: EventApplier,
 ): (input: unknown) => Promise<WorkerOutput> {
+  const conflicts = (process.env.CONFLICT_POLICY?.trim() ? requiredEnv('CONFLICT_POLICY', ['mirror', 'merge']) : 'mirror') as ConflictPolicy;
   const ctx = createContext({
-    primaryRegion: requiredEnv('PRIMARY_REGION'),
-    secondaryRegion: requiredEnv('SECONDARY_REGION'),
+    originRegion: requiredEnv('ORIGIN_REGION'),
+    targetRegion: requiredEnv('TARGET_REGION'),
+    conflicts,
+    // Two-way: the replication table's tombstones, in the worker's own region (TABLE_NAME).
+    ...(conflicts === 'merge' && process.env.TABLE_NAME?.trim()
+      ? { deletions: tableDeletionLog({ tableName: requiredEnv('TABLE_NAME'), region: requiredEnv('TARGET_REGION'), endpoint: process.env.IOT_DR_AWS_ENDPOINT }) }
+      : {}),
     mode: requiredEnv('REPLICATION_MODE', ['complete', 'thing-only']) as ReplicationMode,
     principalGraceMs:
       integerEnv(PRINCIPAL_GRACE_ENV, { min: 0, max: MAX_PRINCIPAL_GRACE_SECONDS, fallback: DEFAULT_PRINCIPAL_GRACE_SECONDS }) * 1000,
