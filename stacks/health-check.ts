@@ -24,8 +24,7 @@ import { ApiGatewayMethodSettings } from '@cdktf/provider-aws/lib/api-gateway-me
 import { ApiGatewayResource } from '@cdktf/provider-aws/lib/api-gateway-resource';
 import { ApiGatewayRestApi } from '@cdktf/provider-aws/lib/api-gateway-rest-api';
 import { ApiGatewayStage } from '@cdktf/provider-aws/lib/api-gateway-stage';
-import { CloudwatchEventRule } from '@cdktf/provider-aws/lib/cloudwatch-event-rule';
-import { CloudwatchEventTarget } from '@cdktf/provider-aws/lib/cloudwatch-event-target';
+import type { CloudwatchEventRule } from '@cdktf/provider-aws/lib/cloudwatch-event-rule';
 import { CloudwatchMetricAlarm } from '@cdktf/provider-aws/lib/cloudwatch-metric-alarm';
 import { DataAwsCallerIdentity } from '@cdktf/provider-aws/lib/data-aws-caller-identity';
 import { DataAwsIotEndpoint } from '@cdktf/provider-aws/lib/data-aws-iot-endpoint';
@@ -43,6 +42,7 @@ import { Construct } from 'constructs';
 import type { IotDrConfig } from '../config/schema';
 import { CANARY_SCHEDULE, canaryAlarm, checksPerRun } from '../functions/lib/health/alarm';
 import { resourceName } from './names';
+import { lambdaSchedule } from './schedule';
 import { NodejsFunction, type PolicyStatement } from './nodejs-function';
 
 /** Route the API serves; Route 53 calls `GET /<stage>/health?key=<secret>`. */
@@ -161,20 +161,12 @@ export class HealthCanary extends Construct {
       maximumEventAgeInSeconds: 60,
       destinationConfig: { onFailure: { destination: this.dlq.arn } },
     });
-    this.rule = new CloudwatchEventRule(this, 'schedule', {
+    this.rule = lambdaSchedule(this, {
       provider,
       name,
       description: 'iot-dr: runs the health canary',
       scheduleExpression: CANARY_SCHEDULE,
-    });
-    new CloudwatchEventTarget(this, 'target', { provider, rule: this.rule.name, arn: this.function.function.arn });
-    new LambdaPermission(this, 'permission', {
-      provider,
-      statementId: 'AllowEventBridgeSchedule',
-      action: 'lambda:InvokeFunction',
-      functionName: this.function.function.functionName,
-      principal: 'events.amazonaws.com',
-      sourceArn: this.rule.arn,
+      function: this.function,
     });
 
     const definition = canaryAlarm(namePrefix, settings.failureThreshold, settings.intervalSeconds);

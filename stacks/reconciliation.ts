@@ -1,9 +1,7 @@
-import { CloudwatchEventRule } from '@cdktf/provider-aws/lib/cloudwatch-event-rule';
-import { CloudwatchEventTarget } from '@cdktf/provider-aws/lib/cloudwatch-event-target';
+import type { CloudwatchEventRule } from '@cdktf/provider-aws/lib/cloudwatch-event-rule';
 import type { CloudwatchMetricAlarm } from '@cdktf/provider-aws/lib/cloudwatch-metric-alarm';
 import type { DynamodbTable } from '@cdktf/provider-aws/lib/dynamodb-table';
 import { LambdaFunctionEventInvokeConfig } from '@cdktf/provider-aws/lib/lambda-function-event-invoke-config';
-import { LambdaPermission } from '@cdktf/provider-aws/lib/lambda-permission';
 import type { AwsProvider } from '@cdktf/provider-aws/lib/provider';
 import { SqsQueue } from '@cdktf/provider-aws/lib/sqs-queue';
 import { SsmParameter } from '@cdktf/provider-aws/lib/ssm-parameter';
@@ -14,6 +12,7 @@ import { iotArns as iotArnsIn } from './arns';
 import { PRINCIPAL_READ_ACTIONS, PRINCIPAL_WRITE_ACTIONS } from './iot-permissions';
 import { resourceName } from './names';
 import { NodejsFunction, type PolicyStatement } from './nodejs-function';
+import { lambdaSchedule } from './schedule';
 
 export interface ReconciliationProps {
   /** The secondary region's provider: the job runs next to the replica it repairs. */
@@ -107,7 +106,16 @@ export class Reconciliation extends Construct {
           'iot:ListProvisioningTemplateVersions',
         ],
         // Certificates and policies in both modes: claim certificates and their policies.
-        resources: iotArns(both, 'thing', 'thingtype', 'thinggroup', 'cert', 'policy', 'cacert', 'provisioningtemplate'),
+        resources: iotArns(
+          both,
+          'thing',
+          'thingtype',
+          'thinggroup',
+          'cert',
+          'policy',
+          'cacert',
+          'provisioningtemplate',
+        ),
       },
       {
         sid: 'RepairSecondary',
@@ -137,7 +145,16 @@ export class Reconciliation extends Construct {
           'iot:CreateProvisioningTemplateVersion',
           'iot:DeleteProvisioningTemplateVersion',
         ],
-        resources: iotArns(secondaryOnly, 'thing', 'thingtype', 'thinggroup', 'cert', 'policy', 'cacert', 'provisioningtemplate'),
+        resources: iotArns(
+          secondaryOnly,
+          'thing',
+          'thingtype',
+          'thinggroup',
+          'cert',
+          'policy',
+          'cacert',
+          'provisioningtemplate',
+        ),
       },
       {
         // CreateProvisioningTemplate/UpdateProvisioningTemplate pass the template's provisioning
@@ -204,26 +221,14 @@ export class Reconciliation extends Construct {
       queue: this.dlq,
     });
 
-    this.rule = new CloudwatchEventRule(this, 'schedule', {
+    this.rule = lambdaSchedule(this, {
       provider,
       name,
       description: 'iot-dr: runs the reconciliation function',
       scheduleExpression: config.reconciliation.schedule,
       state: config.reconciliation.enabled ? 'ENABLED' : 'DISABLED',
-    });
-    new CloudwatchEventTarget(this, 'target', {
-      provider,
-      rule: this.rule.name,
-      arn: this.function.function.arn,
+      function: this.function,
       retryPolicy: { maximumRetryAttempts: 2, maximumEventAgeInSeconds: 3600 },
-    });
-    new LambdaPermission(this, 'permission', {
-      provider,
-      statementId: 'AllowEventBridgeSchedule',
-      action: 'lambda:InvokeFunction',
-      functionName: this.function.function.functionName,
-      principal: 'events.amazonaws.com',
-      sourceArn: this.rule.arn,
     });
   }
 }
