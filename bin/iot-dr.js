@@ -7,6 +7,26 @@ const fs = require('node:fs');
 const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
+
+// The CLI needs Node >= 22 (package.json engines; the drill's Step Functions interpreter uses
+// Promise.withResolvers). Started by an older node (e.g. `node bin/iot-dr.js` on a machine whose
+// system Node is 20), it re-runs itself under the project's own Node 22 (the `node`
+// devDependency), or says what to do.
+if (Number(process.versions.node.split('.')[0]) < 22) {
+  const local = path.join(root, 'node_modules', 'node', 'bin', 'node');
+  if (!process.env.IOT_DR_NODE_REEXEC && fs.existsSync(local)) {
+    const run = require('node:child_process').spawnSync(local, [__filename, ...process.argv.slice(2)], {
+      stdio: 'inherit',
+      env: { ...process.env, IOT_DR_NODE_REEXEC: '1' },
+    });
+    if (run.signal) process.kill(process.pid, run.signal);
+    process.exit(run.error ? 1 : (run.status ?? 1));
+  }
+  process.stderr.write(
+    `iot-dr: Node.js >= 22 is required (this is ${process.version}); run \`npm ci\` in ${root} (it installs Node 22 for the project) or install Node 22\n`,
+  );
+  process.exit(2);
+}
 const out = path.join(root, '.build', 'cli', 'iot-dr.cjs');
 const SOURCE_DIRS = ['cli', 'config', 'functions', 'stacks'].map((d) => path.join(root, d));
 
