@@ -36,6 +36,7 @@ import {
 } from './model';
 import { mapLimit } from './pool';
 import { readProvisioning } from './provisioning';
+import { SEARCH_PAGE_MAX } from './thing-index';
 
 /** Which things to read: all, a name prefix, or a fleet-indexing query (SearchIndex). */
 export interface ThingFilter {
@@ -65,7 +66,7 @@ export async function* listThings(clients: RegionClients, filter: ThingFilter = 
     let nextToken: string | undefined;
     do {
       const page = await clients.iot.send(
-        new SearchIndexCommand({ queryString: filter.query, maxResults: 500, nextToken }),
+        new SearchIndexCommand({ queryString: filter.query, maxResults: SEARCH_PAGE_MAX, nextToken }),
       );
       for (const t of page.things ?? []) {
         if (!t.thingName) continue;
