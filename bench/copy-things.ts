@@ -2,7 +2,9 @@
 // (region ARNs inside), a few in thing groups, from the primary to an empty secondary on moto
 // server. Prints things per second; then checks with `iot-dr verify` that the regions match.
 // Run: npm run bench:copy -- [--things 300] [--policies 10] [--concurrency 16] [--rate-limit 100] [--proxy on|off]
-//        [--read-mode auto|index|api] [--indexing OFF|REGISTRY|REGISTRY_AND_SHADOW]
+//        [--read-mode auto|index|api] [--indexing OFF|REGISTRY|REGISTRY_AND_SHADOW] [--quota Operation=TPS ...]
+// `--quota` (repeatable) gives an operation another quota in the proxy and tells the CLI, as an
+// account with raised quotas would (after `--quota-scale`).
 // `--indexing` sets the primary's thing indexing before the copy (default REGISTRY_AND_SHADOW);
 // with `--read-mode auto` (default) or `index` the copy then reads the things through SearchIndex,
 // which the proxy answers from our emulation of the documented API (moto's has no pagination).
@@ -47,6 +49,7 @@ const { values } = parseArgs({
     'quota-scale': { type: 'string', default: '1' },
     'read-mode': { type: 'string', default: 'auto' },
     indexing: { type: 'string', default: 'REGISTRY_AND_SHADOW' },
+    quota: { type: 'string', multiple: true, default: [] },
   },
 });
 const things = Number(values.things);
@@ -118,10 +121,15 @@ async function main(): Promise<void> {
     );
 
     const scale = Number(values['quota-scale']);
-    const quotas =
-      scale === 1
-        ? undefined
-        : Object.fromEntries(iotOperations().map((op) => [op, (IOT_API_QUOTAS_TPS[op] ?? DEFAULT_QUOTA_TPS) * scale]));
+    const raised = Object.fromEntries(
+      (values.quota ?? []).map((q) => {
+        const [op, tps] = q.split('=');
+        if (!op || !(Number(tps) > 0)) throw new Error(`--quota ${q}: expected Operation=TPS`);
+        return [op, Number(tps)] as const;
+      }),
+    );
+    const scaled = scale === 1 ? {} : Object.fromEntries(iotOperations().map((op) => [op, (IOT_API_QUOTAS_TPS[op] ?? DEFAULT_QUOTA_TPS) * scale]));
+    const quotas = Object.keys(scaled).length || Object.keys(raised).length ? { ...scaled, ...raised } : undefined;
     let proxy: QuotaProxy | undefined;
     if (values.proxy !== 'off') proxy = await startQuotaProxy({ upstream: moto.endpoint, quotas });
     const common = [
