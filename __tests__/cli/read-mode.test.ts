@@ -181,7 +181,7 @@ describe('iot-dr copy --read-mode', () => {
       ['copy', '--endpoint', moto.endpoint, '--rate-limit', '0', '--read-mode', 'index', '--json', '--checkpoint', join(scratch.dir, 'refused.json')],
       { cwd: scratch.dir },
     );
-    expect(refused.code).not.toBe(0);
+    expect(refused.code).toBe(3);
     expect(refused.stdout).toMatch(/thing indexing is OFF in us-east-1/);
   }, 180_000);
 
