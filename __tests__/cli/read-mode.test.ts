@@ -13,6 +13,7 @@ import { IoTClient, SearchIndexCommand, UpdateIndexingConfigurationCommand } fro
 import type { CopySummary } from '../../cli/commands/copy';
 import type { VerifyReport } from '../../cli/commands/verify';
 import { startQuotaProxy, type QuotaProxy } from '../../cli/quota-proxy';
+import { IOT_API_QUOTAS_TPS } from '../../cli/rate-limits';
 import { diffSnapshots, indexedShadows, snapshotRegion, type FleetSnapshot } from '../../functions/lib/fleet';
 import { updateShadow, type Side } from '../support/fleet';
 import { FAKE_CREDENTIALS, startMoto, type Moto } from '../support/moto';
@@ -97,6 +98,27 @@ describe('SearchIndex emulation (what moto lacks)', () => {
     await indexing(sides(moto.endpoint).primary, 'REGISTRY');
     const registry = await client.send(new SearchIndexCommand({ queryString: 'thingName:dev-1' }));
     expect(registry.things?.map((t) => [t.thingName, t.shadow])).toEqual([['dev-1', undefined]]);
+  });
+});
+
+describe('SearchIndex quota in the proxy', () => {
+  it('admits one second of SearchIndex at its table TPS, then throttles as AWS does', async () => {
+    await seed();
+    await indexing(sides(moto.endpoint).primary, 'REGISTRY');
+    let clock = 5_000_000;
+    const proxy = await startQuotaProxy({ upstream: moto.endpoint, now: () => clock });
+    try {
+      const quota = IOT_API_QUOTAS_TPS.SearchIndex;
+      expect(proxy.quota('SearchIndex')).toBe(quota);
+      const client = iot(proxy.endpoint);
+      for (let i = 0; i < quota; i++) await client.send(new SearchIndexCommand({ queryString: 'thingName:dev-1' }));
+      await expect(client.send(new SearchIndexCommand({ queryString: 'thingName:dev-1' }))).rejects.toMatchObject({ name: 'ThrottlingException' });
+      expect(proxy.stats.get(`${PRIMARY}:SearchIndex`)).toEqual({ admitted: quota, throttled: 1 });
+      clock += 1000 / quota;
+      expect((await client.send(new SearchIndexCommand({ queryString: 'thingName:dev-1' }))).things?.map((t) => t.thingName)).toEqual(['dev-1']);
+    } finally {
+      await proxy.stop();
+    }
   });
 });
 
