@@ -99,7 +99,10 @@ export interface CopySummary {
   readonly skippedFromCheckpoint: number;
   readonly things: number;
   readonly thingsCopied: number;
-  /** Things left for a later run (`--limit`, interruption, failures). */
+  /**
+   * Things left for a later run (`--limit`, interruption, failures). An interrupted copy in index
+   * mode counts only the things of the pages it had read.
+   */
   readonly thingsRemaining: number;
   readonly seconds: number;
   readonly thingsPerSecond: number;
