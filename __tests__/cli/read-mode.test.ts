@@ -207,6 +207,33 @@ describe('iot-dr copy --read-mode', () => {
     expect(refused.stdout).toMatch(/thing indexing is OFF in us-east-1/);
   }, 180_000);
 
+  it('copies in batches through the index (--limit, checkpoint), skipping what the checkpoint has', async () => {
+    await seed();
+    await indexing(sides(moto.endpoint).primary, 'REGISTRY_AND_SHADOW', ['config']);
+    const proxy = await startQuotaProxy({ upstream: moto.endpoint, enforceQuotas: false });
+    try {
+      const run = async () =>
+        parseJson<CopySummary>(
+          (
+            await cli(
+              ['copy', '--endpoint', proxy.endpoint, '--rate-limit', '0', '--read-mode', 'index', '--limit', '3', '--json', '--checkpoint', join(scratch.dir, 'batches.json')],
+              { cwd: scratch.dir, env: { ...process.env, IOT_DR_CONFIG: '', IOT_DR_SEARCH_PAGE_SIZE: '2' } },
+            )
+          ).stdout,
+        );
+      const first = await run();
+      expect(first).toMatchObject({ things: 7, thingsCopied: 3, thingsRemaining: 4, skippedFromCheckpoint: 4 });
+      const second = await run();
+      expect(second).toMatchObject({ resumed: true, thingsCopied: 3, thingsRemaining: 1 });
+      const third = await run();
+      expect(third).toMatchObject({ thingsCopied: 1, thingsRemaining: 0, failures: [] });
+      const verify = await cli(['verify', '--endpoint', proxy.endpoint, '--rate-limit', '0', '--json'], { cwd: scratch.dir });
+      expect(parseJson<VerifyReport>(verify.stdout).differences).toEqual([]);
+    } finally {
+      await proxy.stop();
+    }
+  }, 180_000);
+
   it('reads registry-only indexes for groups and keeps reading shadows per thing', async () => {
     await seed();
     await indexing(sides(moto.endpoint).primary, 'REGISTRY');
