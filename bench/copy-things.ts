@@ -2,6 +2,12 @@
 // (region ARNs inside), a few in thing groups, from the primary to an empty secondary on moto
 // server. Prints things per second; then checks with `iot-dr verify` that the regions match.
 // Run: npm run bench:copy -- [--things 300] [--policies 10] [--concurrency 16] [--rate-limit 100] [--proxy on|off]
+//        [--read-mode auto|index|api] [--indexing OFF|REGISTRY|REGISTRY_AND_SHADOW] [--quota Operation=TPS ...]
+// `--quota` (repeatable) gives an operation another quota in the proxy and tells the CLI, as an
+// account with raised quotas would (after `--quota-scale`).
+// `--indexing` sets the primary's thing indexing before the copy (default REGISTRY_AND_SHADOW);
+// with `--read-mode auto` (default) or `index` the copy then reads the things through SearchIndex,
+// which the proxy answers from our emulation of the documented API (moto's has no pagination).
 // Not a test. With `--proxy on` (the default) the copy and verify talk to moto through the
 // quota-enforcing proxy (cli/quota-proxy.ts: AWS IoT's default per-operation TPS, HTTP 400
 // ThrottlingException beyond it), and the bench prints the throughput against the ceiling of the
@@ -15,6 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { parseArgs } from 'node:util';
+import { UpdateIndexingConfigurationCommand, type ThingIndexingMode } from '@aws-sdk/client-iot';
 import type { CopySummary } from '../cli/commands/copy';
 import type { VerifyReport } from '../cli/commands/verify';
 import { run } from '../cli/main';
@@ -40,6 +47,9 @@ const { values } = parseArgs({
     'rate-limit': { type: 'string', default: '100' },
     proxy: { type: 'string', default: 'on' },
     'quota-scale': { type: 'string', default: '1' },
+    'read-mode': { type: 'string', default: 'auto' },
+    indexing: { type: 'string', default: 'REGISTRY_AND_SHADOW' },
+    quota: { type: 'string', multiple: true, default: [] },
   },
 });
 const things = Number(values.things);
@@ -103,15 +113,23 @@ async function main(): Promise<void> {
         }
       }
     });
+    await primary.iot.send(
+      new UpdateIndexingConfigurationCommand({ thingIndexingConfiguration: { thingIndexingMode: values.indexing as ThingIndexingMode } }),
+    );
     console.log(
       `seeded ${things} things with certificates, ${policies} policies in ${PRIMARY} in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
     );
 
     const scale = Number(values['quota-scale']);
-    const quotas =
-      scale === 1
-        ? undefined
-        : Object.fromEntries(iotOperations().map((op) => [op, (IOT_API_QUOTAS_TPS[op] ?? DEFAULT_QUOTA_TPS) * scale]));
+    const raised = Object.fromEntries(
+      (values.quota ?? []).map((q) => {
+        const [op, tps] = q.split('=');
+        if (!op || !(Number(tps) > 0)) throw new Error(`--quota ${q}: expected Operation=TPS`);
+        return [op, Number(tps)] as const;
+      }),
+    );
+    const scaled = scale === 1 ? {} : Object.fromEntries(iotOperations().map((op) => [op, (IOT_API_QUOTAS_TPS[op] ?? DEFAULT_QUOTA_TPS) * scale]));
+    const quotas = Object.keys(scaled).length || Object.keys(raised).length ? { ...scaled, ...raised } : undefined;
     let proxy: QuotaProxy | undefined;
     if (values.proxy !== 'off') proxy = await startQuotaProxy({ upstream: moto.endpoint, quotas });
     const common = [
@@ -123,7 +141,7 @@ async function main(): Promise<void> {
     ];
     const started = Date.now();
     const copy = await cli(
-      ['copy', ...common, '--concurrency', String(values.concurrency), '--json', '--checkpoint', join(dir, 'cp.json')],
+      ['copy', ...common, '--read-mode', String(values['read-mode']), '--concurrency', String(values.concurrency), '--json', '--checkpoint', join(dir, 'cp.json')],
       dir,
     );
     const seconds = (Date.now() - started) / 1000;
@@ -133,6 +151,15 @@ async function main(): Promise<void> {
       `copy: exit ${copy.code}, ${summary.thingsCopied} things in ${seconds.toFixed(1)} s = ${(summary.thingsCopied / seconds).toFixed(1)} things/s (concurrency ${values.concurrency}, rate limit ${values['rate-limit']}%), ${calls} API calls (${(calls / seconds).toFixed(0)}/s), failures ${summary.failures.length}`,
     );
     console.log(`outcomes: ${JSON.stringify(summary.outcomes)}`);
+    const phase = summary.thingPhase;
+    if (phase) {
+      const perThing = Object.entries(phase.apiCalls)
+        .map(([op, n]) => `${op} ${(n / Math.max(1, phase.things)).toFixed(2)}`)
+        .join(', ');
+      console.log(
+        `things read ${phase.readMode} (${phase.reason}): ${phase.callsPerThing} API calls per thing [${perThing}]; answered without AWS: ${JSON.stringify(phase.answeredLocally)}`,
+      );
+    }
     const ceiling = summary.quotaCeiling;
     if (ceiling) {
       const rate = summary.thingsCopied / seconds;

@@ -17,6 +17,24 @@
  *   https://docs.aws.amazon.com/iot/latest/apireference/API_UpdateProvisioningTemplate.html
  *   https://docs.aws.amazon.com/iot/latest/apireference/API_CreateProvisioningTemplateVersion.html
  *
+ * - `SearchIndex` (`POST /indices/search`): moto matches things against the query but returns every
+ *   match in one answer (no `maxResults`, no `nextToken`), answers whatever the indexing
+ *   configuration says (also when thing indexing is OFF), puts every named shadow in the documents
+ *   (indexed or not) and never the classic one, and adds fields a ThingDocument does not have
+ *   (thingArn, version) and a `connectivity` that always says connected. The emulator asks moto for
+ *   the matches and the indexing configuration (GetIndexingConfiguration, which moto keeps) and
+ *   answers as the API reference documents: ResourceNotFoundException while thing indexing is OFF,
+ *   `maxResults` from 1 to 100 ("This maximum number cannot exceed 100"), pages chained by
+ *   `nextToken`, and in each ThingDocument thingName, thingId, thingTypeName, attributes,
+ *   thingGroupNames, and `shadow` (JSON: the classic shadow's desired, reported, metadata, version
+ *   and hasDelta at the top level with REGISTRY_AND_SHADOW, read from moto's shadow service; the
+ *   named shadows of `filter.namedShadowNames` under `name` with namedShadowIndexingMode ON);
+ *   `connectivity` only with thingConnectivityIndexingMode STATUS. Queries are moto's matching
+ *   (thingName, thingTypeName, thingGroupNames, attributes.x, wildcards, AND/OR/NOT); the index is
+ *   always up to date (AWS's lags the registry by seconds).
+ *   https://docs.aws.amazon.com/iot/latest/apireference/API_SearchIndex.html
+ *   https://docs.aws.amazon.com/iot/latest/apireference/API_ThingDocument.html
+ *
  * Known simplifications against AWS: the template body is only checked to be a JSON object (AWS
  * validates the template language and the role's trust), no IAM role is checked, markers and
  * tokens are plain offsets, and tags are accepted but not stored.
@@ -31,6 +49,7 @@ export const MAX_TEMPLATE_VERSIONS = 5;
 /** The operations the emulator answers itself (SDK operation names). */
 export const EMULATED_OPERATIONS: ReadonlySet<string> = new Set([
   'ListCACertificates',
+  'SearchIndex',
   'CreateProvisioningTemplate',
   'DescribeProvisioningTemplate',
   'ListProvisioningTemplates',
@@ -89,8 +108,13 @@ const invalid = (message: string) => new ApiError(400, 'InvalidRequestException'
 const notFound = (message: string) => new ApiError(404, 'ResourceNotFoundException', message);
 const TEMPLATE_NAME = /^[0-9A-Za-z_-]{1,36}$/;
 
-/** Fetches a path from moto (same headers: moto does not check signatures). */
-export type UpstreamGet = (path: string, headers: IncomingMessage['headers']) => Promise<{ status: number; body: string }>;
+/** Calls moto (same headers: moto does not check signatures); GET unless `method` says otherwise. */
+export type UpstreamGet = (
+  path: string,
+  headers: IncomingMessage['headers'],
+  method?: string,
+  body?: string,
+) => Promise<{ status: number; body: string }>;
 
 /** The in-memory store and request handling of the emulated operations. */
 export class IotEmulator {
@@ -157,6 +181,8 @@ export class IotEmulator {
     switch (operation) {
       case 'ListCACertificates':
         return this.listCaCertificates(region, url, upstream);
+      case 'SearchIndex':
+        return this.searchIndex(input, upstream);
       case 'CreateProvisioningTemplate': {
         const name = String(input.templateName ?? '');
         if (!TEMPLATE_NAME.test(name)) throw invalid('templateName must match ^[0-9A-Za-z_-]+$ (1 to 36 characters)');
@@ -284,6 +310,55 @@ export class IotEmulator {
     }
   }
 
+  private async searchIndex(
+    input: Record<string, unknown>,
+    upstream: { get: UpstreamGet; headers: IncomingMessage['headers'] },
+  ): Promise<EmulatedAnswer> {
+    const indexName = input.indexName ?? 'AWS_Things';
+    if (indexName !== 'AWS_Things') throw notFound(`Index ${String(indexName)} does not exist (the emulator has AWS_Things only)`);
+    if (typeof input.queryString !== 'string' || !input.queryString) throw invalid('queryString is required');
+    const maxResults = input.maxResults === undefined ? SEARCH_MAX_RESULTS : Number(input.maxResults);
+    if (!Number.isInteger(maxResults) || maxResults < 1 || maxResults > SEARCH_MAX_RESULTS)
+      throw invalid(`maxResults must be from 1 to ${SEARCH_MAX_RESULTS}`);
+    const configured = await upstream.get('/indexing/config', upstream.headers);
+    if (configured.status !== 200) return { status: configured.status, errorType: 'InternalFailureException', body: { message: configured.body } };
+    const config =
+      (JSON.parse(configured.body) as { thingIndexingConfiguration?: ThingIndexingConfig }).thingIndexingConfiguration ?? {};
+    const mode = config.thingIndexingMode ?? 'OFF';
+    if (mode === 'OFF') throw notFound('Index AWS_Things does not exist: thing indexing is OFF');
+    const found = await upstream.get('/indices/search', upstream.headers, 'POST', JSON.stringify({ queryString: input.queryString }));
+    if (found.status !== 200) return { status: found.status, errorType: errorTypeOf(found.body), body: { message: found.body } };
+    const matches = (JSON.parse(found.body) as { things?: MotoThingDocument[] }).things ?? [];
+    const start = input.nextToken === undefined ? 0 : Number(input.nextToken);
+    if (!Number.isInteger(start) || start < 0 || start > matches.length) throw invalid('nextToken is not valid');
+    const page = matches.slice(start, start + maxResults);
+    const named = config.namedShadowIndexingMode === 'ON' ? (config.filter?.namedShadowNames ?? []) : [];
+    // moto's shadow service: the same request with the signing service of the data plane.
+    const dataHeaders = { ...upstream.headers, authorization: String(upstream.headers.authorization ?? '').replace(/\/iot\/aws4_request/, '/iotdata/aws4_request') };
+    const things = [];
+    for (const t of page) {
+      const shadow: Record<string, unknown> = {};
+      if (mode === 'REGISTRY_AND_SHADOW') {
+        const classic = await upstream.get(`/things/${encodeURIComponent(t.thingName)}/shadow`, dataHeaders);
+        if (classic.status === 200) Object.assign(shadow, indexedShadow(JSON.parse(classic.body) as ShadowDocument));
+      }
+      const motoNamed = (t.shadow ? (JSON.parse(t.shadow) as { name?: Record<string, Record<string, unknown>> }).name : undefined) ?? {};
+      const names = named.filter((n) => motoNamed[n]);
+      if (names.length) shadow.name = Object.fromEntries(names.map((n) => [n, indexedNamedShadow(motoNamed[n])]));
+      things.push({
+        thingName: t.thingName,
+        ...(t.thingId ? { thingId: t.thingId } : {}),
+        ...(t.thingTypeName ? { thingTypeName: t.thingTypeName } : {}),
+        thingGroupNames: t.thingGroupNames ?? [],
+        attributes: t.attributes ?? {},
+        ...(Object.keys(shadow).length ? { shadow: JSON.stringify(shadow) } : {}),
+        ...(config.thingConnectivityIndexingMode === 'STATUS' && t.connectivity ? { connectivity: t.connectivity } : {}),
+      });
+    }
+    const next = start + maxResults < matches.length ? String(start + maxResults) : undefined;
+    return { status: 200, body: { things, thingGroups: [], ...(next ? { nextToken: next } : {}) } };
+  }
+
   private async listCaCertificates(
     region: string,
     url: URL,
@@ -324,6 +399,61 @@ export class IotEmulator {
         ...(nextToken ? { nextMarker: nextToken } : {}),
       },
     };
+  }
+}
+
+/** AWS's largest SearchIndex page ("This maximum number cannot exceed 100"). */
+export const SEARCH_MAX_RESULTS = 100;
+
+interface ThingIndexingConfig {
+  thingIndexingMode?: string;
+  namedShadowIndexingMode?: string;
+  thingConnectivityIndexingMode?: string;
+  filter?: { namedShadowNames?: string[] };
+}
+
+/** A document of moto's SearchIndex. */
+interface MotoThingDocument {
+  thingName: string;
+  thingId?: string;
+  thingTypeName?: string;
+  thingGroupNames?: string[];
+  attributes?: Record<string, string>;
+  shadow?: string;
+  connectivity?: unknown;
+}
+
+interface ShadowDocument {
+  state?: { desired?: unknown; reported?: unknown; delta?: unknown };
+  metadata?: unknown;
+  version?: number;
+}
+
+/** A shadow as the index holds it: desired, reported, metadata, version and hasDelta side by side. */
+function indexedShadow(doc: ShadowDocument): Record<string, unknown> {
+  const state = doc.state ?? {};
+  return {
+    ...(state.desired !== undefined ? { desired: state.desired } : {}),
+    ...(state.reported !== undefined ? { reported: state.reported } : {}),
+    ...(doc.metadata !== undefined ? { metadata: doc.metadata } : {}),
+    ...(doc.version !== undefined ? { version: doc.version } : {}),
+    hasDelta: state.delta !== undefined,
+  };
+}
+
+/** moto's named-shadow document (the state's sections, metadata, version, hasDelta) in the index's shape. */
+function indexedNamedShadow(doc: Record<string, unknown>): Record<string, unknown> {
+  const { desired, reported, delta, metadata, version } = doc as ShadowDocument['state'] & { metadata?: unknown; version?: number };
+  return indexedShadow({ state: { desired, reported, delta }, metadata, version });
+}
+
+/** The error type of a moto error answer (its JSON `__type`), InternalFailureException otherwise. */
+function errorTypeOf(body: string): string {
+  try {
+    const type = (JSON.parse(body) as { __type?: string }).__type;
+    return type ? type.split('#').pop() ?? type : 'InternalFailureException';
+  } catch {
+    return 'InternalFailureException';
   }
 }
 

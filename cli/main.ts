@@ -102,6 +102,14 @@ export function buildProgram(io: CliIo, result: { code: number }, errors: ErrorO
         'copy at most <n> things in this run (a migration in batches); the next run continues from the checkpoint',
       ).argParser(intOption(1, 100_000_000)),
     )
+    .addOption(
+      new Option(
+        '--read-mode <mode>',
+        "how things are read from the primary: 'index' (fleet indexing's SearchIndex, 100 things per call with type, attributes, groups and indexed shadows), 'api' (per-thing calls), 'auto' (index when thing indexing is on)",
+      )
+        .choices(['auto', 'index', 'api'])
+        .default('auto'),
+    )
     .option('--dry-run', 'write nothing: compare both regions and report what a copy would change', false)
     .option('--json', 'print the summary as JSON (for machines)', false)
     .option('-q, --quiet', 'no progress output', false);

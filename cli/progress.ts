@@ -7,6 +7,8 @@ import { writeLine } from './io';
 
 export interface Progress {
   start(total: number, label: string): void;
+  /** The total grew (a phase whose items are found while it runs). */
+  setTotal(total: number): void;
   tick(n?: number): void;
   stop(): void;
 }
@@ -38,6 +40,10 @@ export class LineProgress implements Progress {
     this.started = Date.now();
     this.lastLine = this.started;
     writeLine(this.stream, `${label}: 0/${total}`);
+  }
+
+  setTotal(total: number): void {
+    this.total = total;
   }
 
   tick(n = 1): void {
@@ -81,6 +87,10 @@ export class BarProgress implements Progress {
     this.bar.start(total, 0, { label, rate: '0.0' });
   }
 
+  setTotal(total: number): void {
+    this.bar.setTotal(total);
+  }
+
   tick(n = 1): void {
     this.value += n;
     const elapsed = (Date.now() - this.started) / 1000;
@@ -95,6 +105,7 @@ export class BarProgress implements Progress {
 /** No output at all (`--quiet`). */
 export class SilentProgress implements Progress {
   start(): void {}
+  setTotal(): void {}
   tick(): void {}
   stop(): void {}
 }

@@ -135,17 +135,18 @@ export async function startQuotaProxy(options: QuotaProxyOptions): Promise<Quota
   const enforce = options.enforceQuotas ?? true;
   const emulator = options.emulate === false ? undefined : new IotEmulator(now);
 
-  const upstreamGet = (path: string, headers: IncomingMessage['headers']) =>
+  const upstreamGet = (path: string, headers: IncomingMessage['headers'], method = 'GET', body?: string) =>
     new Promise<{ status: number; body: string }>((resolve, reject) => {
       const { 'content-length': _l, 'transfer-encoding': _t, ...rest } = headers;
-      const out = request({ hostname: upstream.hostname, port: upstream.port, method: 'GET', path, headers: { ...rest, host: upstream.host } }, (answer) => {
+      const sent = body === undefined ? {} : { 'content-length': String(Buffer.byteLength(body)), 'content-type': 'application/json' };
+      const out = request({ hostname: upstream.hostname, port: upstream.port, method, path, headers: { ...rest, ...sent, host: upstream.host } }, (answer) => {
         const chunks: Buffer[] = [];
         answer.on('data', (c: Buffer) => chunks.push(c));
         answer.on('end', () => resolve({ status: answer.statusCode ?? 502, body: Buffer.concat(chunks).toString('utf8') }));
         answer.on('error', reject);
       });
       out.on('error', reject);
-      out.end();
+      out.end(body);
     });
 
   const readBody = (req: IncomingMessage) =>

@@ -227,6 +227,10 @@ describe.each(['complete', 'thing-only'] as const)('provisioning readiness in %s
       expect(report.counts.primary).toMatchObject({ caCertificates: 1, provisioningTemplates: 2, claimCertificates: 1 });
       expect(report.counts.secondary).toMatchObject({ caCertificates: 1, provisioningTemplates: 2, claimCertificates: 1 });
       expect(verify.code).toBe(0);
+      // And a sampled verify reads every provisioning resource too, and matches
+      const sampledClean = parseJson<VerifyReport>((await cli(['verify', ...common, '--json', '--sample', '1'], { cwd: scratch.dir, env })).stdout);
+      expect(sampledClean).toMatchObject({ match: true, sample: { size: 1 } });
+      expect(sampledClean.counts.secondary).toMatchObject({ caCertificates: 1, provisioningTemplates: 2, claimCertificates: 1 });
 
       // When the secondary drifts: a template disabled, another with a new body, one extra, the CA deactivated, the claim policy detached
       await secondary.iot.send(new UpdateProvisioningTemplateCommand({ templateName: 'factory', enabled: false }));
@@ -249,6 +253,15 @@ describe.each(['complete', 'thing-only'] as const)('provisioning readiness in %s
       );
       // A claim certificate without its policy in the secondary is attached to nothing at all there
       expect(details).toContainEqual(expect.stringMatching(new RegExp(`^missing claimCertificate ${claim.id}: claim certificate ${claim.id} \\(policies claim\\) missing`)));
+      // And a sampled verify (one thing in depth) names the same provisioning differences: those are never sampled
+      const sampled = await cli(['verify', ...common, '--json', '--sample', '1'], { cwd: scratch.dir, env });
+      expect(sampled.code).toBe(4);
+      const provisioningOf = (r: VerifyReport) =>
+        r.differences.filter((d) => ['caCertificate', 'provisioningTemplate', 'claimCertificate'].includes(d.resource)).map((d) => `${d.kind} ${d.resource} ${d.name}: ${d.detail}`);
+      const sampledReport = parseJson<VerifyReport>(sampled.stdout);
+      expect(sampledReport.sample).toMatchObject({ size: 1 });
+      expect(provisioningOf(sampledReport)).toHaveLength(5);
+      expect(provisioningOf(sampledReport)).toEqual(provisioningOf(parseJson<VerifyReport>(drifted.stdout)));
 
       // When reconciliation runs once
       const ctx = createContext({

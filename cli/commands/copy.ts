@@ -11,11 +11,16 @@ import {
   groupLevels,
   listThings,
   mapLimit,
+  IndexedOrigin,
   readThingGroups,
   repairThing,
+  searchThingPages,
   snapshotRegion,
   syncProvisioning,
+  thingIndexing,
+  type IndexedThing,
   type ThingFilter,
+  type ThingIndexing,
 } from '../../functions/lib/fleet';
 import {
   syncCertificate,
@@ -26,8 +31,9 @@ import {
 } from '../../functions/lib/replication';
 import { Checkpoint } from '../checkpoint';
 import { runContext, type GlobalOptions, type RunContext } from '../context';
-import { EXIT } from '../errors';
+import { EXIT, ExternalError } from '../errors';
 import { writeLine, type CliIo } from '../io';
+import { PolicyReadCache } from '../policy-cache';
 import { progressFor, type Progress } from '../progress';
 import { quotaCeiling, type QuotaCeiling } from '../rate-limits';
 
@@ -41,6 +47,31 @@ export interface CopyOptions extends GlobalOptions {
   readonly quiet: boolean;
   /** Copy at most this many things in this run; the checkpoint keeps the rest for the next run. */
   readonly limit?: number;
+  /**
+   * How the things are read from the primary: `index` through fleet indexing (SearchIndex),
+   * `api` with per-thing calls, `auto` (default) the index when thing indexing is on.
+   */
+  readonly readMode?: ReadMode;
+}
+
+export type ReadMode = 'auto' | 'index' | 'api';
+
+/** How phase 4 read the things, and what it cost. */
+export interface ThingPhase {
+  /** `index`: SearchIndex pages; `api`: ListThings and per-thing reads. */
+  readonly readMode: 'index' | 'api';
+  /** Why (the indexing configuration, or the option). */
+  readonly reason: string;
+  /** The primary's thing indexing, when it was read. */
+  readonly indexing?: ThingIndexing;
+  /** Things the phase copied. */
+  readonly things: number;
+  /** API calls the phase made (both regions, retries included), by operation. */
+  readonly apiCalls: Record<string, number>;
+  /** All of them, per thing copied. */
+  readonly callsPerThing: number;
+  /** Calls answered without AWS, by operation: from the fleet index, and GetPolicy from the run's cache. */
+  readonly answeredLocally: Record<string, number>;
 }
 
 /** One item that could not be copied. */
@@ -68,7 +99,10 @@ export interface CopySummary {
   readonly skippedFromCheckpoint: number;
   readonly things: number;
   readonly thingsCopied: number;
-  /** Things left for a later run (`--limit`, interruption, failures). */
+  /**
+   * Things left for a later run (`--limit`, interruption, failures). An interrupted copy in index
+   * mode counts only the things of the pages it had read.
+   */
   readonly thingsRemaining: number;
   readonly seconds: number;
   readonly thingsPerSecond: number;
@@ -88,6 +122,8 @@ export interface CopySummary {
    * it allows. Compare with `thingsPerSecond`.
    */
   readonly quotaCeiling?: QuotaCeiling;
+  /** Phase 4 (things): read mode and API calls per thing. */
+  readonly thingPhase?: ThingPhase;
 }
 
 const asArray = (o: Outcome | Outcome[] | undefined): Outcome[] => (o === undefined ? [] : Array.isArray(o) ? o : [o]);
@@ -95,6 +131,56 @@ const asArray = (o: Outcome | Outcome[] | undefined): Outcome[] => (o === undefi
 function errorText(err: unknown): string {
   if (err instanceof Error) return `${err.name}: ${err.message}`;
   return String(err);
+}
+
+/** Where phase 4 reads things from. */
+type ThingSource =
+  | { readonly mode: 'api'; readonly reason: string }
+  | { readonly mode: 'index'; readonly reason: string; readonly indexing: ThingIndexing; readonly pageSize?: number };
+
+/**
+ * `--read-mode`: `api` never reads the index; `auto` reads it when the primary's thing indexing
+ * is on (GetIndexingConfiguration), per-thing calls otherwise (also when the configuration cannot
+ * be read); `index` requires it. The environment variable IOT_DR_SEARCH_PAGE_SIZE (tests) makes
+ * the pages smaller than AWS's 100.
+ */
+async function thingSource(run: RunContext, options: CopyOptions, env: NodeJS.ProcessEnv): Promise<ThingSource> {
+  const mode = options.readMode ?? 'auto';
+  if (mode === 'api') return { mode: 'api', reason: '--read-mode api' };
+  let indexing: ThingIndexing;
+  try {
+    indexing = await thingIndexing(run.primary);
+  } catch (err) {
+    if (mode === 'index') throw new ExternalError(`--read-mode index: cannot read the indexing configuration of ${run.primary.region}: ${errorText(err)}`, { cause: err });
+    return { mode: 'api', reason: `indexing configuration unreadable (${errorText(err)})` };
+  }
+  if (!indexing.registry) {
+    if (mode === 'index')
+      throw new ExternalError(
+        `--read-mode index: thing indexing is OFF in ${run.primary.region} (GetIndexingConfiguration thingIndexingMode); turn it on (REGISTRY or REGISTRY_AND_SHADOW) or use --read-mode api`,
+      );
+    return { mode: 'api', reason: `thing indexing is OFF in ${run.primary.region}` };
+  }
+  const pageSize = Number(env.IOT_DR_SEARCH_PAGE_SIZE) || undefined;
+  const what = [
+    indexing.classicShadow ? 'REGISTRY_AND_SHADOW' : 'REGISTRY',
+    indexing.namedShadows.length ? `named shadows ${indexing.namedShadows.join(', ')}` : '',
+  ].filter(Boolean);
+  return { mode: 'index', reason: `${mode === 'index' ? '--read-mode index' : 'thing indexing is on'} (${what.join('; ')})`, indexing, ...(pageSize ? { pageSize } : {}) };
+}
+
+/** Runs `fn` over an async sequence with at most `limit` in flight; stops taking items once `stop()`. */
+async function forEachLimit<T>(items: AsyncIterable<T>, limit: number, stop: () => boolean, fn: (item: T) => Promise<void>): Promise<void> {
+  const it = items[Symbol.asyncIterator]();
+  await Promise.all(
+    Array.from({ length: Math.max(1, limit) }, async () => {
+      while (!stop()) {
+        const next = await it.next();
+        if (next.done) return;
+        await fn(next.value);
+      }
+    }),
+  );
 }
 
 export async function copyCommand(options: CopyOptions, io: CliIo): Promise<number> {
@@ -166,6 +252,10 @@ async function copy(run: RunContext, options: CopyOptions, io: CliIo): Promise<n
     if (!options.quiet && !options.json) writeLine(io.stderr, line);
   };
   if (checkpoint.resumed) note(`Resuming from ${checkpointFile}: ${checkpoint.done.size} thing(s) already copied.`);
+  // Policies are shared by thousands of things: each is read once per region and run.
+  const policyCache = new PolicyReadCache();
+  policyCache.attach(run.ctx.origin.iot as never, 'origin');
+  policyCache.attach(run.ctx.target.iot as never, 'target');
   // Syncs each name (bounded concurrency), counting outcomes and recording failures; once
   // interrupted, names not yet started are left for the next run.
   const syncEach = (
@@ -196,8 +286,10 @@ async function copy(run: RunContext, options: CopyOptions, io: CliIo): Promise<n
   }
 
   // 2. Thing groups, parents first (hierarchy).
+  let staticGroups: ReadonlySet<string> | undefined;
   if (!checkpoint.phases.thingGroups && !aborted()) {
     const groups = await readThingGroups(run.primary, options.concurrency);
+    staticGroups = new Set(groups.keys());
     const before = failures.length;
     progress.start(groups.size, 'thing groups');
     for (const level of groupLevels(groups)) {
@@ -243,12 +335,13 @@ async function copy(run: RunContext, options: CopyOptions, io: CliIo): Promise<n
     if (!aborted() && !result.errors.length) checkpoint.markPhase('provisioning');
   }
 
-  // 4. Things, with certificates, policies, attachments, memberships and shadows.
+  // 4. Things, with certificates, policies, attachments, memberships and shadows: read through
+  // fleet indexing when it is on (SearchIndex pages), else with ListThings and per-thing calls.
+  const callsBefore = new Map(run.limiter.calls);
+  const source = aborted() ? ({ mode: 'api', reason: 'interrupted' } as const) : await thingSource(run, options, io.env);
   const names: string[] = [];
-  for await (const t of listThings(run.primary, { prefix: options.prefix, query: options.query })) names.push(t.name);
-  const pending = names.filter((n) => !checkpoint.done.has(n));
-  const todo = options.limit === undefined ? pending : pending.slice(0, options.limit);
   let copied = 0;
+  let taken = 0;
   const copyThing = async (name: string) => {
     try {
       count(await repairThing(run.ctx, name));
@@ -259,17 +352,67 @@ async function copy(run: RunContext, options: CopyOptions, io: CliIo): Promise<n
     }
   };
   let lastSave = Date.now();
-  progress.start(todo.length, 'things');
-  await mapLimit(todo, options.concurrency, async (name) => {
-    if (aborted()) return;
+  const work = async (name: string) => {
     await copyThing(name);
     progress.tick();
     if (Date.now() - lastSave > 1000) {
       lastSave = Date.now();
       checkpoint.save();
     }
-  });
+  };
+  // Whether this run copies the thing (not done according to the checkpoint, within --limit).
+  const selects = (name: string) => {
+    if (checkpoint.done.has(name) || (options.limit !== undefined && taken >= options.limit)) return false;
+    taken++;
+    return true;
+  };
+  let origin: IndexedOrigin | undefined;
+  if (source.mode === 'index') {
+    // Pages stream: a thing's document is used seconds after it was read, and only the pages in
+    // flight are held in memory. The next page is fetched while this one is copied.
+    const { indexing, pageSize } = source;
+    origin = new IndexedOrigin(indexing, staticGroups ?? new Set((await readThingGroups(run.primary, options.concurrency)).keys()));
+    origin.attach(run.ctx.origin);
+    const held = origin;
+    progress.start(0, 'things (fleet index)');
+    async function* selected(): AsyncGenerator<IndexedThing> {
+      const pages = searchThingPages(run.primary, options.query ?? 'thingName:*', indexing, pageSize)[Symbol.asyncIterator]();
+      let next = pages.next();
+      for (;;) {
+        const page = await next;
+        if (page.done) return;
+        next = pages.next();
+        next.catch(() => undefined); // awaited on the next turn; an interrupted copy never awaits it
+        for (const t of page.value) {
+          if (options.prefix && !t.name.startsWith(options.prefix)) continue;
+          names.push(t.name);
+          if (!selects(t.name)) continue;
+          progress.setTotal(taken);
+          yield t;
+        }
+      }
+    }
+    await forEachLimit(selected(), options.concurrency, aborted, async (t) => {
+      held.hold([t]);
+      try {
+        await work(t.name);
+      } finally {
+        held.release(t.name);
+      }
+    });
+  } else {
+    for await (const t of listThings(run.primary, { prefix: options.prefix, query: options.query })) names.push(t.name);
+    const todo = names.filter(selects);
+    progress.start(todo.length, 'things');
+    await mapLimit(todo, options.concurrency, async (name) => {
+      if (aborted()) return;
+      await work(name);
+    });
+  }
   progress.stop();
+  const thingPhaseCalls = Object.fromEntries(
+    [...run.limiter.calls.entries()].map(([op, n]) => [op, n - (callsBefore.get(op) ?? 0)] as const).filter(([, n]) => n > 0).sort(),
+  );
 
   // Things that failed get one more, sequential, try: concurrent things share certificates and
   // policies, and a conflict between two of them is usually gone a moment later.
@@ -305,7 +448,7 @@ async function copy(run: RunContext, options: CopyOptions, io: CliIo): Promise<n
     mode: run.config.replication.mode,
     dryRun: false,
     resumed: checkpoint.resumed,
-    skippedFromCheckpoint: names.length - todo.length,
+    skippedFromCheckpoint: names.length - taken,
     things: names.length,
     thingsCopied: copied,
     thingsRemaining: remaining,
@@ -318,6 +461,17 @@ async function copy(run: RunContext, options: CopyOptions, io: CliIo): Promise<n
     apiCalls: Object.fromEntries([...run.limiter.calls.entries()].sort()),
     apiCallsByRegion: Object.fromEntries([...run.limiter.callsByKey.entries()].sort()),
     quotaCeiling: quotaCeiling(Object.fromEntries(run.limiter.callsByKey), copied, options.rateLimit, options.quota),
+    thingPhase: {
+      readMode: source.mode,
+      reason: source.reason,
+      ...(source.mode === 'index' ? { indexing: source.indexing } : {}),
+      things: copied,
+      apiCalls: thingPhaseCalls,
+      callsPerThing: copied ? Math.round((Object.values(thingPhaseCalls).reduce((a, b) => a + b, 0) / copied) * 100) / 100 : 0,
+      answeredLocally: Object.fromEntries(
+        [...(origin?.answered.entries() ?? []), ...(policyCache.answered ? [['GetPolicy (run cache)', policyCache.answered] as const] : [])].sort(),
+      ),
+    },
   };
   if (options.json) writeLine(io.stdout, JSON.stringify(summary, null, 2));
   else printSummary(summary, checkpointFile, io);
@@ -338,6 +492,13 @@ function printSummary(s: CopySummary, checkpointFile: string, io: CliIo): void {
       out,
       `Binding quota: ${s.quotaCeiling.operation} in ${s.quotaCeiling.region} (${round(s.quotaCeiling.callsPerThing)} call(s) per thing at ${s.quotaCeiling.tps} TPS): at most ${round(s.quotaCeiling.thingsPerSecond)} things/s at this rate limit.`,
     );
+  if (s.thingPhase) {
+    const local = Object.entries(s.thingPhase.answeredLocally).map(([op, n]) => `${op} ${n}`);
+    writeLine(
+      out,
+      `Things read ${s.thingPhase.readMode === 'index' ? 'through fleet indexing (SearchIndex)' : 'with per-thing calls'}: ${s.thingPhase.reason}; ${s.thingPhase.callsPerThing} API call(s) per thing${local.length ? `; answered without AWS: ${local.join(', ')}` : ''}.`,
+    );
+  }
   if (s.skippedFromCheckpoint)
     writeLine(out, `Skipped ${s.skippedFromCheckpoint} thing(s) already copied according to the checkpoint.`);
   for (const kind of Object.keys(s.outcomes).sort()) {

@@ -3,8 +3,11 @@ import { randomInt } from 'node:crypto';
 import {
   countByKind,
   diffSnapshots,
+  isProvisioningPolicy,
   listThings,
   mapLimit,
+  readPolicies,
+  readProvisioning,
   readThing,
   readThingGroups,
   readThingTypes,
@@ -139,7 +142,12 @@ export async function verifyCommand(options: VerifyOptions, io: CliIo): Promise<
  * `--sample N`: the thing names of both regions (ListThings, 250 per call) give the missing and
  * extra things exactly; types and groups are read whole (few); N things present in both regions,
  * chosen at random, are read in depth (type, attributes, groups, principals, shadows). Snapshots
- * hold only the sampled things, and no certificates or policies (those are fleet-sized).
+ * hold only the sampled things, and no device certificates or policies (those are fleet-sized).
+ * The provisioning resources are not sampled: they are few (a handful of CA certificates,
+ * templates and claim certificates) and one missing CA or template breaks every device that
+ * provisions during a failover, so all of them are compared, as a full verify does. Finding the
+ * claim certificates reads every policy's document (GetPolicy each) but lists the targets of the
+ * provisioning policies only.
  */
 async function sampledSnapshots(
   primary: RegionClients,
@@ -172,6 +180,11 @@ async function sampledSnapshots(
     thingGroups: await readThingGroups(clients, options.concurrency),
     certificates: new Map(),
     policies: new Map(),
+    provisioning: await readProvisioning(
+      clients,
+      options.concurrency,
+      await readPolicies(clients, options.concurrency, isProvisioningPolicy),
+    ),
     scope: { shadows: options.shadows, registry: true, principals },
   });
   const [p, s] = await Promise.all([snapshot(primary, 0), snapshot(secondary, 1)]);
@@ -199,7 +212,7 @@ function printReport(r: VerifyReport, io: CliIo): void {
     const e = r.sample;
     writeLine(
       io.stdout,
-      `Sampled ${e.size} of the ${e.population} things present in both regions (names, thing types and groups compared in full): ${e.drifted} drifted, ${e.driftPercent} % (95 % upper bound ${e.upper95Percent} %, about ${e.estimatedDrifted} things fleet-wide). Certificates and policies are not compared in a sample.`,
+      `Sampled ${e.size} of the ${e.population} things present in both regions (names, thing types and groups compared in full): ${e.drifted} drifted, ${e.driftPercent} % (95 % upper bound ${e.upper95Percent} %, about ${e.estimatedDrifted} things fleet-wide). Device certificates and policies are not compared in a sample; CA certificates, provisioning templates and claim certificates are compared in full.`,
     );
   }
   writeLine(

@@ -6,3 +6,4 @@ export { mapLimit } from './pool';
 export * from './repair';
 export * from './reconcile';
 export * from './provisioning';
+export * from './thing-index';

@@ -36,6 +36,7 @@ import {
 } from './model';
 import { mapLimit } from './pool';
 import { readProvisioning } from './provisioning';
+import { SEARCH_PAGE_MAX } from './thing-index';
 
 /** Which things to read: all, a name prefix, or a fleet-indexing query (SearchIndex). */
 export interface ThingFilter {
@@ -65,7 +66,7 @@ export async function* listThings(clients: RegionClients, filter: ThingFilter = 
     let nextToken: string | undefined;
     do {
       const page = await clients.iot.send(
-        new SearchIndexCommand({ queryString: filter.query, maxResults: 500, nextToken }),
+        new SearchIndexCommand({ queryString: filter.query, maxResults: SEARCH_PAGE_MAX, nextToken }),
       );
       for (const t of page.things ?? []) {
         if (!t.thingName) continue;
@@ -274,8 +275,15 @@ export function normalizePolicyDocument(document: string): string {
   }
 }
 
-/** Policies (default version) and their targets. */
-export async function readPolicies(clients: RegionClients, concurrency = 8): Promise<Map<string, PolicyState>> {
+/**
+ * Policies (default version) and their targets. `targetsOf` limits the target listings (one or
+ * more calls per policy) to the policies it accepts; the others get none listed.
+ */
+export async function readPolicies(
+  clients: RegionClients,
+  concurrency = 8,
+  targetsOf: (policy: Pick<PolicyState, 'name' | 'document'>) => boolean = () => true,
+): Promise<Map<string, PolicyState>> {
   const names: string[] = [];
   for await (const page of paginateListPolicies({ client: clients.iot, pageSize: 250 }, {})) {
     for (const p of page.policies ?? []) if (p.policyName) names.push(p.policyName);
@@ -283,15 +291,14 @@ export async function readPolicies(clients: RegionClients, concurrency = 8): Pro
   const read = await mapLimit(names, concurrency, async (policyName) => {
     try {
       const policy = await clients.iot.send(new GetPolicyCommand({ policyName }));
+      const document = normalizePolicyDocument(policy.policyDocument ?? '');
       const targets: string[] = [];
-      for await (const page of paginateListTargetsForPolicy({ client: clients.iot, pageSize: 250 }, { policyName })) {
-        for (const t of page.targets ?? []) targets.push(principalKey(t));
+      if (targetsOf({ name: policyName, document })) {
+        for await (const page of paginateListTargetsForPolicy({ client: clients.iot, pageSize: 250 }, { policyName })) {
+          for (const t of page.targets ?? []) targets.push(principalKey(t));
+        }
       }
-      return {
-        name: policyName,
-        document: normalizePolicyDocument(policy.policyDocument ?? ''),
-        targets: targets.sort(),
-      };
+      return { name: policyName, document, targets: targets.sort() };
     } catch (err) {
       if (isNotFound(err)) return undefined;
       throw err;
