@@ -44,6 +44,8 @@ export interface Pipeline {
   readonly trigger: (event: DynamoDBStreamEvent) => Promise<DynamoDBBatchResponse>;
   /** Writes (outcomes that changed something) made by this direction's workers. */
   writes: number;
+  /** This direction's shadow writes the capture rules' WHERE dropped (in its region: the replicator's). */
+  dropped: number;
   triggerInvocations: number;
   triggerBilledMs: number;
   workerInvocations: number;
@@ -64,6 +66,17 @@ export interface Round {
   readonly executions: Record<Direction, number>;
   readonly writes: Record<Direction, number>;
   readonly failed: number;
+}
+
+export interface ReplicateOptions {
+  /** Which direction's share of a round goes first. @default 'primary-first' */
+  readonly order?: 'primary-first' | 'secondary-first';
+  /** @default 6 */
+  readonly maxRounds?: number;
+  /** Items per stream batch (one trigger invocation). @default all of a direction's share of the round */
+  readonly batchSize?: number;
+  /** Sees every round's captured items before they are delivered (the bench counts them). */
+  readonly onCaptured?: (items: readonly TableItem[]) => void;
 }
 
 export interface TwoWayOptions {
@@ -98,7 +111,7 @@ export interface TwoWay {
    * what the previous one captured, the primary's events to the secondary and the secondary's to
    * the primary, in the order asked for, each direction's share in batches of `batchSize`.
    */
-  replicate(options?: { order?: 'primary-first' | 'secondary-first'; maxRounds?: number; batchSize?: number }): Promise<Round[]>;
+  replicate(options?: ReplicateOptions): Promise<Round[]>;
   stop(): Promise<void>;
 }
 
@@ -216,6 +229,7 @@ export async function startTwoWay(options: TwoWayOptions): Promise<TwoWay> {
       ddb,
       trigger,
       writes: 0,
+      dropped: 0,
       triggerInvocations: 0,
       triggerBilledMs: 0,
       workerInvocations: 0,
@@ -229,9 +243,11 @@ export async function startTwoWay(options: TwoWayOptions): Promise<TwoWay> {
 
   async function deliver(direction: Direction, items: ReadonlyArray<{ uuid: string }>): Promise<Delivery> {
     const p = pipelines[direction];
-    const before = { executions: totalExecutions(p), writes: p.writes, failed: totalFailed(p) };
+    const before = { executions: totalExecutions(p), writes: p.writes, failed: totalFailed(p), dropped: proxy.dropped.count };
     const response = await p.trigger(streamEvent(items.map((i) => streamRecord(i))));
     await p.sfn.drain();
+    // Deliveries run one at a time: the shadow writes dropped meanwhile are this direction's workers'.
+    p.dropped += proxy.dropped.count - before.dropped;
     return {
       executions: totalExecutions(p) - before.executions,
       writes: p.writes - before.writes,
@@ -240,13 +256,14 @@ export async function startTwoWay(options: TwoWayOptions): Promise<TwoWay> {
     };
   }
 
-  async function replicate(opts: { order?: 'primary-first' | 'secondary-first'; maxRounds?: number; batchSize?: number } = {}): Promise<Round[]> {
+  async function replicate(opts: ReplicateOptions = {}): Promise<Round[]> {
     const maxRounds = opts.maxRounds ?? 6;
     const batchSize = opts.batchSize ?? Number.POSITIVE_INFINITY;
     const rounds: Round[] = [];
     for (let n = 0; n < maxRounds; n++) {
       const items: TableItem[] = proxy.drain();
       if (!items.length) return rounds;
+      opts.onCaptured?.(items);
       const byDirection: Record<Direction, TableItem[]> = {
         toSecondary: items.filter((i) => i.originRegion === PRIMARY),
         toPrimary: items.filter((i) => i.originRegion === SECONDARY),
