@@ -133,6 +133,7 @@ export class IotDrStack extends TerraformStack {
       target: 'secondary',
       config,
       failureTable: this.replication.failureTable,
+      table: this.table,
     });
     new TerraformOutput(this, 'reconciliation_function_name', {
       value: this.reconciliation.function.function.functionName,
@@ -146,6 +147,7 @@ export class IotDrStack extends TerraformStack {
           target: 'primary',
           config,
           failureTable: reverseReplication.failureTable,
+          table: this.table,
         }),
       };
       new TerraformOutput(this, 'primary_reconciliation_function_name', {

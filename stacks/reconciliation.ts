@@ -12,6 +12,7 @@ import { iotArns as iotArnsIn } from './arns';
 import { PRINCIPAL_READ_ACTIONS, PRINCIPAL_WRITE_ACTIONS } from './iot-permissions';
 import { type ReplicationTarget, replicationResourceName } from './names';
 import { NodejsFunction, type PolicyStatement } from './nodejs-function';
+import { DELETIONS_INDEX, type ReplicationTable } from './replication-table';
 import { lambdaSchedule } from './schedule';
 
 export interface ReconciliationProps {
@@ -32,6 +33,13 @@ export interface ReconciliationProps {
    * @default - none: only drift is repaired
    */
   readonly failureTable?: DynamodbTable;
+  /**
+   * The replication table. Two-way (`merge`): the repair looks up its tombstones in this region's
+   * copy (delete vs update), as the workers do, so it never re-creates a shadow its region deleted
+   * after the origin's last write.
+   * @default - none: no tombstone lookups
+   */
+  readonly table?: ReplicationTable;
   /** @default 900 (Lambda's maximum: a run checks `thingsPerRun` things in both regions) */
   readonly timeoutSeconds?: number;
 }
@@ -186,6 +194,9 @@ export class Reconciliation extends Construct {
       // account use it through SSM: no KMS statement is needed.
       { sid: 'Cursor', actions: ['ssm:GetParameter', 'ssm:PutParameter'], resources: [this.cursor.arn] },
       { sid: 'DeadLetters', actions: ['sqs:SendMessage'], resources: [this.dlq.arn] },
+      ...(twoWay && props.table
+        ? [{ sid: 'ReadTombstones', actions: ['dynamodb:Query'], resources: [`${props.table.arnIn(target)}/index/${DELETIONS_INDEX}`] }]
+        : []),
       ...(props.failureTable
         ? [
             {
@@ -213,6 +224,8 @@ export class Reconciliation extends Construct {
         ...reconciliationSizing(config.reconciliation, props.timeoutSeconds ?? 900, twoWay ? 2 : 1),
         CURSOR_PARAMETER: this.cursor.name,
         FAILURE_TABLE: props.failureTable?.name ?? '',
+        // Two-way: the tombstones (the same name in both regions; the copy of this region is read).
+        ...(twoWay && props.table ? { TABLE_NAME: props.table.table.name } : {}),
         POWERTOOLS_METRICS_NAMESPACE: 'IotDr',
       },
       statements,

@@ -4,14 +4,18 @@
 import { DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { DeleteThingGroupCommand, UpdateThingCommand, UpdateThingGroupCommand } from '@aws-sdk/client-iot';
 import { GetParameterCommand, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { DeleteThingShadowCommand } from '@aws-sdk/client-iot-data-plane';
+import { marshall } from '@aws-sdk/util-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { diffSnapshots, planRun, reconcile, repairThing, snapshotRegion } from '../../functions/lib/fleet';
 import { reconciliationSizing, scheduleIntervalSeconds } from '../../stacks/reconciliation';
 import { createContext, type ReplicationContext } from '../../functions/lib/replication';
-import { addToGroup, createDevice, createGroup, createThing, describeGroup, describeThing, thingEvent, updateShadow } from '../support/fleet';
+import { addToGroup, createDevice, createGroup, createThing, describeGroup, describeThing, readShadow, thingEvent, updateShadow } from '../support/fleet';
 import { FAKE_CREDENTIALS, motoClient, startMoto, type Moto } from '../support/moto';
 import { PRIMARY, SECONDARY, seedFleet, sides, useFakeCredentials } from '../cli/helpers';
 import { createFailureTable } from '../workflow/harness';
+import { createEventsTable, EVENTS_TABLE } from '../support/two-way';
+import { DELETED_KEY_ATTRIBUTE } from '../../functions/lib/markers';
 
 let moto: Moto;
 let ctx: ReplicationContext;
@@ -301,6 +305,43 @@ describe('reconcile', () => {
     expect((await dynamodb.send(new GetItemCommand({ TableName: TABLE, Key: { eventId: { S: 'evt-fwd-1' } } }))).Item).toBeDefined();
     primaryDb.destroy();
     primarySsm.destroy();
+  });
+
+  it('two-way: the drift pass does not re-create a shadow its own region deleted after the origin\'s last write (tombstones)', async () => {
+    // Given a shadow in both regions, deleted in the primary; the delete's tombstone is in the
+    // primary's copy of the replication table, its event has not reached the secondary yet
+    const { primary, secondary } = sides(moto.endpoint);
+    const primaryDb = motoClient(DynamoDBClient, moto.endpoint, PRIMARY);
+    await createEventsTable(primaryDb);
+    for (const side of [primary, secondary]) {
+      await createThing(side, 'lamp-9');
+      await updateShadow(side, 'lamp-9', '', { reported: { on: true } });
+    }
+    await primary.data.send(new DeleteThingShadowCommand({ thingName: 'lamp-9' }));
+    await primaryDb.send(
+      new PutItemCommand({
+        TableName: EVENTS_TABLE,
+        Item: marshall({ uuid: 'del-1', originRegion: PRIMARY, [DELETED_KEY_ATTRIBUTE]: 'shadow/lamp-9/', timestamp: Math.floor(Date.now() / 1000) }),
+      }),
+    );
+    const env = {
+      ORIGIN_REGION: SECONDARY,
+      TARGET_REGION: PRIMARY,
+      REPLICATION_MODE: 'complete',
+      CONFLICT_POLICY: 'merge',
+      CURSOR_PARAMETER: `${CURSOR}-to-primary`,
+      THINGS_PER_RUN: '50',
+    };
+
+    // When the reverse instance runs with the replication table (as the stack configures it)
+    await runHandler({ ...env, TABLE_NAME: EVENTS_TABLE });
+    // Then the delete wins: the primary's shadow stays deleted
+    expect(await readShadow(primary, 'lamp-9')).toBeUndefined();
+
+    // (Without the tombstones the same run would re-create it: what the lookup prevents.)
+    await runHandler(env);
+    expect((await readShadow(primary, 'lamp-9'))?.state).toEqual({ reported: { on: true } });
+    primaryDb.destroy();
   });
 
   it('fails loudly when the handler environment is incomplete', () => {

@@ -241,6 +241,17 @@ describe('Construct: Reconciliation, one instance per direction', () => {
       expect(resourceNamed(tf, 'aws_lambda_function', instance).environment.variables.FAILURE_TABLE).toBe(
         `\${aws_dynamodb_table.${failureTable?.[0]}.name}`,
       );
+      // Tombstones (merge): Query on this region's copy of the replication table's deletions index only
+      const events = resourcesOf(tf, 'aws_dynamodb_table').find(([, t]) => t.name === `${PREFIX}-events`)?.[0];
+      expect(bySid.ReadTombstones).toEqual(expect.objectContaining({ Action: ['dynamodb:Query'] }));
+      expect(bySid.ReadTombstones.Resource).toEqual([
+        target === 'us-east-1'
+          ? `\${aws_dynamodb_table.${events}.arn}/index/deletions`
+          : `\${tolist(aws_dynamodb_table.${events}.replica).0.arn}/index/deletions`,
+      ]);
+      expect(resourceNamed(tf, 'aws_lambda_function', instance).environment.variables.TABLE_NAME).toBe(
+        `\${aws_dynamodb_table.${events}.name}`,
+      );
     },
   );
 
@@ -260,5 +271,8 @@ describe('Construct: Reconciliation, one instance per direction', () => {
       MAX_THINGS_PER_SECOND: '2',
     });
     expect(oneWay.output?.primary_reconciliation_function_name).toBeUndefined();
+    // mirror: no tombstone lookups
+    expect(functions[0][1].environment.variables).not.toHaveProperty('TABLE_NAME');
+    expect(reconcilePolicy(oneWay).Statement.map((st) => st.Sid)).not.toContain('ReadTombstones');
   });
 });

@@ -120,8 +120,8 @@ const totalExecutions = (p: Pipeline) => Object.values(p.sfn.stats).reduce((n, s
 const totalFailed = (p: Pipeline) => Object.values(p.sfn.stats).reduce((n, s) => n + s.failed, 0);
 const changedSomething = (outcomes: Array<{ action: string }>) => outcomes.filter((o) => o.action !== 'unchanged' && o.action !== 'skipped').length;
 
-/** Creates the replication table with its tombstone index in `region`. */
-async function createEventsTable(client: DynamoDBClient): Promise<void> {
+/** Creates the replication table with its tombstone index in `client`'s region. */
+export async function createEventsTable(client: DynamoDBClient): Promise<void> {
   await client.send(
     new CreateTableCommand({
       TableName: EVENTS_TABLE,

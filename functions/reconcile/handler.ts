@@ -13,7 +13,7 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { clientConfig } from '../lib/aws';
 import { ConfigurationError, requiredEnv } from '../lib/errors';
 import { reconcile } from '../lib/fleet/reconcile';
-import { type ConflictPolicy, createContext, type ReplicationMode } from '../lib/replication';
+import { type ConflictPolicy, createContext, type ReplicationMode, tableDeletionLog } from '../lib/replication';
 
 /** The region read (the replication workflow's origin for this direction). */
 const ORIGIN_REGION = requiredEnv('ORIGIN_REGION');
@@ -52,6 +52,12 @@ const SIZING = (() => {
 })();
 /** Empty when the replication workflow (and its failure table) is not deployed. */
 const FAILURE_TABLE = process.env.FAILURE_TABLE ?? '';
+/**
+ * Two-way (`merge`): the replication table, whose tombstones (this region's copy) decide delete vs
+ * update as in the workers: a shadow this region deleted after the origin's last write is not
+ * re-created by the repair.
+ */
+const TABLE_NAME = process.env.TABLE_NAME?.trim() ?? '';
 
 const logger = new Logger({ serviceName: 'iot-dr-reconcile' });
 const metrics = new Metrics({ namespace: 'IotDr', serviceName: 'reconcile' });
@@ -60,6 +66,7 @@ const ctx = createContext({
   targetRegion: TARGET_REGION,
   mode: REPLICATION_MODE,
   conflicts: CONFLICT_POLICY,
+  ...(CONFLICT_POLICY === 'merge' && TABLE_NAME ? { deletions: tableDeletionLog({ tableName: TABLE_NAME, region: TARGET_REGION }) } : {}),
   logger,
 });
 const ssm = new SSMClient(clientConfig({ region: TARGET_REGION }));
