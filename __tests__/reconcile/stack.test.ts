@@ -142,7 +142,7 @@ describe('Construct: Reconciliation', () => {
     expect(pass.Condition).toEqual({ StringEquals: { 'iam:PassedToService': 'iot.amazonaws.com' } });
   });
 
-  it('grants every IoT call the provisioning-readiness code makes (read from its source)', () => {
+  it('grants every IoT call the provisioning-readiness code makes (read from its source), in both directions', () => {
     // Given the commands the provisioning library sends (CA certificates, templates, claim certificates)
     const files = [
       'functions/lib/fleet/provisioning.ts',
@@ -157,9 +157,11 @@ describe('Construct: Reconciliation', () => {
       ),
     );
     expect(commands.size).toBeGreaterThan(15);
-    // Then the reconciliation role allows each of them
-    const actions = new Set(reconcilePolicy(tf).Statement.flatMap((s) => s.Action));
-    expect([...commands].filter((c) => !actions.has(c))).toEqual([]);
+    // Then the role of each instance (both directions) allows each of them
+    for (const instance of [FORWARD, REVERSE]) {
+      const actions = new Set(reconcilePolicy(tf, instance).Statement.flatMap((s) => s.Action));
+      expect([...commands].filter((c) => !actions.has(c))).toEqual([]);
+    }
   });
 
   it('follows the configuration: schedule, disabled, slice size, thing-only mode with certificate rights for claim certificates only', () => {
