@@ -14,6 +14,13 @@
 //
 // Run: npm run bench:cost -- [--events 1000] [--faults 0.01] [--rate 10] [--modes STANDARD,EXPRESS]
 // Not a test: it prints the numbers; it exits 1 when an event was lost or the regions differ.
+//
+// `npm run bench:cost -- --two-way [--events 300] [--devices 20] [--tick 10]` measures instead the
+// cost of the second direction of two-way replication (the default), on the default (EXPRESS)
+// workflow, with both directions deployed as the stack deploys them (__tests__/support/two-way.ts):
+// the secondary idle (changes made in the primary: the echoes the secondary's capture rules and the
+// reverse workflow see), then the secondary carrying the fleet (changes made in the secondary: the
+// reverse direction's full cost plus the echoes in the forward one); no fault injection.
 import { spawn } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { ScanCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -22,7 +29,9 @@ import { UpdateThingCommand, UpdateThingGroupCommand } from '@aws-sdk/client-iot
 import { DeleteThingShadowCommand as DeleteShadowData } from '@aws-sdk/client-iot-data-plane';
 import { parseConfig } from '../config/load';
 import { startLocalStepFunctions, type LocalMachine } from '../cli/drill/local-sfn';
-import { applyEvent } from '../functions/lib/replication';
+import type { TableItem } from '../cli/drill/events';
+import type { Side } from '../cli/drill/fleet';
+import { applyEvent, type ReplicationContext } from '../functions/lib/replication';
 import { diffSnapshots, snapshotRegion } from '../functions/lib/fleet';
 import {
   batchWorkflowDefinition,
@@ -33,6 +42,8 @@ import {
 } from '../stacks/workflow-definition';
 import { REPLICATION_FUNCTION_MEMORY_MB } from '../stacks/replication-workflow';
 import { createFailureTable, FAKE_WORKERS, streamRecord } from '../__tests__/workflow/harness';
+import { DIRECTIONS, type Direction, startTwoWay } from '../__tests__/support/two-way';
+import { DELETED_KEY_ATTRIBUTE } from '../functions/lib/markers';
 import {
   addToGroup,
   attachCertificate,
@@ -63,6 +74,8 @@ const { values } = parseArgs({
     modes: { type: 'string', default: 'STANDARD,EXPRESS' },
     devices: { type: 'string', default: '40' },
     rate: { type: 'string', default: '10' },
+    'two-way': { type: 'boolean', default: false },
+    tick: { type: 'string', default: '10' },
     child: { type: 'string' },
   },
 });
@@ -86,10 +99,8 @@ const PRICES = {
 const LAMBDA_MEMORY_GB = REPLICATION_FUNCTION_MEMORY_MB / 1024; // workers and trigger (stacks/replication-workflow.ts)
 const EXPRESS_MEMORY_GB = 64 / 1024; // billed in 64 MB chunks; our definitions and inputs are far below
 
-interface ModeResult {
-  mode: 'STANDARD' | 'EXPRESS';
-  events: number;
-  faultRate: number;
+/** What a replication pipeline (one direction) ran: the counts its Step Functions and Lambda bills are made of. */
+interface ExecutionCounts {
   expressExecutions: number;
   expressBilledMs: number;
   standardExecutions: number;
@@ -98,6 +109,20 @@ interface ModeResult {
   triggerBilledMs: number;
   workerInvocations: number;
   workerBilledMs: number;
+}
+
+const stepFunctionsCost = (c: ExecutionCounts) =>
+  c.standardTransitions * PRICES.standardPerTransition +
+  c.expressExecutions * PRICES.expressPerRequest +
+  (c.expressBilledMs / 1000) * EXPRESS_MEMORY_GB * PRICES.expressPerGbSecond;
+const lambdaCost = (c: ExecutionCounts) =>
+  (c.triggerInvocations + c.workerInvocations) * PRICES.lambdaPerRequest +
+  ((c.triggerBilledMs + c.workerBilledMs) / 1000) * LAMBDA_MEMORY_GB * PRICES.lambdaPerGbSecond;
+
+interface ModeResult extends ExecutionCounts {
+  mode: 'STANDARD' | 'EXPRESS';
+  events: number;
+  faultRate: number;
   failureRows: number;
   dlqMessages: number;
   lost: number;
@@ -111,13 +136,8 @@ interface ModeResult {
 
 function costPerMillion(r: ModeResult) {
   const per = 1e6 / r.events;
-  const stepFunctions =
-    r.standardTransitions * PRICES.standardPerTransition +
-    r.expressExecutions * PRICES.expressPerRequest +
-    (r.expressBilledMs / 1000) * EXPRESS_MEMORY_GB * PRICES.expressPerGbSecond;
-  const lambda =
-    (r.triggerInvocations + r.workerInvocations) * PRICES.lambdaPerRequest +
-    ((r.triggerBilledMs + r.workerBilledMs) / 1000) * LAMBDA_MEMORY_GB * PRICES.lambdaPerGbSecond;
+  const stepFunctions = stepFunctionsCost(r);
+  const lambda = lambdaCost(r);
   const stores = r.failureRows * PRICES.dynamodbPerWrite + r.dlqMessages * PRICES.sqsPerRequest;
   return {
     stepFunctions: stepFunctions * per,
@@ -132,6 +152,130 @@ const percentile = (xs: number[], p: number) => {
   const sorted = [...xs].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 };
+
+/** The kinds of change the benches make. */
+type Kind = 'shadow' | 'shadowDelete' | 'thingUpdated' | 'thingCreated' | 'membership' | 'groupUpdated' | 'type';
+
+/**
+ * The realistic mix, from a uniform roll: shadow updates 84 % (a fifth of them on the named
+ * shadow `config`), named-shadow deletes 1 %, thing updates 5 %, new things 3 % (their certificate
+ * comes a moment later), group memberships 3 %, group updates 3 %, new thing types 1 %.
+ */
+function pickKind(roll: number): Kind {
+  return roll < 0.84
+    ? 'shadow'
+    : roll < 0.85
+      ? 'shadowDelete'
+      : roll < 0.9
+        ? 'thingUpdated'
+        : roll < 0.93
+          ? 'thingCreated'
+          : roll < 0.96
+            ? 'membership'
+            : roll < 0.99
+              ? 'groupUpdated'
+              : 'type';
+}
+
+/** The fleet the changes are made on (grows with the new things). */
+interface Fleet {
+  readonly names: string[];
+  readonly groups: string[];
+  created: number;
+  /** The certificates of new things, attached `certDelayMs` after them (no registry event for it). */
+  readonly lateCerts: Promise<void>[];
+}
+
+const pick = <T>(xs: T[]) => xs[Math.floor(Math.random() * xs.length)];
+
+/**
+ * Makes one change of `kind` in `side`'s region (as a device or an operator would) and returns
+ * the table item its capture rule writes; undefined when there was nothing to do (no named
+ * shadow to delete yet).
+ */
+async function makeChange(kind: Kind, side: Side, fleet: Fleet, n: number, certDelayMs: number): Promise<TableItem | undefined> {
+  const region = side.region;
+  if (kind === 'shadow') {
+    const thing = pick(fleet.names);
+    const shadowName = Math.random() < 0.2 ? 'config' : '';
+    const accepted = await updateShadow(side, thing, shadowName, { reported: { t: n, ok: true } });
+    return shadowEvent(region, 'update', thing, shadowName, { state: accepted.state, version: accepted.version, timestamp: accepted.timestamp });
+  }
+  if (kind === 'shadowDelete') {
+    const thing = pick(fleet.names);
+    try {
+      const out = await side.data.send(new DeleteShadowData({ thingName: thing, shadowName: 'config' }));
+      const version = JSON.parse(Buffer.from(out.payload as Uint8Array).toString()).version as number;
+      return shadowEvent(region, 'delete', thing, 'config', { version });
+    } catch {
+      return undefined;
+    }
+  }
+  if (kind === 'thingUpdated') {
+    const thing = pick(fleet.names);
+    await side.iot.send(
+      new UpdateThingCommand({ thingName: thing, attributePayload: { attributes: { i: thing.slice(4), n: String(n) }, merge: false } }),
+    );
+    return thingEvent(region, 'UPDATED', { name: thing, type: 'sensor', attributes: { n: String(n) } });
+  }
+  if (kind === 'thingCreated') {
+    const name = `new-${region}-${fleet.created++}`;
+    await createThing(side, name, { type: 'sensor', attributes: { fresh: 'yes' } });
+    const timestamp = Date.now();
+    fleet.lateCerts.push(
+      (async () => {
+        await new Promise((res) => setTimeout(res, certDelayMs));
+        const cert = await createCertificate(side);
+        await attachPolicy(side, 'bench-policy', cert.arn);
+        await attachCertificate(side, name, cert.arn);
+      })(),
+    );
+    fleet.names.push(name);
+    return thingEvent(region, 'CREATED', { name, type: 'sensor', attributes: { fresh: 'yes' }, timestamp });
+  }
+  if (kind === 'membership') {
+    const thing = pick(fleet.names);
+    const group = pick(fleet.groups);
+    await addToGroup(side, group, thing);
+    return membershipEvent(region, 'ADDED', group, thing);
+  }
+  if (kind === 'groupUpdated') {
+    const group = pick(fleet.groups);
+    await side.iot.send(
+      new UpdateThingGroupCommand({
+        thingGroupName: group,
+        thingGroupProperties: { attributePayload: { attributes: { zone: group, n: String(n) }, merge: false } },
+      }),
+    );
+    return thingGroupEvent(region, 'UPDATED', { name: group, attributes: { n: String(n) } });
+  }
+  const type = `type-${region}-${n}`;
+  await createThingType(side, type);
+  return thingTypeEvent(region, 'CREATED', { name: type });
+}
+
+/**
+ * The fleet before the measured events, made in the primary and replicated directly by `ctx`
+ * (not counted): a policy, the type `sensor`, 4 groups, `devices` devices each with its own
+ * certificate.
+ */
+async function seedFleet(ctx: ReplicationContext, primary: Side, devices: number): Promise<{ names: string[]; groups: string[] }> {
+  await createPolicy(primary, 'bench-policy');
+  await createThingType(primary, 'sensor');
+  const groups = ['g-0', 'g-1', 'g-2', 'g-3'];
+  for (const g of groups) {
+    await createGroup(primary, g, { attributes: { zone: g } });
+    await applyEvent(ctx, thingGroupEvent(PRIMARY, 'CREATED', { name: g }), `init-${g}`);
+  }
+  const names: string[] = [];
+  for (let i = 0; i < devices; i++) {
+    const name = `dev-${i}`;
+    await createDevice(primary, name, { type: 'sensor', attributes: { i: String(i) }, policy: 'bench-policy' });
+    await applyEvent(ctx, thingEvent(PRIMARY, 'CREATED', { name, timestamp: Date.now() - 3_600_000 }), `init-${name}`);
+    names.push(name);
+  }
+  return { names, groups };
+}
 
 async function runMode(
   mode: 'STANDARD' | 'EXPRESS',
@@ -243,24 +387,7 @@ async function runMode(
     let triggerBilledMs = 0;
 
     // --- The fleet before the events (replicated directly, not counted) -----------------------
-    await createPolicy(primary, 'bench-policy');
-    await createThingType(primary, 'sensor');
-    const groups = ['g-0', 'g-1', 'g-2', 'g-3'];
-    for (const g of groups) {
-      await createGroup(primary, g, { attributes: { zone: g } });
-      await applyEvent(ctx, thingGroupEvent(PRIMARY, 'CREATED', { name: g }), `init-${g}`);
-    }
-    const names: string[] = [];
-    for (let i = 0; i < devices; i++) {
-      const name = `dev-${i}`;
-      await createDevice(primary, name, { type: 'sensor', attributes: { i: String(i) }, policy: 'bench-policy' });
-      await applyEvent(
-        ctx,
-        thingEvent(PRIMARY, 'CREATED', { name, timestamp: Date.now() - 3_600_000 }),
-        `init-${name}`,
-      );
-      names.push(name);
-    }
+    const { names, groups } = await seedFleet(ctx, primary, devices);
 
     // --- Stream: 2 shards, batches of batchSize, Lambda's retry of returned records ------------
     const shards: Array<Array<{ record: ReturnType<typeof streamRecord>; at: number; id: string }>> = [[], []];
@@ -307,7 +434,7 @@ async function runMode(
       }
     };
     const consumers = shards.map(consume);
-    const emit = (item: { uuid: string } & Record<string, unknown>) => {
+    const emit = (item: TableItem) => {
       const record = streamRecord(item);
       enqueuedAt.set(item.uuid, Date.now());
       shards[Math.floor(Math.random() * shards.length)].push({ record, at: Date.now(), id: item.uuid });
@@ -326,95 +453,23 @@ async function runMode(
         : {},
     );
     const started = Date.now();
-    const pick = <T>(xs: T[]) => xs[Math.floor(Math.random() * xs.length)];
-    const lateCerts: Promise<void>[] = [];
-    let created = 0;
+    const fleet: Fleet = { names, groups, created: 0, lateCerts: [] };
     const counts: Record<string, number> = {};
     const rate = Number(values.rate);
     for (let n = 0; n < events; n++) {
       // A steady stream of `rate` events/s (the emulated pipeline's capacity is far below AWS's).
       const due = started + (n * 1000) / rate;
       if (Date.now() < due) await new Promise((res) => setTimeout(res, due - Date.now()));
-      const roll = Math.random();
-      const kind =
-        roll < 0.84
-          ? 'shadow'
-          : roll < 0.85
-            ? 'shadowDelete'
-            : roll < 0.9
-              ? 'thingUpdated'
-              : roll < 0.93
-                ? 'thingCreated'
-                : roll < 0.96
-                  ? 'membership'
-                  : roll < 0.99
-                    ? 'groupUpdated'
-                    : 'type';
-      counts[kind] = (counts[kind] ?? 0) + 1;
-      if (kind === 'shadow') {
-        const thing = pick(names);
-        const shadowName = Math.random() < 0.2 ? 'config' : '';
-        const accepted = await updateShadow(primary, thing, shadowName, { reported: { t: n, ok: true } });
-        emit(
-          shadowEvent(PRIMARY, 'update', thing, shadowName, {
-            state: accepted.state,
-            version: accepted.version,
-            timestamp: accepted.timestamp,
-          }),
-        );
-      } else if (kind === 'shadowDelete') {
-        const thing = pick(names);
-        try {
-          const out = await primary.data.send(new DeleteShadowData({ thingName: thing, shadowName: 'config' }));
-          const version = JSON.parse(Buffer.from(out.payload as Uint8Array).toString()).version as number;
-          emit(shadowEvent(PRIMARY, 'delete', thing, 'config', { version }));
-        } catch {
-          n--; // no named shadow yet: make another event
-        }
-      } else if (kind === 'thingUpdated') {
-        const thing = pick(names);
-        await primary.iot.send(
-          new UpdateThingCommand({
-            thingName: thing,
-            attributePayload: { attributes: { i: thing.slice(4), n: String(n) }, merge: false },
-          }),
-        );
-        emit(thingEvent(PRIMARY, 'UPDATED', { name: thing, type: 'sensor', attributes: { n: String(n) } }));
-      } else if (kind === 'thingCreated') {
-        const name = `new-${created++}`;
-        await createThing(primary, name, { type: 'sensor', attributes: { fresh: 'yes' } });
-        const timestamp = Date.now();
-        emit(thingEvent(PRIMARY, 'CREATED', { name, type: 'sensor', attributes: { fresh: 'yes' }, timestamp }));
-        // The device's certificate comes a moment after the thing (no registry event for it).
-        lateCerts.push(
-          (async () => {
-            await new Promise((res) => setTimeout(res, 1000));
-            const cert = await createCertificate(primary);
-            await attachPolicy(primary, 'bench-policy', cert.arn);
-            await attachCertificate(primary, name, cert.arn);
-          })(),
-        );
-        names.push(name);
-      } else if (kind === 'membership') {
-        const thing = pick(names);
-        const group = pick(groups);
-        await addToGroup(primary, group, thing);
-        emit(membershipEvent(PRIMARY, 'ADDED', group, thing));
-      } else if (kind === 'groupUpdated') {
-        const group = pick(groups);
-        await primary.iot.send(
-          new UpdateThingGroupCommand({
-            thingGroupName: group,
-            thingGroupProperties: { attributePayload: { attributes: { zone: group, n: String(n) }, merge: false } },
-          }),
-        );
-        emit(thingGroupEvent(PRIMARY, 'UPDATED', { name: group, attributes: { n: String(n) } }));
-      } else {
-        const type = `type-${n}`;
-        await createThingType(primary, type);
-        emit(thingTypeEvent(PRIMARY, 'CREATED', { name: type }));
+      const kind = pickKind(Math.random());
+      const item = await makeChange(kind, primary, fleet, n, 1000);
+      if (!item) {
+        n--; // no named shadow to delete yet: make another event
+        continue;
       }
+      counts[kind] = (counts[kind] ?? 0) + 1;
+      emit(item);
     }
+    const lateCerts = fleet.lateCerts;
     await Promise.all(lateCerts);
     producing = false;
     await Promise.all(consumers);
@@ -494,6 +549,182 @@ async function runMode(
   }
 }
 
+// --- Two-way: the cost of the second direction (`--two-way`) -------------------------------------
+
+/**
+ * List prices of the capture side, us-east-1 (recorded with PRICES): AWS IoT rules $0.15 per
+ * million rules triggered + $0.15 per million actions executed; DynamoDB on-demand $0.625 per
+ * million write request units, replicated writes (rWRU, the global table's copy in the other
+ * region) at the same price since November 2024, and the sparse `deletions` index (tombstones) one
+ * more write unit in each region's copy.
+ */
+const CAPTURE_PRICES = {
+  rulePerTrigger: 0.15 / 1e6,
+  rulePerAction: 0.15 / 1e6,
+  dynamodbPerWrite: 0.625 / 1e6,
+  dynamodbPerReplicatedWrite: 0.625 / 1e6,
+};
+
+/** Counters of one direction's pipeline (cumulative; cases subtract a snapshot). */
+interface PipelineCounts extends ExecutionCounts {
+  /** Outcomes of its workers that changed something. */
+  writes: number;
+}
+
+/** What a region's capture rules did: items written (rule actions), writes the WHERE dropped, tombstones. */
+interface CaptureCounts {
+  items: number;
+  dropped: number;
+  tombstones: number;
+}
+
+interface TwoWayCase {
+  /** `idle`: the primary originates every event; `carrying`: the secondary does (a failover). */
+  name: 'idle' | 'carrying';
+  origin: string;
+  events: number;
+  mix: Record<string, number>;
+  rounds: number;
+  /** Per direction (`toSecondary`, `toPrimary`). */
+  pipelines: Record<Direction, PipelineCounts>;
+  /** Per region where the capture rules ran. */
+  capture: Record<string, CaptureCounts>;
+}
+
+const pipelineCost = (c: ExecutionCounts) => stepFunctionsCost(c) + lambdaCost(c);
+
+function captureCost(c: CaptureCounts): number {
+  return (
+    (c.items + c.dropped) * CAPTURE_PRICES.rulePerTrigger +
+    c.items * (CAPTURE_PRICES.rulePerAction + CAPTURE_PRICES.dynamodbPerWrite + CAPTURE_PRICES.dynamodbPerReplicatedWrite) +
+    c.tombstones * 2 * CAPTURE_PRICES.dynamodbPerWrite
+  );
+}
+
+/**
+ * Both directions on one moto server through `__tests__/support/two-way.ts` (the capture proxy
+ * with the rules' WHERE, each region's real trigger, ASL and workers): the fleet is made in the
+ * primary and copied to the secondary (not counted), then `events` changes of the mix are made in
+ * the primary (secondary idle), then `events` in the secondary (secondary carrying the fleet), in
+ * ticks of `tick` changes; after each tick replication runs until nothing is captured any more
+ * (each direction's share of a round is one stream batch: a 1 s batching window at `tick` events/s).
+ */
+async function runTwoWay(events: number, devices: number, tick: number): Promise<{ cases: TwoWayCase[]; differences: number; notes: string[] }> {
+  const config = parseConfig({});
+  const r = config.replication;
+  Object.assign(process.env, { POWERTOOLS_METRICS_DISABLED: 'true', POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'SILENT' });
+  const moto = await startMoto();
+  const notes: string[] = [];
+  // Each direction's handler modules are loaded afresh with its environment (as two Lambdas would be).
+  const load = (path: string) => {
+    const resolved = require.resolve(path);
+    delete require.cache[resolved];
+    return require(resolved);
+  };
+  const GRACE_SECONDS = 5;
+  const twoWay = await startTwoWay({
+    motoEndpoint: moto.endpoint,
+    load,
+    mode: config.replication.mode,
+    retry: { maxAttempts: r.workflowRetryMaxAttempts, intervalSeconds: r.workflowRetryIntervalSeconds, maxDelaySeconds: r.workflowRetryMaxDelaySeconds },
+    taskTimeoutSeconds: taskTimeoutFor(r.workerTimeoutSeconds),
+    principalGraceSeconds: GRACE_SECONDS,
+    retryWaitMs: -1,
+  });
+  try {
+    // --- The fleet in both regions (made and copied with direct clients: nothing captured) ------
+    const { ctx, primary: direct } = twoRegions(moto.endpoint);
+    const { names, groups } = await seedFleet(ctx, direct, devices);
+    const fleet: Fleet = { names, groups, created: 0, lateCerts: [] };
+
+    // --- Counters --------------------------------------------------------------------------------
+    const capture: Record<string, CaptureCounts> = {
+      [PRIMARY]: { items: 0, dropped: 0, tombstones: 0 },
+      [SECONDARY]: { items: 0, dropped: 0, tombstones: 0 },
+    };
+    const regionOf = (d: Direction) => twoWay.pipelines[d].region;
+    const pipelineCounts = (d: Direction): PipelineCounts => {
+      const p = twoWay.pipelines[d];
+      const stat = (arn: string) => p.sfn.stats[arn] ?? { executions: 0, transitions: 0, billedDurationMs: 0 };
+      return {
+        expressExecutions: stat(p.batchArn).executions,
+        expressBilledMs: stat(p.batchArn).billedDurationMs,
+        standardExecutions: stat(p.slowLaneArn).executions,
+        standardTransitions: stat(p.slowLaneArn).transitions,
+        triggerInvocations: p.triggerInvocations,
+        triggerBilledMs: p.triggerBilledMs,
+        workerInvocations: p.workerInvocations,
+        workerBilledMs: p.workerBilledMs,
+        writes: p.writes,
+      };
+    };
+    const minus = <T extends object>(a: T, b: T): T =>
+      Object.fromEntries(Object.entries(a).map(([k, v]) => [k, (v as number) - (b[k as keyof T] as number)])) as T;
+
+    /** Counts what a region's capture rules wrote (items, tombstones); the drops are counted per direction. */
+    const onCaptured = (items: readonly TableItem[]) => {
+      for (const item of items) {
+        const c = capture[item.originRegion as string];
+        c.items++;
+        if (item[DELETED_KEY_ATTRIBUTE] !== undefined) c.tombstones++;
+      }
+    };
+    const dropped = () => {
+      for (const d of DIRECTIONS) capture[regionOf(d)].dropped = twoWay.pipelines[d].dropped;
+    };
+
+    const runCase = async (name: TwoWayCase['name'], side: Side): Promise<TwoWayCase> => {
+      dropped();
+      const before = {
+        pipelines: { toSecondary: pipelineCounts('toSecondary'), toPrimary: pipelineCounts('toPrimary') },
+        capture: structuredClone(capture),
+      };
+      const mix: Record<string, number> = {};
+      let rounds = 0;
+      for (let n = 0; n < events; ) {
+        for (let k = 0; k < tick && n < events; ) {
+          const kind = pickKind(Math.random());
+          // Thing types: the capture emulation does not capture thing-type events (their echo on
+          // AWS is one no-op execution, like a group update's): left out of the two-way mix.
+          if (kind === 'type') continue;
+          if (!(await makeChange(kind, side, fleet, n, 0))) continue;
+          mix[kind] = (mix[kind] ?? 0) + 1;
+          n++;
+          k++;
+        }
+        await Promise.all(fleet.lateCerts.splice(0));
+        rounds = Math.max(rounds, (await twoWay.replicate({ batchSize: r.batchSize, onCaptured })).length);
+        dropped();
+      }
+      return {
+        name,
+        origin: side.region,
+        events,
+        mix,
+        rounds,
+        pipelines: {
+          toSecondary: minus(pipelineCounts('toSecondary'), before.pipelines.toSecondary),
+          toPrimary: minus(pipelineCounts('toPrimary'), before.pipelines.toPrimary),
+        },
+        capture: {
+          [PRIMARY]: minus(capture[PRIMARY], before.capture[PRIMARY]),
+          [SECONDARY]: minus(capture[SECONDARY], before.capture[SECONDARY]),
+        },
+      };
+    };
+
+    const cases = [await runCase('idle', twoWay.primary), await runCase('carrying', twoWay.secondary)];
+    const { primary: p, secondary: s } = twoRegions(moto.endpoint);
+    const [ps, ss] = await Promise.all([snapshotRegion(p, { concurrency: 8 }), snapshotRegion(s, { concurrency: 8 })]);
+    const differences = diffSnapshots(ps, ss);
+    if (differences.length) notes.push(`first differences: ${JSON.stringify(differences.slice(0, 3))}`);
+    return { cases, differences: differences.length, notes };
+  } finally {
+    await twoWay.stop();
+    await moto.stop();
+  }
+}
+
 function runChild(mode: string): Promise<ModeResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(
@@ -529,7 +760,56 @@ function runChild(mode: string): Promise<ModeResult> {
   });
 }
 
+const usd = (x: number) => `$${x.toFixed(2)}`;
+
+function printTwoWay(result: { cases: TwoWayCase[]; differences: number; notes: string[] }): void {
+  console.log(
+    `prices: us-east-1 list prices recorded ${PRICES.date}: as above for Step Functions and Lambda; IoT rules $0.15/M triggered + $0.15/M actions; DynamoDB on-demand $0.625/M writes and $0.625/M replicated writes (rWRU), tombstones one more write per region (deletions index)`,
+  );
+  for (const c of result.cases) {
+    const per = 1e6 / c.events;
+    const [originRegion, otherRegion] = c.origin === PRIMARY ? [PRIMARY, SECONDARY] : [SECONDARY, PRIMARY];
+    const [main, back]: Direction[] = c.origin === PRIMARY ? ['toSecondary', 'toPrimary'] : ['toPrimary', 'toSecondary'];
+    const line = (d: Direction) => {
+      const x = c.pipelines[d];
+      return `${x.expressExecutions} express executions (${(x.expressBilledMs / 1000).toFixed(1)} billed s), ${x.standardTransitions} slow-lane transitions, trigger ${x.triggerInvocations} / ${(x.triggerBilledMs / 1000).toFixed(1)} billed s, workers ${x.workerInvocations} / ${(x.workerBilledMs / 1000).toFixed(1)} billed s, ${x.writes} writes`;
+    };
+    const cap = (region: string) => {
+      const x = c.capture[region];
+      return `${x.items + x.dropped} rules triggered, ${x.dropped} dropped by the WHERE (replicator shadow writes), ${x.items} items written (${x.tombstones} tombstones)`;
+    };
+    const cost = {
+      originCapture: captureCost(c.capture[originRegion]) * per,
+      main: pipelineCost(c.pipelines[main]) * per,
+      echoCapture: captureCost(c.capture[otherRegion]) * per,
+      echo: pipelineCost(c.pipelines[back]) * per,
+    };
+    console.log(
+      `two-way, secondary ${c.name === 'idle' ? 'idle' : 'carrying the fleet'}: ${c.events} changes made in ${c.origin}, mix ${JSON.stringify(c.mix)}, settled in at most ${c.rounds} rounds per tick\n` +
+        `  capture in ${originRegion} (the changes): ${cap(originRegion)}\n` +
+        `  ${main} (applies them): ${line(main)}\n` +
+        `  capture in ${otherRegion} (the echoes of those writes): ${cap(otherRegion)}\n` +
+        `  ${back} (applies the echoes): ${line(back)}\n` +
+        `  per million changes: capture ${usd(cost.originCapture)} + ${main} ${usd(cost.main)} | echoes: capture ${usd(cost.echoCapture)} + ${back} ${usd(cost.echo)} = ${usd(cost.echoCapture + cost.echo)}`,
+    );
+    if (c.name === 'idle') {
+      console.log(`  => cost of the second direction, secondary idle: ${usd(cost.echoCapture + cost.echo)} per million primary events (the forward direction itself: ${usd(cost.originCapture + cost.main)})`);
+    } else {
+      console.log(
+        `  => cost of the second direction, secondary carrying the fleet: ${usd(cost.originCapture + cost.main)} (capture in the secondary + the reverse workflow) + ${usd(cost.echoCapture + cost.echo)} (echoes in the forward direction) = ${usd(cost.originCapture + cost.main + cost.echoCapture + cost.echo)} per million secondary events`,
+      );
+    }
+  }
+  console.log(`region differences after both cases: ${result.differences}`);
+  for (const n of result.notes) console.log(`  ${n}`);
+  if (result.differences) process.exitCode = 1;
+}
+
 async function main(): Promise<void> {
+  if (values['two-way']) {
+    printTwoWay(await runTwoWay(Number(values.events), Number(values.devices), Number(values.tick)));
+    return;
+  }
   if (values.child) {
     const result = await runMode(
       values.child as 'STANDARD' | 'EXPRESS',

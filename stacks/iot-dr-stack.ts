@@ -31,8 +31,15 @@ export class IotDrStack extends TerraformStack {
   public readonly table: ReplicationTable;
   public readonly capture: RegistryCapture;
   public readonly replication: ReplicationWorkflow;
-  /** Two-way replication: the secondary's capture rules and the workflow applying them in the primary. */
-  public readonly reverse?: { readonly capture: RegistryCapture; readonly replication: ReplicationWorkflow };
+  /**
+   * Two-way replication: the secondary's capture rules, the workflow applying them in the primary,
+   * and the reconciliation repairing the primary (re-applies that workflow's recorded failures).
+   */
+  public readonly reverse?: {
+    readonly capture: RegistryCapture;
+    readonly replication: ReplicationWorkflow;
+    readonly reconciliation: Reconciliation;
+  };
   public readonly reconciliation: Reconciliation;
   public readonly alarms: AlarmNotifications;
 
@@ -88,46 +95,65 @@ export class IotDrStack extends TerraformStack {
 
     // Two-way (issue 10): the same capture and the same workflow construct, mirrored. The
     // secondary captures its own events; the primary's stream applies them in the primary.
-    if (twoWay) {
-      this.reverse = {
-        capture: new RegistryCapture(this, 'secondary-capture', {
+    const reverseCapture = twoWay
+      ? new RegistryCapture(this, 'secondary-capture', {
           provider: this.secondary,
           region: config.secondaryRegion,
           side: 'secondary',
           namePrefix: config.namePrefix,
           table: this.table,
           itemTtlHours: config.replication.itemTtlHours,
-        }),
-        replication: new ReplicationWorkflow(this, 'primary-replication', {
+        })
+      : undefined;
+    const reverseReplication = twoWay
+      ? new ReplicationWorkflow(this, 'primary-replication', {
           provider: this.primary,
           target: 'primary',
           table: this.table,
           config,
-        }),
-      };
-    }
+        })
+      : undefined;
 
     new TerraformOutput(this, 'replication_table_name', { value: this.table.table.name });
     new TerraformOutput(this, 'capture_error_queue_url', { value: this.capture.errorQueue.url });
     new TerraformOutput(this, 'replication_state_machine_arn', { value: this.replication.stateMachine.arn });
     new TerraformOutput(this, 'replication_failure_table_name', { value: this.replication.failureTable.name });
     new TerraformOutput(this, 'replication_dlq_url', { value: this.replication.dlq.url });
-    if (this.reverse) {
-      new TerraformOutput(this, 'secondary_capture_error_queue_url', { value: this.reverse.capture.errorQueue.url });
-      new TerraformOutput(this, 'primary_replication_state_machine_arn', { value: this.reverse.replication.stateMachine.arn });
-      new TerraformOutput(this, 'primary_replication_failure_table_name', { value: this.reverse.replication.failureTable.name });
-      new TerraformOutput(this, 'primary_replication_dlq_url', { value: this.reverse.replication.dlq.url });
+    if (reverseCapture && reverseReplication) {
+      new TerraformOutput(this, 'secondary_capture_error_queue_url', { value: reverseCapture.errorQueue.url });
+      new TerraformOutput(this, 'primary_replication_state_machine_arn', { value: reverseReplication.stateMachine.arn });
+      new TerraformOutput(this, 'primary_replication_failure_table_name', { value: reverseReplication.failureTable.name });
+      new TerraformOutput(this, 'primary_replication_dlq_url', { value: reverseReplication.dlq.url });
     }
 
-    // Drift repair on a schedule (issue 5): re-applies what the workflow recorded as failed.
+    // Drift repair on a schedule (issue 5): re-applies what the workflow recorded as failed. Two-way:
+    // the same construct once per direction, each next to (and writing only) the region it repairs.
     this.reconciliation = new Reconciliation(this, 'reconciliation', {
-      secondary: this.secondary,
+      provider: this.secondary,
+      target: 'secondary',
       config,
       failureTable: this.replication.failureTable,
+      table: this.table,
     });
     new TerraformOutput(this, 'reconciliation_function_name', {
       value: this.reconciliation.function.function.functionName,
     });
+    if (reverseCapture && reverseReplication) {
+      this.reverse = {
+        capture: reverseCapture,
+        replication: reverseReplication,
+        reconciliation: new Reconciliation(this, 'primary-reconciliation', {
+          provider: this.primary,
+          target: 'primary',
+          config,
+          failureTable: reverseReplication.failureTable,
+          table: this.table,
+        }),
+      };
+      new TerraformOutput(this, 'primary_reconciliation_function_name', {
+        value: this.reverse.reconciliation.function.function.functionName,
+      });
+    }
 
     // Failover (issue 4). Route 53 is global and publishes health-check metrics in us-east-1 only:
     // its checks and alarms use a provider there (a third alias when neither region is us-east-1).

@@ -10,27 +10,46 @@ import type { IotDrConfig } from '../config/schema';
 import { queueNotEmptyAlarm } from './alarms';
 import { iotArns as iotArnsIn } from './arns';
 import { PRINCIPAL_READ_ACTIONS, PRINCIPAL_WRITE_ACTIONS } from './iot-permissions';
-import { resourceName } from './names';
+import { type ReplicationTarget, replicationResourceName } from './names';
 import { NodejsFunction, type PolicyStatement } from './nodejs-function';
+import { DELETIONS_INDEX, type ReplicationTable } from './replication-table';
 import { lambdaSchedule } from './schedule';
 
 export interface ReconciliationProps {
-  /** The secondary region's provider: the job runs next to the replica it repairs. */
-  readonly secondary: AwsProvider;
+  /** The provider of the region this job repairs (its target): everything here lives there. */
+  readonly provider: AwsProvider;
+  /**
+   * The region it repairs, as for `ReplicationWorkflow`: `secondary` (both modes) reads the
+   * primary and writes the secondary; `primary` (two-way replication) reads the secondary and
+   * writes the primary. One construct, instantiated per direction: only regions, names, the
+   * failure table and IAM scopes differ.
+   * @default 'secondary'
+   */
+  readonly target?: ReplicationTarget;
   readonly config: IotDrConfig;
   /**
-   * The replication workflow's failure table, whose entries the job re-applies and deletes.
+   * The failure table of the replication workflow of the same direction (in the same region),
+   * whose entries the job re-applies and deletes.
    * @default - none: only drift is repaired
    */
   readonly failureTable?: DynamodbTable;
+  /**
+   * The replication table. Two-way (`merge`): the repair looks up its tombstones in this region's
+   * copy (delete vs update), as the workers do, so it never re-creates a shadow its region deleted
+   * after the origin's last write.
+   * @default - none: no tombstone lookups
+   */
+  readonly table?: ReplicationTable;
   /** @default 900 (Lambda's maximum: a run checks `thingsPerRun` things in both regions) */
   readonly timeoutSeconds?: number;
 }
 
 /**
- * The scheduled drift repair: a function in the secondary on an EventBridge schedule that checks a
- * slice of the fleet per run (cursor in an SSM parameter), repairs drift through the replication
- * library, and re-applies the failures the workflow recorded.
+ * The scheduled drift repair of one direction: a function in the target region on an EventBridge
+ * schedule that checks a slice of the fleet per run (cursor in an SSM parameter), repairs drift
+ * from the origin into its own region through the replication library, and re-applies the
+ * failures that direction's workflow recorded. Two-way replication deploys it twice (one per
+ * direction); the instances share the read quota (`reconciliationSizing`).
  */
 export class Reconciliation extends Construct {
   public readonly function: NodejsFunction;
@@ -45,16 +64,21 @@ export class Reconciliation extends Construct {
   constructor(scope: Construct, id: string, props: ReconciliationProps) {
     super(scope, id);
     const { config } = props;
-    const provider = props.secondary;
-    const name = resourceName(config.namePrefix, 'reconcile');
+    const twoWay = config.replication.direction === 'two-way';
+    const provider = props.provider;
+    const target = props.target ?? 'secondary';
+    const targetRegion = target === 'secondary' ? config.secondaryRegion : config.primaryRegion;
+    const originRegion = target === 'secondary' ? config.primaryRegion : config.secondaryRegion;
+    const named = (purpose: string) => replicationResourceName(config.namePrefix, purpose, target);
+    const name = named('reconcile');
 
     const iotArns = iotArnsIn(this, provider);
     const both = [config.primaryRegion, config.secondaryRegion];
-    const secondaryOnly = [config.secondaryRegion];
+    const targetOnly = [targetRegion];
 
     this.cursor = new SsmParameter(this, 'cursor', {
       provider,
-      name: `/${config.namePrefix}/reconciliation/cursor`,
+      name: `/${config.namePrefix}/reconciliation/cursor${target === 'secondary' ? '' : '-to-primary'}`,
       description: 'iot-dr reconciliation: where the last run stopped (ListThings tokens)',
       type: 'SecureString',
       value: '{}',
@@ -64,7 +88,7 @@ export class Reconciliation extends Construct {
 
     this.dlq = new SqsQueue(this, 'dlq', {
       provider,
-      name: resourceName(config.namePrefix, 'reconcile-dlq'),
+      name: named('reconcile-dlq'),
       sqsManagedSseEnabled: true,
       messageRetentionSeconds: 14 * 86400,
     });
@@ -118,7 +142,7 @@ export class Reconciliation extends Construct {
         ),
       },
       {
-        sid: 'RepairSecondary',
+        sid: 'RepairTarget',
         actions: [
           'iot:CreateThing',
           'iot:UpdateThing',
@@ -146,7 +170,7 @@ export class Reconciliation extends Construct {
           'iot:DeleteProvisioningTemplateVersion',
         ],
         resources: iotArns(
-          secondaryOnly,
+          targetOnly,
           'thing',
           'thingtype',
           'thinggroup',
@@ -170,6 +194,9 @@ export class Reconciliation extends Construct {
       // account use it through SSM: no KMS statement is needed.
       { sid: 'Cursor', actions: ['ssm:GetParameter', 'ssm:PutParameter'], resources: [this.cursor.arn] },
       { sid: 'DeadLetters', actions: ['sqs:SendMessage'], resources: [this.dlq.arn] },
+      ...(twoWay && props.table
+        ? [{ sid: 'ReadTombstones', actions: ['dynamodb:Query'], resources: [`${props.table.arnIn(target)}/index/${DELETIONS_INDEX}`] }]
+        : []),
       ...(props.failureTable
         ? [
             {
@@ -185,16 +212,20 @@ export class Reconciliation extends Construct {
       provider,
       functionName: name,
       entry: 'reconcile',
-      description: `iot-dr: repairs drift between ${config.primaryRegion} and ${config.secondaryRegion} on a schedule`,
+      description: `iot-dr: repairs drift from ${originRegion} into ${targetRegion} on a schedule`,
       environment: {
-        PRIMARY_REGION: config.primaryRegion,
-        SECONDARY_REGION: config.secondaryRegion,
+        // The region read and the region written (this one), as the workers get them.
+        ORIGIN_REGION: originRegion,
+        TARGET_REGION: targetRegion,
         REPLICATION_MODE: config.replication.mode,
-        CONFLICT_POLICY: config.replication.direction === 'two-way' ? 'merge' : 'mirror',
+        CONFLICT_POLICY: twoWay ? 'merge' : 'mirror',
         THINGS_PER_RUN: String(config.reconciliation.thingsPerRun),
-        ...reconciliationSizing(config.reconciliation, props.timeoutSeconds ?? 900),
+        // Two-way: two instances (one per direction) read the same quota: each gets half the share.
+        ...reconciliationSizing(config.reconciliation, props.timeoutSeconds ?? 900, twoWay ? 2 : 1),
         CURSOR_PARAMETER: this.cursor.name,
         FAILURE_TABLE: props.failureTable?.name ?? '',
+        // Two-way: the tombstones (the same name in both regions; the copy of this region is read).
+        ...(twoWay && props.table ? { TABLE_NAME: props.table.table.name } : {}),
         POWERTOOLS_METRICS_NAMESPACE: 'IotDr',
       },
       statements,
@@ -216,8 +247,8 @@ export class Reconciliation extends Construct {
     });
     this.dlqAlarm = queueNotEmptyAlarm(this, 'dlq-alarm', {
       provider,
-      alarmName: resourceName(config.namePrefix, 'reconcile-failed'),
-      alarmDescription: 'iot-dr: a reconciliation run failed; see the DLQ message and the function log',
+      alarmName: named('reconcile-failed'),
+      alarmDescription: `iot-dr: a reconciliation run (${originRegion} -> ${targetRegion}) failed; see the DLQ message and the function log`,
       queue: this.dlq,
     });
 
@@ -244,17 +275,20 @@ export function scheduleIntervalSeconds(schedule: string): number {
 /**
  * The sizing environment of the function (see `planRun` in functions/lib/fleet/reconcile.ts):
  * a run may check things for min(interval, timeout) - 60 s (the rest is for the registry and the
- * recorded failures), at quotaSharePercent of readQuotaTps things per second.
+ * recorded failures), at quotaSharePercent of readQuotaTps things per second, split evenly between
+ * the `instances` that check the same fleet (two-way replication: one per direction; each check
+ * reads the thing in both regions, so both instances draw on both regions' quota).
  */
 export function reconciliationSizing(
   r: { schedule: string; fullPassHours: number; quotaSharePercent: number; readQuotaTps: number },
   timeoutSeconds: number,
+  instances = 1,
 ): Record<string, string> {
   const interval = scheduleIntervalSeconds(r.schedule);
   return {
     FULL_PASS_HOURS: String(r.fullPassHours),
     RUN_INTERVAL_SECONDS: String(interval),
     RUN_BUDGET_SECONDS: String(Math.max(30, Math.min(interval, timeoutSeconds) - 60)),
-    MAX_THINGS_PER_SECOND: String((r.quotaSharePercent / 100) * r.readQuotaTps),
+    MAX_THINGS_PER_SECOND: String((r.quotaSharePercent / 100) * r.readQuotaTps / instances),
   };
 }

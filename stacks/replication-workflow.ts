@@ -341,14 +341,16 @@ export class ReplicationWorkflow extends Construct {
           retentionInDays: config.logRetentionDays,
         })
       : undefined;
+    // Only this direction's state machines (the workflow and, with EXPRESS, its slow lane, which
+    // share the role), in the region they run in (the target's), of this account may use the role.
+    // https://docs.aws.amazon.com/step-functions/latest/dg/cross-service-confused-deputy-prevention.html
+    const machineArn = (n: string) => `arn:${arns.partition}:states:${targetRegion}:${arns.account}:stateMachine:${n}`;
     this.stateMachineRole = new IamRole(this, 'workflow-role', {
       provider,
       name: machineName,
-      // only this state machine of this account may use the role
-      // https://docs.aws.amazon.com/step-functions/latest/dg/cross-service-confused-deputy-prevention.html
       assumeRolePolicy: assumeRolePolicy('states.amazonaws.com', {
         account: arns.account,
-        arns: [`arn:${arns.partition}:states:${config.secondaryRegion}:${arns.account}:stateMachine:${machineName}`],
+        arns: express ? [machineArn(machineName), machineArn(slowLaneName)] : [machineArn(machineName)],
       }),
     });
     const machinePolicy = new IamRolePolicy(this, 'workflow-policy', {

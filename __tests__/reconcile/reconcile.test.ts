@@ -1,16 +1,21 @@
 // The reconciliation job against moto server (two regions, SSM cursor, failure table in the
 // secondary): drift is found and repaired through the replication library, recorded failures are
 // re-applied and deleted, the cursor walks the fleet slice by slice.
-import { CreateTableCommand, DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { DeleteThingGroupCommand, UpdateThingCommand, UpdateThingGroupCommand } from '@aws-sdk/client-iot';
 import { GetParameterCommand, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { DeleteThingShadowCommand } from '@aws-sdk/client-iot-data-plane';
+import { marshall } from '@aws-sdk/util-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { diffSnapshots, planRun, reconcile, repairThing, snapshotRegion } from '../../functions/lib/fleet';
 import { reconciliationSizing, scheduleIntervalSeconds } from '../../stacks/reconciliation';
 import { createContext, type ReplicationContext } from '../../functions/lib/replication';
-import { addToGroup, createDevice, createGroup, createThing, describeGroup, thingEvent, updateShadow } from '../support/fleet';
+import { addToGroup, createDevice, createGroup, createThing, describeGroup, describeThing, readShadow, thingEvent, updateShadow } from '../support/fleet';
 import { FAKE_CREDENTIALS, motoClient, startMoto, type Moto } from '../support/moto';
 import { PRIMARY, SECONDARY, seedFleet, sides, useFakeCredentials } from '../cli/helpers';
+import { createFailureTable } from '../workflow/harness';
+import { createEventsTable, EVENTS_TABLE } from '../support/two-way';
+import { DELETED_KEY_ATTRIBUTE } from '../../functions/lib/markers';
 
 let moto: Moto;
 let ctx: ReplicationContext;
@@ -37,20 +42,30 @@ beforeEach(async () => {
     credentials: { ...FAKE_CREDENTIALS },
     logger: new Logger({ serviceName: 'test', logLevel: 'SILENT' }),
   });
-  await dynamodb.send(
-    new CreateTableCommand({
-      TableName: TABLE,
-      BillingMode: 'PAY_PER_REQUEST',
-      KeySchema: [{ AttributeName: 'eventId', KeyType: 'HASH' }],
-      AttributeDefinitions: [{ AttributeName: 'eventId', AttributeType: 'S' }],
-    }),
-  );
+  await createFailureTable(dynamodb, TABLE);
 });
 
 async function copyAll(): Promise<void> {
   const { primary } = sides(moto.endpoint);
   for (const name of ['dev-1', 'dev-2', 'dev-3', 'dev-4', 'gw-1']) await repairThing(ctx, name);
   expect(primary.region).toBe(PRIMARY);
+}
+
+/** Runs the Lambda handler, loaded afresh with `env` (it reads its environment at load, as in Lambda). */
+async function runHandler(env: Record<string, string>): Promise<Record<string, number>> {
+  const full = { ...env, IOT_DR_AWS_ENDPOINT: moto.endpoint, POWERTOOLS_METRICS_DISABLED: 'true', POWERTOOLS_LOG_LEVEL: 'SILENT' };
+  const saved = { ...process.env };
+  Object.assign(process.env, full);
+  try {
+    let handler: (() => Promise<Record<string, number>>) | undefined;
+    jest.isolateModules(() => {
+      handler = require('../../functions/reconcile/handler').handler;
+    });
+    return await handler!();
+  } finally {
+    for (const key of Object.keys(full)) delete process.env[key];
+    Object.assign(process.env, saved);
+  }
 }
 
 async function differences() {
@@ -221,36 +236,119 @@ describe('reconcile', () => {
   it('runs as the Lambda handler with its environment (no failure table configured)', async () => {
     const { primary } = sides(moto.endpoint);
     await createThing(primary, 'h-1');
-    const env = {
-      PRIMARY_REGION: PRIMARY,
-      SECONDARY_REGION: SECONDARY,
+    const result = await runHandler({
+      ORIGIN_REGION: PRIMARY,
+      TARGET_REGION: SECONDARY,
       REPLICATION_MODE: 'complete',
       CURSOR_PARAMETER: CURSOR,
       THINGS_PER_RUN: '50',
-      IOT_DR_AWS_ENDPOINT: moto.endpoint,
-      POWERTOOLS_METRICS_DISABLED: 'true',
-      POWERTOOLS_LOG_LEVEL: 'SILENT',
-    };
-    const saved = { ...process.env };
-    Object.assign(process.env, env);
-    try {
-      let handler: (() => Promise<{ thingsChecked: number; thingsRepaired: number }>) | undefined;
-      jest.isolateModules(() => {
-        handler = require('../../functions/reconcile/handler').handler;
-      });
-      const result = await handler!();
-      expect(result).toEqual(expect.objectContaining({ thingsChecked: 1, thingsRepaired: 1, failuresRepaired: 0 }));
-    } finally {
-      for (const key of Object.keys(env)) delete process.env[key];
-      Object.assign(process.env, saved);
+    });
+    expect(result).toEqual(expect.objectContaining({ thingsChecked: 1, thingsRepaired: 1, failuresRepaired: 0 }));
+  });
+
+  it('two-way: the reverse instance (in the primary) re-applies a failure of the reverse workflow into the PRIMARY, from its own table only', async () => {
+    // Given a thing provisioned in the secondary (during a failover) whose replication to the
+    // primary failed: the reverse workflow recorded it in ITS failure table, in the primary
+    const { primary, secondary } = sides(moto.endpoint);
+    const primaryDb = motoClient(DynamoDBClient, moto.endpoint, PRIMARY);
+    const primarySsm = motoClient(SSMClient, moto.endpoint, PRIMARY);
+    const REVERSE_TABLE = `${TABLE}-to-primary`;
+    const REVERSE_CURSOR = `${CURSOR}-to-primary`;
+    await createFailureTable(primaryDb, REVERSE_TABLE);
+    await createThing(secondary, 'field-7', { attributes: { site: 'oslo' } });
+    const failed = thingEvent(SECONDARY, 'CREATED', { name: 'field-7', attributes: { site: 'oslo' }, timestamp: Date.now() - 3_600_000 });
+    // ...and a thing deleted in the secondary whose delete failed too: only that recorded DELETED
+    // event may remove it from the primary (the merge drift pass keeps a target's thing the origin
+    // lacks), so its removal proves the re-apply wrote into the primary
+    await createThing(primary, 'gone-7');
+    const deleted = thingEvent(SECONDARY, 'DELETED', { name: 'gone-7' });
+    for (const [id, event] of [['evt-rev-1', failed], ['evt-rev-2', deleted]] as const) {
+      await primaryDb.send(
+        new PutItemCommand({
+          TableName: REVERSE_TABLE,
+          Item: { eventId: { S: id }, event: { S: JSON.stringify(event) }, error: { S: 'RetryableError' }, attempts: { N: '10' } },
+        }),
+      );
     }
+    // ...a thing only the primary has (its own: merge keeps it), and a failure of the FORWARD
+    // workflow in the secondary's table, which is not this instance's to touch
+    await createThing(primary, 'prim-only');
+    await dynamodb.send(
+      new PutItemCommand({ TableName: TABLE, Item: { eventId: { S: 'evt-fwd-1' }, event: { S: JSON.stringify({ eventType: 'NOT_AN_EVENT' }) } } }),
+    );
+
+    // When the reverse instance's handler runs with the environment the stack gives it
+    const result = await runHandler({
+      ORIGIN_REGION: SECONDARY,
+      TARGET_REGION: PRIMARY,
+      REPLICATION_MODE: 'complete',
+      CONFLICT_POLICY: 'merge',
+      CURSOR_PARAMETER: REVERSE_CURSOR,
+      FAILURE_TABLE: REVERSE_TABLE,
+      THINGS_PER_RUN: '50',
+    });
+
+    // Then the failure is re-applied into the primary and its record deleted
+    expect(result).toEqual(expect.objectContaining({ failuresRepaired: 2, failuresRemaining: 0 }));
+    expect((await describeThing(primary, 'field-7'))?.attributes).toEqual({ site: 'oslo' });
+    expect(await describeThing(primary, 'gone-7')).toBeUndefined();
+    for (const id of ['evt-rev-1', 'evt-rev-2']) {
+      expect((await primaryDb.send(new GetItemCommand({ TableName: REVERSE_TABLE, Key: { eventId: { S: id } } }))).Item).toBeUndefined();
+    }
+    // ...the primary's own thing is kept, nothing was written into the secondary
+    expect(await describeThing(primary, 'prim-only')).toBeDefined();
+    expect(await describeThing(secondary, 'prim-only')).toBeUndefined();
+    // ...its cursor lives in the primary, and the forward workflow's failure is untouched
+    const cursor = await primarySsm.send(new GetParameterCommand({ Name: REVERSE_CURSOR, WithDecryption: true }));
+    expect(JSON.parse(cursor.Parameter?.Value ?? '{}')).toMatchObject({ passes: 1 });
+    await expect(ssm.send(new GetParameterCommand({ Name: REVERSE_CURSOR }))).rejects.toThrow();
+    expect((await dynamodb.send(new GetItemCommand({ TableName: TABLE, Key: { eventId: { S: 'evt-fwd-1' } } }))).Item).toBeDefined();
+    primaryDb.destroy();
+    primarySsm.destroy();
+  });
+
+  it('two-way: the drift pass does not re-create a shadow its own region deleted after the origin\'s last write (tombstones)', async () => {
+    // Given a shadow in both regions, deleted in the primary; the delete's tombstone is in the
+    // primary's copy of the replication table, its event has not reached the secondary yet
+    const { primary, secondary } = sides(moto.endpoint);
+    const primaryDb = motoClient(DynamoDBClient, moto.endpoint, PRIMARY);
+    await createEventsTable(primaryDb);
+    for (const side of [primary, secondary]) {
+      await createThing(side, 'lamp-9');
+      await updateShadow(side, 'lamp-9', '', { reported: { on: true } });
+    }
+    await primary.data.send(new DeleteThingShadowCommand({ thingName: 'lamp-9' }));
+    await primaryDb.send(
+      new PutItemCommand({
+        TableName: EVENTS_TABLE,
+        Item: marshall({ uuid: 'del-1', originRegion: PRIMARY, [DELETED_KEY_ATTRIBUTE]: 'shadow/lamp-9/', timestamp: Math.floor(Date.now() / 1000) }),
+      }),
+    );
+    const env = {
+      ORIGIN_REGION: SECONDARY,
+      TARGET_REGION: PRIMARY,
+      REPLICATION_MODE: 'complete',
+      CONFLICT_POLICY: 'merge',
+      CURSOR_PARAMETER: `${CURSOR}-to-primary`,
+      THINGS_PER_RUN: '50',
+    };
+
+    // When the reverse instance runs with the replication table (as the stack configures it)
+    await runHandler({ ...env, TABLE_NAME: EVENTS_TABLE });
+    // Then the delete wins: the primary's shadow stays deleted
+    expect(await readShadow(primary, 'lamp-9')).toBeUndefined();
+
+    // (Without the tombstones the same run would re-create it: what the lookup prevents.)
+    await runHandler(env);
+    expect((await readShadow(primary, 'lamp-9'))?.state).toEqual({ reported: { on: true } });
+    primaryDb.destroy();
   });
 
   it('fails loudly when the handler environment is incomplete', () => {
     const saved = process.env.THINGS_PER_RUN;
     Object.assign(process.env, {
-      PRIMARY_REGION: PRIMARY,
-      SECONDARY_REGION: SECONDARY,
+      ORIGIN_REGION: PRIMARY,
+      TARGET_REGION: SECONDARY,
       REPLICATION_MODE: 'complete',
       CURSOR_PARAMETER: CURSOR,
       THINGS_PER_RUN: 'lots',
@@ -260,10 +358,19 @@ describe('reconcile', () => {
         /THINGS_PER_RUN must be a whole number >= 1 \(got "lots"\)/,
       );
     } finally {
-      for (const key of ['PRIMARY_REGION', 'SECONDARY_REGION', 'REPLICATION_MODE', 'CURSOR_PARAMETER'])
+      for (const key of ['ORIGIN_REGION', 'TARGET_REGION', 'REPLICATION_MODE', 'CURSOR_PARAMETER'])
         delete process.env[key];
       if (saved === undefined) delete process.env.THINGS_PER_RUN;
       else process.env.THINGS_PER_RUN = saved;
+    }
+  });
+
+  it('names the missing variable when the handler has no region pair (ORIGIN_REGION/TARGET_REGION)', () => {
+    Object.assign(process.env, { TARGET_REGION: SECONDARY, REPLICATION_MODE: 'complete', CURSOR_PARAMETER: CURSOR, THINGS_PER_RUN: '5' });
+    try {
+      expect(() => jest.isolateModules(() => require('../../functions/reconcile/handler'))).toThrow(/ORIGIN_REGION/);
+    } finally {
+      for (const key of ['TARGET_REGION', 'REPLICATION_MODE', 'CURSOR_PARAMETER', 'THINGS_PER_RUN']) delete process.env[key];
     }
   });
 
@@ -287,6 +394,16 @@ describe('reconcile', () => {
     // A small fleet runs the minimum; an unknown fleet (first pass) the cap
     expect(planRun(sizing, 1000, 500)).toMatchObject({ thingsPerRun: 500 });
     expect(planRun(sizing, 0, 500)).toEqual({ thingsPerRun: 1680, fullPassHours: null, quotaBound: true });
+    // Two-way (two instances, one per direction, reading the same quota): each gets half the share,
+    // 1 thing/s and 840 per run, so the account's reads stay at 20 % and the passes take longer
+    const half = { ...sizing, maxThingsPerSecond: Number(reconciliationSizing({ schedule: 'rate(15 minutes)', fullPassHours: 24, quotaSharePercent: 20, readQuotaTps: 10 }, 900, 2).MAX_THINGS_PER_SECOND) };
+    expect(half.maxThingsPerSecond).toBe(1);
+    expect(planRun(half, 12_000, 500)).toEqual({ thingsPerRun: 500, fullPassHours: 6, quotaBound: false });
+    expect(planRun(half, 100_000, 500)).toEqual({ thingsPerRun: 840, fullPassHours: 30, quotaBound: true });
+    expect(planRun(half, 1_000_000, 500)).toEqual({ thingsPerRun: 840, fullPassHours: 297.75, quotaBound: true });
+    // ...and with the share doubled to 40 % the one-way times come back
+    const doubled = Number(reconciliationSizing({ schedule: 'rate(15 minutes)', fullPassHours: 24, quotaSharePercent: 40, readQuotaTps: 10 }, 900, 2).MAX_THINGS_PER_SECOND);
+    expect(planRun({ ...sizing, maxThingsPerSecond: doubled }, 100_000, 500).fullPassHours).toBe(24);
     expect(scheduleIntervalSeconds('rate(1 hour)')).toBe(3600);
     expect(scheduleIntervalSeconds('rate(2 days)')).toBe(172800);
     expect(scheduleIntervalSeconds('cron(0 * * * ? *)')).toBe(3600);

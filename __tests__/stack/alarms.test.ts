@@ -42,7 +42,7 @@ function configProblems(input: unknown): readonly string[] {
 }
 
 describe('Stack: alarm notifications', () => {
-  it('covers every alarm the stack has: capture, replication (both directions), reconciliation, both canaries and both health checks', () => {
+  it('covers every alarm the stack has: capture, replication and reconciliation (both directions), both canaries and both health checks', () => {
     const names = alarms(synthJson({})).map(([, a]) => `${a.alarm_name} (${a.provider})`);
     expect(names.sort()).toEqual([
       'iot-dr-capture-errors (aws.primary)',
@@ -50,6 +50,7 @@ describe('Stack: alarm notifications', () => {
       'iot-dr-primary-canary (aws.primary)',
       'iot-dr-primary-unhealthy (aws.primary)',
       'iot-dr-reconcile-failed (aws.secondary)',
+      'iot-dr-reconcile-failed-to-primary (aws.primary)',
       'iot-dr-replication-dlq-not-empty (aws.secondary)',
       'iot-dr-replication-dlq-not-empty-to-primary (aws.primary)',
       'iot-dr-replication-failed-events (aws.secondary)',
@@ -84,7 +85,7 @@ describe('Stack: alarm notifications', () => {
     expect(tf.resource.aws_sns_topic).toBeUndefined();
     for (const [, alarm] of alarms(tf)) expect(alarm.alarm_actions).toBeUndefined();
     const warnings = stack.node.metadata.filter((m) => /warn/i.test(m.type)).map((m) => String(m.data));
-    expect(warnings).toEqual([expect.stringMatching(/13 alarms notify nobody: set alarms\.email or alarms\.topicArns/)]);
+    expect(warnings).toEqual([expect.stringMatching(/14 alarms notify nobody: set alarms\.email or alarms\.topicArns/)]);
   });
 
   it.each<[string, IotDrConfigInput, string[]]>([

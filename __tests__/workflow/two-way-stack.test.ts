@@ -82,6 +82,19 @@ describe('Stack: two-way replication (default)', () => {
     }
   });
 
+  it.each(directions)('lets Step Functions assume its workflow role only for its own two state machines, in $target', ({ prefix, target, suffix }) => {
+    const role = under(tf, prefix, 'aws_iam_role').find(([, r]) => r.name === `iot-dr-replication${suffix}`)![1];
+    const [statement] = JSON.parse(role.assume_role_policy).Statement;
+    const arns = [].concat(statement.Condition.ArnLike['aws:SourceArn']) as string[];
+    expect(arns.map((a) => /:states:([a-z0-9-]+):.*:stateMachine:(.+)$/.exec(a)?.slice(1))).toEqual([
+      [target, `iot-dr-replication${suffix}`],
+      [target, `iot-dr-replication-slow-lane${suffix}`],
+    ]);
+    // ...which are the machines that use it
+    const machines = under(tf, prefix, 'aws_sfn_state_machine').map(([, m]) => m.name).sort();
+    expect(machines).toEqual([`iot-dr-replication${suffix}`, `iot-dr-replication-slow-lane${suffix}`].sort());
+  });
+
   it('one-way replication has neither the reverse workflow nor the secondary capture', () => {
     const oneWay = synthJson({ ...CONFIG, replication: { direction: 'one-way' } });
     expect(Object.keys(oneWay.resource).flatMap((type) => under(oneWay, 'primary-replication', type))).toEqual([]);

@@ -2,7 +2,8 @@
 // capture rules emulated by a recording proxy, cli/drill/capture.ts: moto has no rules engine),
 // delivered to the OTHER region's real stream trigger, which runs the batch through the deployed
 // workflow shape (Express per batch + Standard slow lane, the real ASL on a local Step Functions
-// endpoint, cli/drill/local-sfn.ts) with that direction's real worker handlers.
+// endpoint, cli/drill/local-sfn.ts) with that direction's real worker handlers (the harness:
+// __tests__/support/two-way.ts, shared with `npm run bench:cost -- --two-way`).
 // Every round of captured changes is counted: executions per direction and writes (outcomes that
 // changed something), which is how echo suppression is proven.
 //
@@ -10,191 +11,46 @@
 // update, AWS keeps each field's own time. Split-brain cases here therefore edit whole documents a
 // second apart; the per-field rule is covered on AWS-shaped documents in
 // __tests__/replication/conflicts.test.ts.
-import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DeleteThingShadowCommand } from '@aws-sdk/client-iot-data-plane';
-import { CreateTableCommand, DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
-import { marshall } from '@aws-sdk/util-dynamodb';
 import { DeleteThingCommand, UpdateThingCommand } from '@aws-sdk/client-iot';
-import { DELETED_KEY_ATTRIBUTE, DELETIONS_INDEX } from '../../functions/lib/markers';
-import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
-import { startCaptureProxy, type CaptureProxy } from '../../cli/drill/capture';
+import type { CaptureProxy } from '../../cli/drill/capture';
 import type { Side } from '../../cli/drill/fleet';
-import { startLocalStepFunctions, type LocalStepFunctions } from '../../cli/drill/local-sfn';
-import { batchWorkflowDefinition, WORKER_FAMILIES, type WorkerFamily, workflowDefinition } from '../../stacks/workflow-definition';
 import { createThing, describeThing, readShadow, updateShadow } from '../support/fleet';
-import { motoClient, motoIot, motoIotData, startMoto, workerLambdaEnv, type Moto } from '../support/moto';
-import { ACCOUNT, FAKE_WORKERS, PRIMARY, SECONDARY, TEST_RETRY, createFailureTable, streamEvent, streamRecord } from './harness';
-
-type Handler = (input: any) => Promise<any>;
-type Direction = 'toSecondary' | 'toPrimary';
-
-interface Pipeline {
-  readonly region: string;
-  readonly batchArn: string;
-  readonly sfn: LocalStepFunctions;
-  readonly ddb: DynamoDBClient;
-  readonly trigger: (event: DynamoDBStreamEvent) => Promise<DynamoDBBatchResponse>;
-  /** Writes (outcomes that changed something) made by this direction's workers. */
-  writes: number;
-}
+import { startMoto, type Moto } from '../support/moto';
+import { type Round, startTwoWay, type TwoWay } from '../support/two-way';
 
 let moto: Moto;
+let twoWay: TwoWay;
 let proxy: CaptureProxy;
 let primary: Side;
 let secondary: Side;
-const pipelines = {} as Record<Direction, Pipeline>;
 const saved = { ...process.env };
-const TABLE = 'iot-dr-events';
-const tables: Record<string, DynamoDBClient> = {};
-const ENTRIES: Record<WorkerFamily, string> = { thing: 'worker-thing', thingType: 'worker-thing-type', thingGroup: 'worker-thing-group', shadow: 'worker-shadow' };
-
-/**
- * One direction as the stack deploys it (the default workflow shape: an Express execution per
- * stream batch, a Standard slow lane): the real trigger, the ASL on a local Step Functions
- * endpoint, and the four real workers, loaded with that direction's environment.
- */
-async function pipeline(direction: Direction): Promise<Pipeline> {
-  const region = direction === 'toSecondary' ? SECONDARY : PRIMARY;
-  const suffix = direction === 'toSecondary' ? '' : '-to-primary';
-  const arn = (n: string) => `arn:aws:states:${region}:${ACCOUNT}:stateMachine:${n}${suffix}`;
-  const ddb = motoClient(DynamoDBClient, moto.endpoint, region);
-  const sqs = motoClient(SQSClient, moto.endpoint, region);
-  const dlqUrl = (await sqs.send(new CreateQueueCommand({ QueueName: `iot-dr-replication-dlq${suffix}` }))).QueueUrl!;
-  sqs.destroy();
-  await createFailureTable(ddb);
-  // The workers, as the stack configures this direction; every IoT call goes through the capture proxy.
-  Object.assign(process.env, {
-    ...workerLambdaEnv(proxy.endpoint, 'thing-only', { direction: direction === 'toSecondary' ? 'to-secondary' : 'to-primary', conflicts: 'merge' }),
-    TABLE_NAME: TABLE,
-  });
-  const real = {} as Record<WorkerFamily, Handler>;
-  jest.isolateModules(() => {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    for (const family of WORKER_FAMILIES) real[family] = require(`../../functions/${ENTRIES[family]}/handler`).handler;
-  });
-  const workers = {} as Record<WorkerFamily, Handler>;
-  for (const family of WORKER_FAMILIES) {
-    workers[family] = async (input) => {
-      const out = await real[family](input);
-      p.writes += (out.outcomes as Array<{ action: string }>).filter((o) => o.action !== 'unchanged' && o.action !== 'skipped').length;
-      return out;
-    };
-  }
-  const props = { workers: FAKE_WORKERS, failureTableName: 'iot-dr-failures', failureRetentionDays: 14, retry: TEST_RETRY, taskTimeoutSeconds: 60 };
-  const sfn = await startLocalStepFunctions({
-    machines: [
-      { arn: arn('iot-dr-replication'), type: 'EXPRESS', definition: batchWorkflowDefinition({ ...props, slowLaneArn: arn('iot-dr-replication-slow-lane') }) },
-      { arn: arn('iot-dr-replication-slow-lane'), type: 'STANDARD', definition: workflowDefinition(props) },
-    ],
-    workers,
-    dynamodb: ddb,
-    forwardTo: moto.endpoint,
-  });
-  // The trigger, as the stack configures it in this region.
-  Object.assign(process.env, {
-    STATE_MACHINE_ARN: arn('iot-dr-replication'),
-    WORKFLOW_TYPE: 'EXPRESS',
-    DLQ_URL: dlqUrl,
-    SECONDARY_REGION: region,
-    IOT_DR_AWS_ENDPOINT: sfn.endpoint,
-  });
-  let trigger!: Pipeline['trigger'];
-  jest.isolateModules(() => {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    trigger = require('../../functions/stream-trigger/handler').handler;
-  });
-  const p: Pipeline = { region, batchArn: arn('iot-dr-replication'), sfn, ddb, trigger, writes: 0 };
-  return p;
-}
 
 beforeAll(async () => {
   moto = await startMoto();
-  // The replication table with its tombstone index in both regions (moto has no global tables:
-  // each region's copy gets the items captured there, which is what a worker there queries).
-  for (const region of [PRIMARY, SECONDARY]) {
-    tables[region] = motoClient(DynamoDBClient, moto.endpoint, region);
-    await tables[region].send(
-      new CreateTableCommand({
-        TableName: TABLE,
-        BillingMode: 'PAY_PER_REQUEST',
-        AttributeDefinitions: [
-          { AttributeName: 'uuid', AttributeType: 'S' },
-          { AttributeName: DELETED_KEY_ATTRIBUTE, AttributeType: 'S' },
-        ],
-        KeySchema: [{ AttributeName: 'uuid', KeyType: 'HASH' }],
-        GlobalSecondaryIndexes: [{ IndexName: DELETIONS_INDEX, KeySchema: [{ AttributeName: DELETED_KEY_ATTRIBUTE, KeyType: 'HASH' }], Projection: { ProjectionType: 'ALL' } }],
-      }),
-    );
-  }
-  proxy = await startCaptureProxy(moto.endpoint, async (item) => {
-    await tables[item.originRegion as string].send(new PutItemCommand({ TableName: TABLE, Item: marshall(item, { removeUndefinedValues: true }) as never }));
+  // Each direction's worker and trigger modules are loaded afresh with that direction's environment.
+  twoWay = await startTwoWay({
+    motoEndpoint: moto.endpoint,
+    load: (path) => {
+      let module: unknown;
+      jest.isolateModules(() => {
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        module = require(path);
+      });
+      return module;
+    },
   });
-  const side = (region: string): Side => ({ region, iot: motoIot(proxy.endpoint, region), data: motoIotData(proxy.endpoint, region) });
-  primary = side(PRIMARY);
-  secondary = side(SECONDARY);
-  pipelines.toSecondary = await pipeline('toSecondary');
-  pipelines.toPrimary = await pipeline('toPrimary');
+  ({ proxy, primary, secondary } = twoWay);
 }, 60_000);
 
 afterAll(async () => {
   process.env = saved;
-  for (const p of Object.values(pipelines)) {
-    await p.sfn.stop();
-    p.ddb.destroy();
-  }
-  for (const t of Object.values(tables)) t.destroy();
-  await proxy?.stop();
+  await twoWay?.stop();
   await moto?.stop();
 });
 
-interface Round {
-  readonly executions: Record<Direction, number>;
-  readonly writes: Record<Direction, number>;
-  readonly failed: number;
-}
-
-/**
- * Delivers `items` to one direction's trigger as one stream batch (one Express execution per
- * batch, as deployed); returns the executions it ran and the writes its workers made.
- */
-async function deliver(direction: Direction, items: ReadonlyArray<{ uuid: string }>): Promise<{ executions: number; writes: number; failed: number }> {
-  const p = pipelines[direction];
-  const before = { executions: totalExecutions(p), writes: p.writes, failed: totalFailed(p) };
-  const response = await p.trigger(streamEvent(items.map((i) => streamRecord(i))));
-  await p.sfn.drain();
-  expect(response.batchItemFailures).toEqual([]);
-  return { executions: totalExecutions(p) - before.executions, writes: p.writes - before.writes, failed: totalFailed(p) - before.failed };
-}
-const totalExecutions = (p: Pipeline) => Object.values(p.sfn.stats).reduce((n, s) => n + s.executions, 0);
-const totalFailed = (p: Pipeline) => Object.values(p.sfn.stats).reduce((n, s) => n + s.failed, 0);
-
-/**
- * Replicates until no change is captured any more (at most `maxRounds`): each round delivers what
- * the previous one captured, the primary's events to the secondary and the secondary's to the
- * primary, in the order asked for.
- */
-async function replicate(order: 'primary-first' | 'secondary-first' = 'primary-first', maxRounds = 6): Promise<Round[]> {
-  const rounds: Round[] = [];
-  for (let n = 0; n < maxRounds; n++) {
-    const items = proxy.drain();
-    if (!items.length) return rounds;
-    const byDirection: Record<Direction, typeof items> = {
-      toSecondary: items.filter((i) => i.originRegion === PRIMARY),
-      toPrimary: items.filter((i) => i.originRegion === SECONDARY),
-    };
-    const sequence: Direction[] = order === 'primary-first' ? ['toSecondary', 'toPrimary'] : ['toPrimary', 'toSecondary'];
-    const round = { executions: { toSecondary: 0, toPrimary: 0 }, writes: { toSecondary: 0, toPrimary: 0 }, failed: 0 };
-    for (const direction of sequence) {
-      if (!byDirection[direction].length) continue;
-      const r = await deliver(direction, byDirection[direction]);
-      round.executions[direction] = r.executions;
-      round.writes[direction] = r.writes;
-      round.failed += r.failed;
-    }
-    rounds.push(round);
-  }
-  throw new Error(`replication did not settle within ${maxRounds} rounds: ${JSON.stringify(rounds)}`);
-}
+/** Replicates until no change is captured any more (see `TwoWay.replicate`); one stream batch per direction and round. */
+const replicate = (order: 'primary-first' | 'secondary-first' = 'primary-first') => twoWay.replicate({ order });
 
 const total = (rounds: Round[], key: 'executions' | 'writes') =>
   rounds.reduce((n, r) => n + r[key].toSecondary + r[key].toPrimary, 0);

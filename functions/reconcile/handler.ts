@@ -1,7 +1,10 @@
 /**
- * Scheduled reconciliation (EventBridge rule in the secondary): verifies a slice of the fleet,
- * repairs drift and re-applies recorded failures through the replication library. The logic is
- * `functions/lib/fleet/reconcile.ts`; this handler wires clients, logs and metrics.
+ * Scheduled reconciliation of one direction (EventBridge rule in the region it repairs): verifies
+ * a slice of the fleet, repairs drift from ORIGIN_REGION into TARGET_REGION (its own region) and
+ * re-applies the failures that direction's workflow recorded, through the replication library.
+ * The secondary's instance has origin = primary; two-way replication adds one in the primary with
+ * origin = secondary. The logic is `functions/lib/fleet/reconcile.ts`; this handler wires clients,
+ * logs and metrics.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SSMClient } from '@aws-sdk/client-ssm';
@@ -10,14 +13,17 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { clientConfig } from '../lib/aws';
 import { ConfigurationError, requiredEnv } from '../lib/errors';
 import { reconcile } from '../lib/fleet/reconcile';
-import { type ConflictPolicy, createContext, type ReplicationMode } from '../lib/replication';
+import { type ConflictPolicy, createContext, type ReplicationMode, tableDeletionLog } from '../lib/replication';
 
-const PRIMARY_REGION = requiredEnv('PRIMARY_REGION');
-const SECONDARY_REGION = requiredEnv('SECONDARY_REGION');
+/** The region read (the replication workflow's origin for this direction). */
+const ORIGIN_REGION = requiredEnv('ORIGIN_REGION');
+/** The region written: the function's own (cursor, failure table and DLQ live there too). */
+const TARGET_REGION = requiredEnv('TARGET_REGION');
 const REPLICATION_MODE = requiredEnv('REPLICATION_MODE', ['complete', 'thing-only']) as ReplicationMode;
 /**
- * Two-way replication: `merge`, so the repair never overwrites the secondary's own newer changes
- * (nor deletes what was provisioned there during a failover) with the primary's older state.
+ * Two-way replication: `merge`, so the repair never overwrites the target's own newer changes
+ * (nor deletes what was provisioned there, e.g. in the secondary during a failover) with the
+ * origin's older state.
  */
 const CONFLICT_POLICY = (process.env.CONFLICT_POLICY?.trim() ? requiredEnv('CONFLICT_POLICY', ['mirror', 'merge']) : 'mirror') as ConflictPolicy;
 const CURSOR_PARAMETER = requiredEnv('CURSOR_PARAMETER');
@@ -46,18 +52,25 @@ const SIZING = (() => {
 })();
 /** Empty when the replication workflow (and its failure table) is not deployed. */
 const FAILURE_TABLE = process.env.FAILURE_TABLE ?? '';
+/**
+ * Two-way (`merge`): the replication table, whose tombstones (this region's copy) decide delete vs
+ * update as in the workers: a shadow this region deleted after the origin's last write is not
+ * re-created by the repair.
+ */
+const TABLE_NAME = process.env.TABLE_NAME?.trim() ?? '';
 
 const logger = new Logger({ serviceName: 'iot-dr-reconcile' });
 const metrics = new Metrics({ namespace: 'IotDr', serviceName: 'reconcile' });
 const ctx = createContext({
-  originRegion: PRIMARY_REGION,
-  targetRegion: SECONDARY_REGION,
+  originRegion: ORIGIN_REGION,
+  targetRegion: TARGET_REGION,
   mode: REPLICATION_MODE,
   conflicts: CONFLICT_POLICY,
+  ...(CONFLICT_POLICY === 'merge' && TABLE_NAME ? { deletions: tableDeletionLog({ tableName: TABLE_NAME, region: TARGET_REGION }) } : {}),
   logger,
 });
-const ssm = new SSMClient(clientConfig({ region: SECONDARY_REGION }));
-const dynamodb = new DynamoDBClient(clientConfig({ region: SECONDARY_REGION }));
+const ssm = new SSMClient(clientConfig({ region: TARGET_REGION }));
+const dynamodb = new DynamoDBClient(clientConfig({ region: TARGET_REGION }));
 
 export const handler = async (): Promise<{
   thingsChecked: number;
