@@ -14,14 +14,14 @@ import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DeleteThingShadowCommand } from '@aws-sdk/client-iot-data-plane';
 import { CreateTableCommand, DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
-import { DeleteThingCommand, UpdateThingCommand } from '@aws-sdk/client-iot';
-import { DELETED_KEY_ATTRIBUTE, DELETIONS_INDEX } from '../../functions/lib/markers';
+import { DeleteThingCommand, DeleteThingGroupCommand, UpdateThingCommand, UpdateThingGroupCommand } from '@aws-sdk/client-iot';
+import { ITEM, CHANGES_INDEX, DELETIONS_INDEX, REMOVALS_INDEX } from '../../stacks/replication-table';
 import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
 import { startCaptureProxy, type CaptureProxy } from '../../cli/drill/capture';
 import type { Side } from '../../cli/drill/fleet';
 import { startLocalStepFunctions, type LocalStepFunctions } from '../../cli/drill/local-sfn';
 import { batchWorkflowDefinition, WORKER_FAMILIES, type WorkerFamily, workflowDefinition } from '../../stacks/workflow-definition';
-import { createThing, describeThing, readShadow, updateShadow } from '../support/fleet';
+import { createGroup, createThing, describeGroup, describeThing, readShadow, updateShadow } from '../support/fleet';
 import { motoClient, motoIot, motoIotData, startMoto, workerLambdaEnv, type Moto } from '../support/moto';
 import { ACCOUNT, FAKE_WORKERS, PRIMARY, SECONDARY, TEST_RETRY, createFailureTable, streamEvent, streamRecord } from './harness';
 
@@ -46,6 +46,8 @@ const pipelines = {} as Record<Direction, Pipeline>;
 const saved = { ...process.env };
 const TABLE = 'iot-dr-events';
 const tables: Record<string, DynamoDBClient> = {};
+/** Pinned registry-event time (epoch ms), or undefined for real time. */
+let pinnedClock: number | undefined;
 const ENTRIES: Record<WorkerFamily, string> = { thing: 'worker-thing', thingType: 'worker-thing-type', thingGroup: 'worker-thing-group', shadow: 'worker-shadow' };
 
 /**
@@ -109,26 +111,47 @@ async function pipeline(direction: Direction): Promise<Pipeline> {
 
 beforeAll(async () => {
   moto = await startMoto();
-  // The replication table with its tombstone index in both regions (moto has no global tables:
-  // each region's copy gets the items captured there, which is what a worker there queries).
+  // The replication table with the conflict rule's indexes in both regions, as
+  // stacks/replication-table.ts defines them (moto has no global tables: each region's copy gets
+  // the items captured there, which is what a worker there queries).
   for (const region of [PRIMARY, SECONDARY]) {
     tables[region] = motoClient(DynamoDBClient, moto.endpoint, region);
+    const byTime = (name: string, key: string, include: string[]) => ({
+      IndexName: name,
+      KeySchema: [
+        { AttributeName: key, KeyType: 'HASH' as const },
+        { AttributeName: ITEM.eventTime, KeyType: 'RANGE' as const },
+      ],
+      Projection: { ProjectionType: 'INCLUDE' as const, NonKeyAttributes: include },
+    });
     await tables[region].send(
       new CreateTableCommand({
         TableName: TABLE,
         BillingMode: 'PAY_PER_REQUEST',
         AttributeDefinitions: [
-          { AttributeName: 'uuid', AttributeType: 'S' },
-          { AttributeName: DELETED_KEY_ATTRIBUTE, AttributeType: 'S' },
+          { AttributeName: ITEM.id, AttributeType: 'S' },
+          { AttributeName: ITEM.deletedKey, AttributeType: 'S' },
+          { AttributeName: ITEM.changedKey, AttributeType: 'S' },
+          { AttributeName: ITEM.removedKey, AttributeType: 'S' },
+          { AttributeName: ITEM.eventTime, AttributeType: 'N' },
         ],
-        KeySchema: [{ AttributeName: 'uuid', KeyType: 'HASH' }],
-        GlobalSecondaryIndexes: [{ IndexName: DELETIONS_INDEX, KeySchema: [{ AttributeName: DELETED_KEY_ATTRIBUTE, KeyType: 'HASH' }], Projection: { ProjectionType: 'ALL' } }],
+        KeySchema: [{ AttributeName: ITEM.id, KeyType: 'HASH' }],
+        GlobalSecondaryIndexes: [
+          { IndexName: DELETIONS_INDEX, KeySchema: [{ AttributeName: ITEM.deletedKey, KeyType: 'HASH' }], Projection: { ProjectionType: 'ALL' } },
+          byTime(CHANGES_INDEX, ITEM.changedKey, [ITEM.originRegion]),
+          byTime(REMOVALS_INDEX, ITEM.removedKey, [ITEM.originRegion, 'state']),
+        ],
       }),
     );
   }
-  proxy = await startCaptureProxy(moto.endpoint, async (item) => {
-    await tables[item.originRegion as string].send(new PutItemCommand({ TableName: TABLE, Item: marshall(item, { removeUndefinedValues: true }) as never }));
-  });
+  // The registry events' clock: real time, unless a test pins it (simultaneous events).
+  proxy = await startCaptureProxy(
+    moto.endpoint,
+    async (item) => {
+      await tables[item.originRegion as string].send(new PutItemCommand({ TableName: TABLE, Item: marshall(item, { removeUndefinedValues: true }) as never }));
+    },
+    { clock: () => pinnedClock ?? Date.now() },
+  );
   const side = (region: string): Side => ({ region, iot: motoIot(proxy.endpoint, region), data: motoIotData(proxy.endpoint, region) });
   primary = side(PRIMARY);
   secondary = side(SECONDARY);
@@ -336,4 +359,113 @@ describe('Two-way replication (moto, two regions, real trigger, ASL and workers 
     // The primary's delete (the replicator's, which carries no clientToken) comes back once, a no-op
     expect([total(rounds, 'executions'), total(rounds, 'writes')]).toEqual([2, 1]);
   });
+  // Registry: a change of the resource in one region after the other region deleted it wins (later
+  // wins by event time; the delete wins a tie). moto: the capture proxy stamps registry events
+  // with its clock, as AWS does with its own.
+  it.each(['primary-first', 'secondary-first'] as const)(
+    'thing updated in one region after the other deleted it, events delivered %s: the update wins in both regions',
+    async (order) => {
+      const thing = `tu-${order}`;
+      await createThing(primary, thing, { attributes: { v: '1' } });
+      await replicate();
+      // Given the thing deleted in the primary, then updated in the secondary
+      await primary.iot.send(new DeleteThingCommand({ thingName: thing }));
+      await sleep(20);
+      await secondary.iot.send(new UpdateThingCommand({ thingName: thing, attributePayload: { attributes: { v: '2' }, merge: false } }));
+      // When both events are delivered, in either order
+      await replicate(order);
+      // Then the later update stands in both regions (re-created in the primary)
+      expect((await describeThing(secondary, thing))?.attributes).toEqual({ v: '2' });
+      expect((await describeThing(primary, thing))?.attributes).toEqual({ v: '2' });
+    },
+  );
+
+  it.each(['primary-first', 'secondary-first'] as const)(
+    'thing deleted in one region and updated in the other at the same time, events delivered %s: the delete wins the tie in both regions',
+    async (order) => {
+      const thing = `tt-${order}`;
+      await createThing(primary, thing, { attributes: { v: '1' } });
+      await replicate();
+      // Given the delete and the update stamped with the same time
+      pinnedClock = Date.now();
+      try {
+        await primary.iot.send(new DeleteThingCommand({ thingName: thing }));
+        await secondary.iot.send(new UpdateThingCommand({ thingName: thing, attributePayload: { attributes: { v: '2' }, merge: false } }));
+        await replicate(order);
+      } finally {
+        pinnedClock = undefined;
+      }
+      expect(await describeThing(primary, thing)).toBeUndefined();
+      expect(await describeThing(secondary, thing)).toBeUndefined();
+    },
+  );
+
+  it.each(['primary-first', 'secondary-first'] as const)(
+    'thing group updated in one region after the other deleted it, events delivered %s: the update wins in both regions',
+    async (order) => {
+      const group = `gu-${order}`;
+      await createGroup(primary, group, { description: 'one' });
+      await replicate();
+      await primary.iot.send(new DeleteThingGroupCommand({ thingGroupName: group }));
+      await sleep(20);
+      await secondary.iot.send(new UpdateThingGroupCommand({ thingGroupName: group, thingGroupProperties: { thingGroupDescription: 'two' } }));
+      await replicate(order);
+      expect((await describeGroup(secondary, group))?.thingGroupProperties?.thingGroupDescription).toBe('two');
+      expect((await describeGroup(primary, group))?.thingGroupProperties?.thingGroupDescription).toBe('two');
+    },
+  );
+
+  it.each(['primary-first', 'secondary-first'] as const)(
+    'thing group deleted in one region after the other updated it, events delivered %s: the delete wins in both regions',
+    async (order) => {
+      const group = `gd-${order}`;
+      await createGroup(primary, group, { description: 'one' });
+      await replicate();
+      await secondary.iot.send(new UpdateThingGroupCommand({ thingGroupName: group, thingGroupProperties: { thingGroupDescription: 'two' } }));
+      await sleep(20);
+      await primary.iot.send(new DeleteThingGroupCommand({ thingGroupName: group }));
+      await replicate(order);
+      expect(await describeGroup(primary, group)).toBeUndefined();
+      expect(await describeGroup(secondary, group)).toBeUndefined();
+    },
+  );
+
+  // Shadow fields: a removal (a null in the accepted document) is a tombstone too. moto stamps
+  // every field with the last update's time (AWS: each field its own), so each region's edit is a
+  // second apart and the untouched field's value is the same in both.
+  it.each(['primary-first', 'secondary-first'] as const)(
+    'shadow field removed in one region after the other set it, events delivered %s: the removal wins in both regions',
+    async (order) => {
+      const thing = `rm-${order}`;
+      await createThing(primary, thing);
+      await updateShadow(primary, thing, '', { reported: { temp: 20, mode: 'eco' } });
+      await replicate();
+      // Given mode set in the primary, then (a second later) removed in the secondary
+      await updateShadow(primary, thing, '', { reported: { mode: 'boost' } });
+      await sleep(1100);
+      await updateShadow(secondary, thing, '', { reported: { mode: null } });
+      // When both events are delivered, in either order
+      await replicate(order);
+      // Then neither region has mode (the secondary's removal tombstone keeps it from coming back)
+      expect(await reported(secondary, thing)).toEqual({ temp: 20 });
+      expect(await reported(primary, thing)).toEqual({ temp: 20 });
+    },
+  );
+
+  it.each(['primary-first', 'secondary-first'] as const)(
+    'shadow field set in one region after the other removed it, events delivered %s: the set wins in both regions',
+    async (order) => {
+      const thing = `st-${order}`;
+      await createThing(primary, thing);
+      await updateShadow(primary, thing, '', { reported: { temp: 20, mode: 'eco' } });
+      await replicate();
+      // Given mode removed in the secondary, then (a second later) set in the primary
+      await updateShadow(secondary, thing, '', { reported: { mode: null } });
+      await sleep(1100);
+      await updateShadow(primary, thing, '', { reported: { mode: 'boost' } });
+      await replicate(order);
+      expect(await reported(secondary, thing)).toEqual({ temp: 20, mode: 'boost' });
+      expect(await reported(primary, thing)).toEqual({ temp: 20, mode: 'boost' });
+    },
+  );
 });

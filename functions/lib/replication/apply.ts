@@ -47,13 +47,13 @@ async function dispatchThing(ctx: ReplicationContext, event: ThingFamilyEvent): 
 }
 
 async function dispatchThingType(ctx: ReplicationContext, event: ThingTypeFamilyEvent): Promise<Outcome[]> {
-  return syncThingType(ctx, event.thingTypeName);
+  return syncThingType(ctx, event.thingTypeName, { eventTimeMs: event.timestamp });
 }
 
 async function dispatchThingGroup(ctx: ReplicationContext, event: ThingGroupFamilyEvent): Promise<Outcome[]> {
   switch (event.type) {
     case 'THING_GROUP_EVENT':
-      return syncThingGroup(ctx, event.thingGroupName);
+      return syncThingGroup(ctx, event.thingGroupName, { eventTimeMs: event.timestamp });
     case 'THING_GROUP_MEMBERSHIP_EVENT':
       return syncThingGroupMembership(ctx, event.groupName, event.thingName);
     case 'THING_GROUP_HIERARCHY_EVENT':

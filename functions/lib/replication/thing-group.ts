@@ -14,6 +14,7 @@ import {
 import { awsErrorName, isAlreadyExists } from '../aws';
 import { RetryableError } from '../errors';
 import { call, find, findAll, sameMap } from './call';
+import { targetChangeWins, targetDeleteWins } from './change-log';
 import { absentMeansDeleted, keptTargetOnly, type Outcome, type ReplicationContext } from './context';
 import { ensureThing } from './thing';
 
@@ -295,8 +296,30 @@ async function syncGroup(ctx: ReplicationContext, name: string, depth: Depth): P
  * AWS IoT) is recreated under the primary's parent with its whole subtree, memberships restored
  * from the primary. Deleted when the primary lost it (child groups converged first).
  */
-export async function syncThingGroup(ctx: ReplicationContext, name: string): Promise<Outcome[]> {
+export async function syncThingGroup(ctx: ReplicationContext, name: string, options: SyncThingGroupOptions = {}): Promise<Outcome[]> {
+  if (ctx.conflicts === 'merge' && ctx.changes && options.eventTimeMs !== undefined) {
+    // The conflict rule (delete vs change) for the group the event names; the groups a sync
+    // reaches through it (parents, children) converge on the origin as before.
+    const resource = { kind: 'thingGroup', name } as const;
+    const [source, target] = [await describeGroup(ctx, 'origin', name), await describeGroup(ctx, 'target', name)];
+    const decided = !source && target && absentMeansDeleted(ctx)
+      ? await targetChangeWins(ctx, resource, options.eventTimeMs)
+      : source && !target
+        ? await targetDeleteWins(ctx, resource, options.eventTimeMs)
+        : undefined;
+    if (decided) return [decided];
+  }
   return syncGroup(ctx, name, { up: 0, down: 0 });
+}
+
+/** Options of `syncThingGroup`. */
+export interface SyncThingGroupOptions {
+  /**
+   * Epoch milliseconds of the origin's THING_GROUP_EVENT. Policy `merge`: a group the target
+   * deleted at or after it is not re-created; on a DELETED event, a group the target created or
+   * updated after it is not deleted (docs/replication.md, "Conflict rule").
+   */
+  readonly eventTimeMs?: number;
 }
 
 async function groupsOfThing(ctx: ReplicationContext, side: 'origin' | 'target', thingName: string): Promise<string[] | undefined> {
