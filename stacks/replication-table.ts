@@ -52,6 +52,31 @@ export const ITEM = {
  */
 export { CHANGES_INDEX, DELETIONS_INDEX, REMOVALS_INDEX };
 
+/** The attributes the table and its indexes are keyed by (the table's `attribute` blocks). */
+export const KEY_ATTRIBUTES = [
+  { name: ITEM.id, type: 'S' },
+  { name: ITEM.deletedKey, type: 'S' },
+  { name: ITEM.changedKey, type: 'S' },
+  { name: ITEM.removedKey, type: 'S' },
+  { name: ITEM.eventTime, type: 'N' },
+] as const;
+
+/**
+ * The table's global secondary indexes (see the exports above). The two sorted by time project
+ * only what the lookups read: an index write is billed per KB of projected item.
+ */
+export const SECONDARY_INDEXES: ReadonlyArray<{
+  readonly name: string;
+  readonly hashKey: string;
+  readonly rangeKey?: string;
+  readonly projectionType: 'ALL' | 'INCLUDE';
+  readonly nonKeyAttributes?: readonly string[];
+}> = [
+  { name: DELETIONS_INDEX, hashKey: ITEM.deletedKey, projectionType: 'ALL' },
+  { name: CHANGES_INDEX, hashKey: ITEM.changedKey, rangeKey: ITEM.eventTime, projectionType: 'INCLUDE', nonKeyAttributes: [ITEM.originRegion] },
+  { name: REMOVALS_INDEX, hashKey: ITEM.removedKey, rangeKey: ITEM.eventTime, projectionType: 'INCLUDE', nonKeyAttributes: [ITEM.originRegion, 'state'] },
+];
+
 export interface ReplicationTableProps {
   readonly primary: AwsProvider;
   readonly secondaryRegion: string;
@@ -76,28 +101,10 @@ export class ReplicationTable extends Construct {
       name: props.tableName,
       billingMode: 'PAY_PER_REQUEST',
       hashKey: ITEM.id,
-      attribute: [
-        { name: ITEM.id, type: 'S' },
-        { name: ITEM.deletedKey, type: 'S' },
-        { name: ITEM.changedKey, type: 'S' },
-        { name: ITEM.removedKey, type: 'S' },
-        { name: ITEM.eventTime, type: 'N' },
-      ],
+      attribute: KEY_ATTRIBUTES.map((a) => ({ ...a })),
       // Sparse: only delete events, registry creates/updates and shadow removals carry a key, so the
-      // indexes cost next to nothing. The two newer ones project only what the lookups read (an
-      // index write is billed per KB of projected item). Global tables keep their indexes in every
-      // replica.
-      globalSecondaryIndex: [
-        { name: DELETIONS_INDEX, hashKey: ITEM.deletedKey, projectionType: 'ALL' },
-        { name: CHANGES_INDEX, hashKey: ITEM.changedKey, rangeKey: ITEM.eventTime, projectionType: 'INCLUDE', nonKeyAttributes: [ITEM.originRegion] },
-        {
-          name: REMOVALS_INDEX,
-          hashKey: ITEM.removedKey,
-          rangeKey: ITEM.eventTime,
-          projectionType: 'INCLUDE',
-          nonKeyAttributes: [ITEM.originRegion, 'state'],
-        },
-      ],
+      // indexes cost next to nothing. Global tables keep their indexes in every replica.
+      globalSecondaryIndex: SECONDARY_INDEXES.map(({ nonKeyAttributes, ...i }) => ({ ...i, ...(nonKeyAttributes ? { nonKeyAttributes: [...nonKeyAttributes] } : {}) })),
       streamEnabled: true,
       streamViewType: 'NEW_AND_OLD_IMAGES',
       ttl: { attributeName: ITEM.expires, enabled: true },

@@ -12,17 +12,17 @@
 // __tests__/replication/conflicts.test.ts.
 import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DeleteThingShadowCommand } from '@aws-sdk/client-iot-data-plane';
-import { CreateTableCommand, DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
-import { DeleteThingCommand, DeleteThingGroupCommand, UpdateThingCommand, UpdateThingGroupCommand } from '@aws-sdk/client-iot';
-import { ITEM, CHANGES_INDEX, DELETIONS_INDEX, REMOVALS_INDEX } from '../../stacks/replication-table';
+import { DeleteThingCommand, DeleteThingGroupCommand, DeleteThingTypeCommand, DeprecateThingTypeCommand, UpdateThingCommand, UpdateThingGroupCommand } from '@aws-sdk/client-iot';
 import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
 import { startCaptureProxy, type CaptureProxy } from '../../cli/drill/capture';
 import type { Side } from '../../cli/drill/fleet';
 import { startLocalStepFunctions, type LocalStepFunctions } from '../../cli/drill/local-sfn';
 import { batchWorkflowDefinition, WORKER_FAMILIES, type WorkerFamily, workflowDefinition } from '../../stacks/workflow-definition';
-import { createGroup, createThing, describeGroup, describeThing, readShadow, updateShadow } from '../support/fleet';
+import { createGroup, createThing, createThingType, describeGroup, describeThing, describeType, readShadow, updateShadow } from '../support/fleet';
 import { motoClient, motoIot, motoIotData, startMoto, workerLambdaEnv, type Moto } from '../support/moto';
+import { createReplicationTable } from '../support/replication-table';
 import { ACCOUNT, FAKE_WORKERS, PRIMARY, SECONDARY, TEST_RETRY, createFailureTable, streamEvent, streamRecord } from './harness';
 
 type Handler = (input: any) => Promise<any>;
@@ -116,33 +116,7 @@ beforeAll(async () => {
   // the items captured there, which is what a worker there queries).
   for (const region of [PRIMARY, SECONDARY]) {
     tables[region] = motoClient(DynamoDBClient, moto.endpoint, region);
-    const byTime = (name: string, key: string, include: string[]) => ({
-      IndexName: name,
-      KeySchema: [
-        { AttributeName: key, KeyType: 'HASH' as const },
-        { AttributeName: ITEM.eventTime, KeyType: 'RANGE' as const },
-      ],
-      Projection: { ProjectionType: 'INCLUDE' as const, NonKeyAttributes: include },
-    });
-    await tables[region].send(
-      new CreateTableCommand({
-        TableName: TABLE,
-        BillingMode: 'PAY_PER_REQUEST',
-        AttributeDefinitions: [
-          { AttributeName: ITEM.id, AttributeType: 'S' },
-          { AttributeName: ITEM.deletedKey, AttributeType: 'S' },
-          { AttributeName: ITEM.changedKey, AttributeType: 'S' },
-          { AttributeName: ITEM.removedKey, AttributeType: 'S' },
-          { AttributeName: ITEM.eventTime, AttributeType: 'N' },
-        ],
-        KeySchema: [{ AttributeName: ITEM.id, KeyType: 'HASH' }],
-        GlobalSecondaryIndexes: [
-          { IndexName: DELETIONS_INDEX, KeySchema: [{ AttributeName: ITEM.deletedKey, KeyType: 'HASH' }], Projection: { ProjectionType: 'ALL' } },
-          byTime(CHANGES_INDEX, ITEM.changedKey, [ITEM.originRegion]),
-          byTime(REMOVALS_INDEX, ITEM.removedKey, [ITEM.originRegion, 'state']),
-        ],
-      }),
-    );
+    await createReplicationTable(tables[region], TABLE);
   }
   // The registry events' clock: real time, unless a test pins it (simultaneous events).
   proxy = await startCaptureProxy(
@@ -427,6 +401,26 @@ describe('Two-way replication (moto, two regions, real trigger, ASL and workers 
       await replicate(order);
       expect(await describeGroup(primary, group)).toBeUndefined();
       expect(await describeGroup(secondary, group)).toBeUndefined();
+    },
+  );
+
+  it.each(['primary-first', 'secondary-first'] as const)(
+    'thing type undeprecated in one region after the other deleted it, events delivered %s: the change wins in both regions',
+    async (order) => {
+      const type = `ty-${order}`;
+      await createThingType(primary, type, { description: 'one' });
+      await primary.iot.send(new DeprecateThingTypeCommand({ thingTypeName: type }));
+      await replicate();
+      expect((await describeType(secondary, type))?.thingTypeMetadata?.deprecated).toBe(true);
+      // Given the (deprecated) type deleted in the primary, then undeprecated in the secondary
+      // (moto deletes without AWS's five minutes after deprecation)
+      await primary.iot.send(new DeleteThingTypeCommand({ thingTypeName: type }));
+      await sleep(20);
+      await secondary.iot.send(new DeprecateThingTypeCommand({ thingTypeName: type, undoDeprecate: true }));
+      await replicate(order);
+      // Then the usable type stands in both regions (re-created in the primary)
+      expect((await describeType(secondary, type))?.thingTypeMetadata?.deprecated).toBe(false);
+      expect((await describeType(primary, type))?.thingTypeMetadata?.deprecated).toBe(false);
     },
   );
 

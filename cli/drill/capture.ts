@@ -13,7 +13,7 @@
 import { createServer, request, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CHANGED_KEY_ATTRIBUTE, DELETED_KEY_ATTRIBUTE, REMOVED_KEY_ATTRIBUTE, REPLICATOR_CLIENT_TOKEN_PREFIX } from '../../functions/lib/markers';
-import { membershipEvent, shadowEvent, thingEvent, thingGroupEvent, type TableItem } from './events';
+import { membershipEvent, shadowEvent, thingEvent, thingGroupEvent, thingTypeEvent, type TableItem } from './events';
 
 /** A running capture proxy. */
 export interface CaptureProxy {
@@ -76,6 +76,11 @@ function capture(region: string, service: string, method: string, url: URL, req:
     return membershipEvent(region, path[1] === 'addThingToThingGroup' ? 'ADDED' : 'REMOVED', String(body.thingGroupName), String(body.thingName));
   }
   if (path[0] === 'thing-groups' && path.length === 2 && op) return { ...thingGroupEvent(region, op, { name: path[1] }), ...tombstone('thingGroup', path[1]) };
+  // Thing types: DeprecateThingType (undo included) is an `updated` event, as on AWS.
+  if (path[0] === 'thing-types' && path.length === 3 && path[2] === 'deprecate' && method === 'POST') {
+    return { ...thingTypeEvent(region, 'UPDATED', { name: path[1], deprecated: parse(req).undoDeprecate !== true }), [CHANGED_KEY_ATTRIBUTE]: `thingType/${path[1]}` };
+  }
+  if (path[0] === 'thing-types' && path.length === 2 && op) return { ...thingTypeEvent(region, op, { name: path[1] }), ...tombstone('thingType', path[1]) };
   return undefined;
 }
 
