@@ -447,6 +447,33 @@ describe('Two-way replication (moto, two regions, real trigger, ASL and workers 
   );
 
   it.each(['primary-first', 'secondary-first'] as const)(
+    'shadow field set in one region and removed in the other in the same second, events delivered %s: the removal wins the tie in both regions',
+    async (order) => {
+      const thing = `rt-${order}`;
+      await createThing(primary, thing);
+      // Given mode set in the primary and removed in the secondary, both stamped with the same
+      // second: the writes start just after a second begins; if they straddle a boundary anyway,
+      // the regions are re-aligned and it is tried again (at most 3 times)
+      let tie = false;
+      for (let attempt = 0; attempt < 3 && !tie; attempt++) {
+        await updateShadow(primary, thing, '', { reported: { temp: 20, mode: 'eco' } });
+        await replicate();
+        await sleep(1000 - (Date.now() % 1000) + 5);
+        const set = await updateShadow(primary, thing, '', { reported: { mode: 'boost' } });
+        const removed = await updateShadow(secondary, thing, '', { reported: { mode: null } });
+        tie = set.timestamp === removed.timestamp;
+        if (!tie) await replicate();
+      }
+      expect(tie).toBe(true);
+      // When both events are delivered, in either order
+      await replicate(order);
+      // Then the removal wins in both regions
+      expect(await reported(secondary, thing)).toEqual({ temp: 20 });
+      expect(await reported(primary, thing)).toEqual({ temp: 20 });
+    },
+  );
+
+  it.each(['primary-first', 'secondary-first'] as const)(
     'shadow field set in one region after the other removed it, events delivered %s: the set wins in both regions',
     async (order) => {
       const thing = `st-${order}`;
