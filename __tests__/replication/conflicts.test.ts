@@ -134,6 +134,16 @@ describe('Conflict rule (merge): newest field wins, deterministically', () => {
       expect(merge(desired, doc({}), 'desired')).toEqual({ b: 2 });
     });
 
+    it('reports every field it would add with its own origin time, so that the one lookup starts at the oldest', () => {
+      const origin = { state: { color: { r: 1, g: 2 }, temp: 20 }, metadata: { color: { r: { timestamp: 100 }, g: { timestamp: 130 } }, temp: { timestamp: 90 } } };
+      const target = { state: { temp: 20 }, metadata: { temp: { timestamp: 95 } } };
+      const times: number[] = [];
+      expect(mergePatch(origin.state, origin.metadata, target.state, target.metadata, { path: ['reported'], onAddition: (t) => times.push(t) })).toEqual({
+        color: { r: 1, g: 2 },
+      });
+      expect(times.sort()).toEqual([100, 130]);
+    });
+
     it('converges both regions whatever the delivery order: the remover applies the set (kept out), the setter applies the removal event', () => {
       // Given mode set in region A at 105 and removed in region B at 110 (B's own removal update)
       const a = doc({ temp: [20, 100], mode: ['boost', 105] });

@@ -205,19 +205,19 @@ export function mergePatch(origin: unknown, originMeta: unknown, target: unknown
  */
 function addition(origin: unknown, originMeta: unknown, removal: Removal): unknown {
   const path = removal.path ?? [];
-  if (removal.targetRemovedAt) {
-    if (isObject(origin)) {
-      const patch: Record<string, unknown> = {};
-      for (const [key, value] of Object.entries(origin)) {
-        const sub = addition(value, isObject(originMeta) ? originMeta[key] : undefined, { ...removal, path: [...path, key] });
-        if (sub !== undefined) patch[key] = sub;
-      }
-      return Object.keys(patch).length ? patch : undefined;
+  if ((removal.targetRemovedAt || removal.onAddition) && isObject(origin) && Object.keys(origin).length) {
+    // Leaf by leaf: each field has its own origin time (and the lookup must reach the oldest).
+    const patch: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(origin)) {
+      const sub = addition(value, isObject(originMeta) ? originMeta[key] : undefined, { ...removal, path: [...path, key] });
+      if (sub !== undefined) patch[key] = sub;
     }
-    const removedAtTime = removal.targetRemovedAt(path);
-    if (removedAtTime !== undefined && removedAtTime >= newestTimestamp(originMeta)) return undefined;
+    return Object.keys(patch).length ? patch : undefined;
   }
-  removal.onAddition?.(newestTimestamp(originMeta));
+  const written = newestTimestamp(originMeta);
+  const removedAtTime = removal.targetRemovedAt?.(path);
+  if (removedAtTime !== undefined && removedAtTime >= written) return undefined;
+  removal.onAddition?.(written);
   return origin;
 }
 
