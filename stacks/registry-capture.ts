@@ -61,10 +61,18 @@ export const CONFLICT_FAMILIES = ['thing', 'thingGroup', 'thingType'] as const;
  * deprecation and undeprecation are `updated` events.
  * https://docs.aws.amazon.com/iot/latest/developerguide/iot-sql-case.html
  */
-export function registryKeySql(operations: readonly string[], attribute: string): string {
+export function registryKeySql(operations: readonly string[], attribute: string, orElse?: string): string {
   const whens = CONFLICT_FAMILIES.flatMap((f) => operations.map((op) => `WHEN '${f}/${op}' THEN concat(topic(3), '/', topic(4))`));
-  return `CASE concat(topic(3), '/', topic(5)) ${whens.join(' ')} END AS ${attribute}`;
+  return `CASE concat(topic(3), '/', topic(5)) ${whens.join(' ')}${orElse ? ` ELSE (${orElse})` : ''} END AS ${attribute}`;
 }
+
+/**
+ * A thing added to a group is a change of the thing (`thing/<name>`): otherwise a region that
+ * deleted the thing and one that added it to a group later would disagree (the adder's membership
+ * re-creates the thing in the deleter, the deleter's delete removes it from the adder).
+ * `$aws/events/thingGroupMembership/thingGroup/<group>/thing/<thing>/added`.
+ */
+export const MEMBERSHIP_ADDED_CHANGE_SQL = "CASE concat(topic(3), '/', topic(8)) WHEN 'thingGroupMembership/added' THEN concat('thing/', topic(7)) END";
 
 /**
  * `shadow/<thing>/<shadowName>` as `removedKey` on shadow updates whose accepted `state` holds a
@@ -189,7 +197,7 @@ export class RegistryCapture extends Construct {
           where: REGISTRY_EVENT_FAMILIES.map((f) => `topic(3) = '${f}'`).join(' OR '),
           // $aws/events/<family>/<name>/<operation>: a tombstone key on deletes, a change key on
           // creates and updates (Undefined, so absent, otherwise)
-          extra: [registryKeySql(['deleted'], ITEM.deletedKey), registryKeySql(['created', 'updated'], ITEM.changedKey)],
+          extra: [registryKeySql(['deleted'], ITEM.deletedKey), registryKeySql(['created', 'updated'], ITEM.changedKey, MEMBERSHIP_ADDED_CHANGE_SQL)],
         }),
       ),
       classicShadow: rule(

@@ -106,18 +106,24 @@ describe('Construct: RegistryCapture (one-way: the primary only)', () => {
 
   /**
    * The registry rule's key columns evaluated for one topic, by the documented semantics of a
-   * simple CASE (first equal WHEN wins; no match and no ELSE: Undefined, so the column is absent).
+   * simple CASE (first equal WHEN wins; no match: the ELSE, and without one Undefined, so the
+   * column is absent).
    * Only the shape registryKeySql emits is understood: anything else fails the parse.
    * https://docs.aws.amazon.com/iot/latest/developerguide/iot-sql-case.html
    */
   function registryKeys(sql: string, topic: string): Record<string, string> {
     const level = (n: number) => topic.split('/')[n - 1];
     const out: Record<string, string> = {};
-    const cases = [...sql.matchAll(/CASE concat\(topic\(3\), '\/', topic\(5\)\) ((?:WHEN '[^']+' THEN concat\(topic\(3\), '\/', topic\(4\)\) )+)END AS (\w+)/g)];
-    expect(cases.map((c) => c[2])).toEqual(['deletedKey', 'changedKey']);
-    for (const [, whens, name] of cases) {
+    const cases = [
+      ...sql.matchAll(
+        /CASE concat\(topic\(3\), '\/', topic\(5\)\) ((?:WHEN '[^']+' THEN concat\(topic\(3\), '\/', topic\(4\)\) )+)(?:ELSE \(CASE concat\(topic\(3\), '\/', topic\(8\)\) WHEN '([^']+)' THEN concat\('thing\/', topic\(7\)\) END\) )?END AS (\w+)/g,
+      ),
+    ];
+    expect(cases.map((c) => c[3])).toEqual(['deletedKey', 'changedKey']);
+    for (const [, whens, orElse, name] of cases) {
       const values = [...whens.matchAll(/WHEN '([^']+)'/g)].map((w) => w[1]);
       if (values.includes(`${level(3)}/${level(5)}`)) out[name] = `${level(3)}/${level(4)}`;
+      else if (orElse !== undefined && orElse === `${level(3)}/${level(8)}`) out[name] = `thing/${level(7)}`;
     }
     return out;
   }
@@ -133,7 +139,9 @@ describe('Construct: RegistryCapture (one-way: the primary only)', () => {
     ['$aws/events/thingType/sensor/deleted', { deletedKey: 'thingType/sensor' }],
     // fifth level is a NAME here: no key even when it reads like an operation
     ['$aws/events/thingTypeAssociation/thing/lamp/deleted', {}],
-    ['$aws/events/thingGroupMembership/thingGroup/updated/thing/lamp/added', {}],
+    // a thing added to a group is a change of the thing; removed from one is not
+    ['$aws/events/thingGroupMembership/thingGroup/updated/thing/lamp/added', { changedKey: 'thing/lamp' }],
+    ['$aws/events/thingGroupMembership/thingGroup/site/thing/lamp/removed', {}],
     ['$aws/events/thingGroupHierarchy/thingGroup/created/childThingGroup/child/added', {}],
   ])('registry rule on %s writes %j (and no other conflict key)', (topic, keys) => {
     expect(registryKeys(rules.iot_dr_registry_events.sql, topic)).toEqual(keys);

@@ -14,13 +14,13 @@ import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DeleteThingShadowCommand } from '@aws-sdk/client-iot-data-plane';
 import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
-import { DeleteThingCommand, DeleteThingGroupCommand, DeleteThingTypeCommand, DeprecateThingTypeCommand, UpdateThingCommand, UpdateThingGroupCommand } from '@aws-sdk/client-iot';
+import { DeleteThingCommand, DeleteThingGroupCommand, DeleteThingTypeCommand, DeprecateThingTypeCommand, ListThingGroupsForThingCommand, UpdateThingCommand, UpdateThingGroupCommand } from '@aws-sdk/client-iot';
 import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
 import { startCaptureProxy, type CaptureProxy } from '../../cli/drill/capture';
 import type { Side } from '../../cli/drill/fleet';
 import { startLocalStepFunctions, type LocalStepFunctions } from '../../cli/drill/local-sfn';
 import { batchWorkflowDefinition, WORKER_FAMILIES, type WorkerFamily, workflowDefinition } from '../../stacks/workflow-definition';
-import { createGroup, createThing, createThingType, describeGroup, describeThing, describeType, readShadow, updateShadow } from '../support/fleet';
+import { addToGroup, createGroup, createThing, createThingType, describeGroup, describeThing, describeType, readShadow, updateShadow } from '../support/fleet';
 import { motoClient, motoIot, motoIotData, startMoto, workerLambdaEnv, type Moto } from '../support/moto';
 import { createReplicationTable } from '../support/replication-table';
 import { ACCOUNT, FAKE_WORKERS, PRIMARY, SECONDARY, TEST_RETRY, createFailureTable, streamEvent, streamRecord } from './harness';
@@ -193,6 +193,8 @@ async function replicate(order: 'primary-first' | 'secondary-first' = 'primary-f
   throw new Error(`replication did not settle within ${maxRounds} rounds: ${JSON.stringify(rounds)}`);
 }
 
+const groupsOf = async (side: Side, thing: string) =>
+  ((await side.iot.send(new ListThingGroupsForThingCommand({ thingName: thing }))).thingGroups ?? []).map((g) => g.groupName);
 const total = (rounds: Round[], key: 'executions' | 'writes') =>
   rounds.reduce((n, r) => n + r[key].toSecondary + r[key].toPrimary, 0);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -369,6 +371,42 @@ describe('Two-way replication (moto, two regions, real trigger, ASL and workers 
       } finally {
         pinnedClock = undefined;
       }
+      expect(await describeThing(primary, thing)).toBeUndefined();
+      expect(await describeThing(secondary, thing)).toBeUndefined();
+    },
+  );
+
+  it.each(['primary-first', 'secondary-first'] as const)(
+    'thing added to a group in one region after the other deleted it, events delivered %s: the thing stays, in the group, in both regions',
+    async (order) => {
+      const thing = `ga-${order}`;
+      await createThing(primary, thing);
+      await createGroup(primary, `site-${order}`);
+      await replicate();
+      // Given the thing deleted in the secondary, then added to a group in the primary
+      await secondary.iot.send(new DeleteThingCommand({ thingName: thing }));
+      await sleep(20);
+      await addToGroup(primary, `site-${order}`, thing);
+      await replicate(order);
+      // Then the membership (a change of the thing) wins: re-created in the secondary, in the group
+      for (const side of [primary, secondary]) {
+        expect(await describeThing(side, thing)).toBeDefined();
+        expect(await groupsOf(side, thing)).toEqual([`site-${order}`]);
+      }
+    },
+  );
+
+  it.each(['primary-first', 'secondary-first'] as const)(
+    'thing deleted in one region after the other added it to a group, events delivered %s: the delete wins in both regions',
+    async (order) => {
+      const thing = `gd2-${order}`;
+      await createThing(primary, thing);
+      await createGroup(primary, `site2-${order}`);
+      await replicate();
+      await addToGroup(primary, `site2-${order}`, thing);
+      await sleep(20);
+      await secondary.iot.send(new DeleteThingCommand({ thingName: thing }));
+      await replicate(order);
       expect(await describeThing(primary, thing)).toBeUndefined();
       expect(await describeThing(secondary, thing)).toBeUndefined();
     },

@@ -73,7 +73,9 @@ function capture(region: string, service: string, method: string, url: URL, req:
   if (path[0] === 'things' && path.length === 2 && op) return { ...thingEvent(region, op, { name: path[1] }), ...tombstone('thing', path[1]) };
   if (path[0] === 'thing-groups' && method === 'PUT' && (path[1] === 'addThingToThingGroup' || path[1] === 'removeThingFromThingGroup')) {
     const body = parse(req);
-    return membershipEvent(region, path[1] === 'addThingToThingGroup' ? 'ADDED' : 'REMOVED', String(body.thingGroupName), String(body.thingName));
+    const added = path[1] === 'addThingToThingGroup';
+    // An ADDED membership is a change of the thing (MEMBERSHIP_ADDED_CHANGE_SQL).
+    return { ...membershipEvent(region, added ? 'ADDED' : 'REMOVED', String(body.thingGroupName), String(body.thingName)), ...(added ? { [CHANGED_KEY_ATTRIBUTE]: `thing/${String(body.thingName)}` } : {}) };
   }
   if (path[0] === 'thing-groups' && path.length === 2 && op) return { ...thingGroupEvent(region, op, { name: path[1] }), ...tombstone('thingGroup', path[1]) };
   // Thing types: DeprecateThingType (undo included) is an `updated` event, as on AWS.

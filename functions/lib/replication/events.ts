@@ -9,7 +9,7 @@ export type ReplicationEvent =
   | { readonly type: 'THING_TYPE_EVENT'; readonly operation: 'CREATED' | 'UPDATED' | 'DELETED'; readonly thingTypeName: string; readonly timestamp?: number }
   | { readonly type: 'THING_TYPE_ASSOCIATION_EVENT'; readonly operation: string; readonly thingName: string; readonly thingTypeName: string }
   | { readonly type: 'THING_GROUP_EVENT'; readonly operation: 'CREATED' | 'UPDATED' | 'DELETED'; readonly thingGroupName: string; readonly timestamp?: number }
-  | { readonly type: 'THING_GROUP_MEMBERSHIP_EVENT'; readonly operation: 'ADDED' | 'REMOVED'; readonly groupName: string; readonly thingName: string }
+  | { readonly type: 'THING_GROUP_MEMBERSHIP_EVENT'; readonly operation: 'ADDED' | 'REMOVED'; readonly groupName: string; readonly thingName: string; readonly timestamp?: number }
   | { readonly type: 'THING_GROUP_HIERARCHY_EVENT'; readonly operation: 'ADDED' | 'REMOVED'; readonly parentGroupName: string; readonly childGroupName: string }
   | {
       readonly type: 'SHADOW_EVENT';
@@ -87,6 +87,7 @@ export function parseEvent(raw: unknown): ReplicationEvent {
         operation: oneOf(item, 'operation', ADD_REMOVE),
         groupName: nameFromArn(item, 'groupArn', 'thinggroup'),
         thingName: nameFromArn(item, 'thingArn', 'thing'),
+        timestamp: optionalNumber(item, 'timestamp'),
       };
     case 'THING_GROUP_HIERARCHY_EVENT':
       return { type, operation: oneOf(item, 'operation', ADD_REMOVE), parentGroupName: text(item, 'thingGroupName'), childGroupName: text(item, 'childGroupName') };
