@@ -43,7 +43,7 @@ import {
 import { REPLICATION_FUNCTION_MEMORY_MB } from '../stacks/replication-workflow';
 import { createFailureTable, FAKE_WORKERS, streamRecord } from '../__tests__/workflow/harness';
 import { DIRECTIONS, type Direction, startTwoWay } from '../__tests__/support/two-way';
-import { DELETED_KEY_ATTRIBUTE } from '../functions/lib/markers';
+import { CHANGED_KEY_ATTRIBUTE, DELETED_KEY_ATTRIBUTE, REMOVED_KEY_ATTRIBUTE } from '../functions/lib/markers';
 import {
   addToGroup,
   attachCertificate,
@@ -555,8 +555,9 @@ async function runMode(
  * List prices of the capture side, us-east-1 (recorded with PRICES): AWS IoT rules $0.15 per
  * million rules triggered + $0.15 per million actions executed; DynamoDB on-demand $0.625 per
  * million write request units, replicated writes (rWRU, the global table's copy in the other
- * region) at the same price since November 2024, and the sparse `deletions` index (tombstones) one
- * more write unit in each region's copy.
+ * region) at the same price since November 2024, and an item carrying a conflict-rule key (a
+ * tombstone, a registry change, a shadow removal: the sparse indexes `deletions`, `changes`,
+ * `removals`) one more write unit in each region's copy.
  */
 const CAPTURE_PRICES = {
   rulePerTrigger: 0.15 / 1e6,
@@ -571,7 +572,7 @@ interface PipelineCounts extends ExecutionCounts {
   writes: number;
 }
 
-/** What a region's capture rules did: items written (rule actions), writes the WHERE dropped, tombstones. */
+/** What a region's capture rules did: items written (rule actions), writes the WHERE dropped, items with an index key. */
 interface CaptureCounts {
   items: number;
   dropped: number;
@@ -666,7 +667,7 @@ async function runTwoWay(events: number, devices: number, tick: number): Promise
       for (const item of items) {
         const c = capture[item.originRegion as string];
         c.items++;
-        if (item[DELETED_KEY_ATTRIBUTE] !== undefined) c.tombstones++;
+        if ([DELETED_KEY_ATTRIBUTE, CHANGED_KEY_ATTRIBUTE, REMOVED_KEY_ATTRIBUTE].some((k) => item[k] !== undefined)) c.tombstones++;
       }
     };
     const dropped = () => {
@@ -764,7 +765,7 @@ const usd = (x: number) => `$${x.toFixed(2)}`;
 
 function printTwoWay(result: { cases: TwoWayCase[]; differences: number; notes: string[] }): void {
   console.log(
-    `prices: us-east-1 list prices recorded ${PRICES.date}: as above for Step Functions and Lambda; IoT rules $0.15/M triggered + $0.15/M actions; DynamoDB on-demand $0.625/M writes and $0.625/M replicated writes (rWRU), tombstones one more write per region (deletions index)`,
+    `prices: us-east-1 list prices recorded ${PRICES.date}: as above for Step Functions and Lambda; IoT rules $0.15/M triggered + $0.15/M actions; DynamoDB on-demand $0.625/M writes and $0.625/M replicated writes (rWRU), items with a conflict-rule key (deletedKey, changedKey, removedKey) one more write per region (their sparse index)`,
   );
   for (const c of result.cases) {
     const per = 1e6 / c.events;
@@ -776,7 +777,7 @@ function printTwoWay(result: { cases: TwoWayCase[]; differences: number; notes: 
     };
     const cap = (region: string) => {
       const x = c.capture[region];
-      return `${x.items + x.dropped} rules triggered, ${x.dropped} dropped by the WHERE (replicator shadow writes), ${x.items} items written (${x.tombstones} tombstones)`;
+      return `${x.items + x.dropped} rules triggered, ${x.dropped} dropped by the WHERE (replicator shadow writes), ${x.items} items written (${x.tombstones} with a conflict-rule index key)`;
     };
     const cost = {
       originCapture: captureCost(c.capture[originRegion]) * per,

@@ -12,7 +12,7 @@ import { iotArns as iotArnsIn } from './arns';
 import { PRINCIPAL_READ_ACTIONS, PRINCIPAL_WRITE_ACTIONS } from './iot-permissions';
 import { type ReplicationTarget, replicationResourceName } from './names';
 import { NodejsFunction, type PolicyStatement } from './nodejs-function';
-import { DELETIONS_INDEX, type ReplicationTable } from './replication-table';
+import { CHANGES_INDEX, DELETIONS_INDEX, REMOVALS_INDEX, type ReplicationTable } from './replication-table';
 import { lambdaSchedule } from './schedule';
 
 export interface ReconciliationProps {
@@ -195,7 +195,14 @@ export class Reconciliation extends Construct {
       { sid: 'Cursor', actions: ['ssm:GetParameter', 'ssm:PutParameter'], resources: [this.cursor.arn] },
       { sid: 'DeadLetters', actions: ['sqs:SendMessage'], resources: [this.dlq.arn] },
       ...(twoWay && props.table
-        ? [{ sid: 'ReadTombstones', actions: ['dynamodb:Query'], resources: [`${props.table.arnIn(target)}/index/${DELETIONS_INDEX}`] }]
+        ? [
+            {
+              // The conflict rule's bookkeeping (docs/replication.md): tombstones, registry changes, shadow removals.
+              sid: 'ReadTombstones',
+              actions: ['dynamodb:Query'],
+              resources: [DELETIONS_INDEX, CHANGES_INDEX, REMOVALS_INDEX].map((index) => `${props.table.arnIn(target)}/index/${index}`),
+            },
+          ]
         : []),
       ...(props.failureTable
         ? [

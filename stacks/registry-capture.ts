@@ -46,6 +46,51 @@ export interface RegistryCaptureProps {
  */
 export const NOT_REPLICATOR_WRITE = `(isUndefined(clientToken) OR NOT startswith(clientToken, '${REPLICATOR_CLIENT_TOKEN_PREFIX}'))`;
 
+/**
+ * Registry families whose resources the conflict rule decides delete vs change for (the others,
+ * memberships and hierarchy and type associations, have no own resource to delete).
+ */
+export const CONFLICT_FAMILIES = ['thing', 'thingGroup', 'thingType'] as const;
+
+/**
+ * `<family>/<name>` as `attribute` on the registry events of {@link CONFLICT_FAMILIES} with one of
+ * `operations` (`$aws/events/<family>/<name>/<operation>`), absent on every other event (a CASE
+ * without ELSE is Undefined, and an Undefined field is not written). Matching on the family AND
+ * the operation keeps topics whose fifth level is a name (`thingTypeAssociation/thing/<thing>/<type>`,
+ * memberships, hierarchy) out even when that name is `deleted` or `updated`. Thing type
+ * deprecation and undeprecation are `updated` events.
+ * https://docs.aws.amazon.com/iot/latest/developerguide/iot-sql-case.html
+ */
+export function registryKeySql(operations: readonly string[], attribute: string, orElse?: string): string {
+  const whens = CONFLICT_FAMILIES.flatMap((f) => operations.map((op) => `WHEN '${f}/${op}' THEN concat(topic(3), '/', topic(4))`));
+  return `CASE concat(topic(3), '/', topic(5)) ${whens.join(' ')}${orElse ? ` ELSE (${orElse})` : ''} END AS ${attribute}`;
+}
+
+/**
+ * A thing added to a group is a change of the thing (`thing/<name>`): otherwise a region that
+ * deleted the thing and one that added it to a group later would disagree (the adder's membership
+ * re-creates the thing in the deleter, the deleter's delete removes it from the adder).
+ * `$aws/events/thingGroupMembership/thingGroup/<group>/thing/<thing>/added`.
+ */
+export const MEMBERSHIP_ADDED_CHANGE_SQL = "CASE concat(topic(3), '/', topic(8)) WHEN 'thingGroupMembership/added' THEN concat('thing/', topic(7)) END";
+
+/**
+ * `shadow/<thing>/<shadowName>` as `removedKey` on shadow updates whose accepted `state` holds a
+ * `null` (a removal: `{"reported":{"color":null}}`, `{"desired":null}`, `{"state":null}`), absent
+ * otherwise. The rules engine converts an Object cast to String into its JSON serialization (a
+ * Null unquoted), which is searched for `:null`. A string value containing `:null` is a false
+ * positive (one index entry, harmless); a removal is never missed. `state` itself Null is checked
+ * first (its cast is Undefined). A delete/accepted document has no `state`: no key.
+ * https://docs.aws.amazon.com/iot/latest/developerguide/iot-sql-data-types.html#iot-sql-conversions
+ * https://docs.aws.amazon.com/iot/latest/developerguide/iot-sql-functions.html#iot-func-regex-matches
+ */
+export function removalKeySql(shadowKey: string): string {
+  return (
+    `CASE isNull(state) WHEN true THEN ${shadowKey} ELSE ` +
+    `(CASE regexp_matches(cast(state AS String), ':[ ]*null') WHEN true THEN ${shadowKey} END) END AS ${ITEM.removedKey}`
+  );
+}
+
 /** SQL for one capture rule: the event's own fields plus the replication bookkeeping. */
 export function captureSql(options: {
   readonly from: string;
@@ -150,8 +195,9 @@ export class RegistryCapture extends Construct {
           ...common,
           from: '$aws/events/#',
           where: REGISTRY_EVENT_FAMILIES.map((f) => `topic(3) = '${f}'`).join(' OR '),
-          // $aws/events/<family>/<name>/deleted: a tombstone key (undefined, so absent, otherwise)
-          extra: [`CASE topic(5) WHEN 'deleted' THEN concat(topic(3), '/', topic(4)) END AS ${ITEM.deletedKey}`],
+          // $aws/events/<family>/<name>/<operation>: a tombstone key on deletes, a change key on
+          // creates and updates (Undefined, so absent, otherwise)
+          extra: [registryKeySql(['deleted'], ITEM.deletedKey), registryKeySql(['created', 'updated'], ITEM.changedKey, MEMBERSHIP_ADDED_CHANGE_SQL)],
         }),
       ),
       classicShadow: rule(
@@ -168,6 +214,7 @@ export class RegistryCapture extends Construct {
             'topic(3) AS thingName',
             "'' AS shadowName",
             `CASE topic(5) WHEN 'delete' THEN concat('shadow/', topic(3), '/') END AS ${ITEM.deletedKey}`,
+            removalKeySql("concat('shadow/', topic(3), '/')"),
           ],
         }),
       ),
@@ -185,6 +232,7 @@ export class RegistryCapture extends Construct {
             'topic(3) AS thingName',
             'topic(6) AS shadowName',
             `CASE topic(7) WHEN 'delete' THEN concat('shadow/', topic(3), '/', topic(6)) END AS ${ITEM.deletedKey}`,
+            removalKeySql("concat('shadow/', topic(3), '/', topic(6))"),
           ],
         }),
       ),

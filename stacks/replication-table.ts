@@ -1,7 +1,15 @@
 import { DynamodbTable } from '@cdktf/provider-aws/lib/dynamodb-table';
 import type { AwsProvider } from '@cdktf/provider-aws/lib/provider';
 import { Construct } from 'constructs';
-import { DELETED_KEY_ATTRIBUTE, DELETIONS_INDEX } from '../functions/lib/markers';
+import {
+  CHANGED_KEY_ATTRIBUTE,
+  CHANGES_INDEX,
+  DELETED_KEY_ATTRIBUTE,
+  DELETIONS_INDEX,
+  EVENT_TIME_ATTRIBUTE,
+  REMOVALS_INDEX,
+  REMOVED_KEY_ATTRIBUTE,
+} from '../functions/lib/markers';
 
 /** Attribute names every replication item carries (written by the capture rules' SQL). */
 export const ITEM = {
@@ -22,10 +30,52 @@ export const ITEM = {
    * {@link DELETIONS_INDEX}: the tombstones two-way replication's conflict rule looks up.
    */
   deletedKey: DELETED_KEY_ATTRIBUTE,
+  /**
+   * Registry CREATED/UPDATED events of things, thing groups and thing types only: `thing/<name>`,
+   * `thingGroup/<name>`, `thingType/<name>`. Sparse key of the {@link CHANGES_INDEX}.
+   */
+  changedKey: CHANGED_KEY_ATTRIBUTE,
+  /**
+   * Shadow updates whose accepted state holds a `null` (a removal) only: `shadow/<thing>/<name>`.
+   * Sparse key of the {@link REMOVALS_INDEX}.
+   */
+  removedKey: REMOVED_KEY_ATTRIBUTE,
+  /** The event's own time (registry: epoch ms; shadow: epoch s): sort key of those two indexes. */
+  eventTime: EVENT_TIME_ATTRIBUTE,
 } as const;
 
-/** Sparse global secondary index of the delete events, by `deletedKey` (see docs/replication.md). */
-export { DELETIONS_INDEX };
+/**
+ * Sparse global secondary indexes of two-way replication's conflict rule (docs/replication.md):
+ * delete events by `deletedKey`; registry creates/updates by `changedKey` and time; shadow removals
+ * by `removedKey` and time. Only items carrying the key are written to an index, so the bulk of the
+ * traffic (shadow updates without a removal) costs no index write.
+ */
+export { CHANGES_INDEX, DELETIONS_INDEX, REMOVALS_INDEX };
+
+/** The attributes the table and its indexes are keyed by (the table's `attribute` blocks). */
+export const KEY_ATTRIBUTES = [
+  { name: ITEM.id, type: 'S' },
+  { name: ITEM.deletedKey, type: 'S' },
+  { name: ITEM.changedKey, type: 'S' },
+  { name: ITEM.removedKey, type: 'S' },
+  { name: ITEM.eventTime, type: 'N' },
+] as const;
+
+/**
+ * The table's global secondary indexes (see the exports above). The two sorted by time project
+ * only what the lookups read: an index write is billed per KB of projected item.
+ */
+export const SECONDARY_INDEXES: ReadonlyArray<{
+  readonly name: string;
+  readonly hashKey: string;
+  readonly rangeKey?: string;
+  readonly projectionType: 'ALL' | 'INCLUDE';
+  readonly nonKeyAttributes?: readonly string[];
+}> = [
+  { name: DELETIONS_INDEX, hashKey: ITEM.deletedKey, projectionType: 'ALL' },
+  { name: CHANGES_INDEX, hashKey: ITEM.changedKey, rangeKey: ITEM.eventTime, projectionType: 'INCLUDE', nonKeyAttributes: [ITEM.originRegion] },
+  { name: REMOVALS_INDEX, hashKey: ITEM.removedKey, rangeKey: ITEM.eventTime, projectionType: 'INCLUDE', nonKeyAttributes: [ITEM.originRegion, 'state'] },
+];
 
 export interface ReplicationTableProps {
   readonly primary: AwsProvider;
@@ -51,13 +101,10 @@ export class ReplicationTable extends Construct {
       name: props.tableName,
       billingMode: 'PAY_PER_REQUEST',
       hashKey: ITEM.id,
-      attribute: [
-        { name: ITEM.id, type: 'S' },
-        { name: ITEM.deletedKey, type: 'S' },
-      ],
-      // Sparse: only delete events carry the key, so the index costs next to nothing. Global
-      // tables keep their indexes in every replica.
-      globalSecondaryIndex: [{ name: DELETIONS_INDEX, hashKey: ITEM.deletedKey, projectionType: 'ALL' }],
+      attribute: KEY_ATTRIBUTES.map((a) => ({ ...a })),
+      // Sparse: only delete events, registry creates/updates and shadow removals carry a key, so the
+      // indexes cost next to nothing. Global tables keep their indexes in every replica.
+      globalSecondaryIndex: SECONDARY_INDEXES.map(({ nonKeyAttributes, ...i }) => ({ ...i, ...(nonKeyAttributes ? { nonKeyAttributes: [...nonKeyAttributes] } : {}) })),
       streamEnabled: true,
       streamViewType: 'NEW_AND_OLD_IMAGES',
       ttl: { attributeName: ITEM.expires, enabled: true },

@@ -16,7 +16,7 @@ import { type ReplicationTarget, replicationResourceName } from './names';
 
 export { type ReplicationTarget, replicationResourceName };
 import { assumeRolePolicy, NodejsFunction, type PolicyStatement, policyDocument } from './nodejs-function';
-import { DELETIONS_INDEX, ITEM, type ReplicationTable } from './replication-table';
+import { CHANGES_INDEX, DELETIONS_INDEX, ITEM, REMOVALS_INDEX, type ReplicationTable } from './replication-table';
 import { PRINCIPAL_GRACE_ENV } from '../functions/lib/principal-grace';
 import {
   batchWorkflowDefinition,
@@ -269,6 +269,14 @@ export class ReplicationWorkflow extends Construct {
       ],
     };
 
+    // The conflict rule's indexes per worker family (docs/replication.md, "Conflict rule"):
+    // registry workers read deletes and registry changes, the shadow worker deletes and removals.
+    const CONFLICT_INDEXES: Record<WorkerFamily, readonly string[]> = {
+      thing: [DELETIONS_INDEX, CHANGES_INDEX],
+      thingType: [DELETIONS_INDEX, CHANGES_INDEX],
+      thingGroup: [DELETIONS_INDEX, CHANGES_INDEX],
+      shadow: [DELETIONS_INDEX, REMOVALS_INDEX],
+    };
     const workerEnvironment = {
       ORIGIN_REGION: originRegion,
       TARGET_REGION: targetRegion,
@@ -289,9 +297,13 @@ export class ReplicationWorkflow extends Construct {
         environment: workerEnvironment,
         statements: [
           ...workerStatements[family],
-          // Every worker bundle holds the tombstone lookup (used under the merge policy only):
-          // Query on the sparse deletions index of this region's copy of the table.
-          { sid: 'ReadTombstones', actions: ['dynamodb:Query'], resources: [`${props.table.arnIn(target)}/index/${DELETIONS_INDEX}`] },
+          // Every worker bundle holds the conflict rule's lookups (used under the merge policy
+          // only): Query on the sparse indexes of this region's copy of the table its family reads.
+          {
+            sid: 'ReadTombstones',
+            actions: ['dynamodb:Query'],
+            resources: CONFLICT_INDEXES[family].map((index) => `${props.table.arnIn(target)}/index/${index}`),
+          },
         ],
         timeoutSeconds: replication.workerTimeoutSeconds,
         memorySizeMb: REPLICATION_FUNCTION_MEMORY_MB,

@@ -243,14 +243,11 @@ describe('Construct: Reconciliation, one instance per direction', () => {
       expect(resourceNamed(tf, 'aws_lambda_function', instance).environment.variables.FAILURE_TABLE).toBe(
         `\${aws_dynamodb_table.${failureTable?.[0]}.name}`,
       );
-      // Tombstones (merge): Query on this region's copy of the replication table's deletions index only
+      // The conflict rule's bookkeeping (merge): Query on this region's copy of the replication table's three indexes only
       const events = resourcesOf(tf, 'aws_dynamodb_table').find(([, t]) => t.name === `${PREFIX}-events`)?.[0];
       expect(bySid.ReadTombstones).toEqual(expect.objectContaining({ Action: ['dynamodb:Query'] }));
-      expect(bySid.ReadTombstones.Resource).toEqual([
-        target === 'us-east-1'
-          ? `\${aws_dynamodb_table.${events}.arn}/index/deletions`
-          : `\${tolist(aws_dynamodb_table.${events}.replica).0.arn}/index/deletions`,
-      ]);
+      const tableArn = target === 'us-east-1' ? `\${aws_dynamodb_table.${events}.arn}` : `\${tolist(aws_dynamodb_table.${events}.replica).0.arn}`;
+      expect(bySid.ReadTombstones.Resource).toEqual(['deletions', 'changes', 'removals'].map((index) => `${tableArn}/index/${index}`));
       expect(resourceNamed(tf, 'aws_lambda_function', instance).environment.variables.TABLE_NAME).toBe(
         `\${aws_dynamodb_table.${events}.name}`,
       );

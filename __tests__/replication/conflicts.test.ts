@@ -2,7 +2,7 @@
 // every field carries its own metadata timestamp (moto stamps all fields with the last update's
 // time, so the per-field cases are checked here, on the pure functions the workers use).
 // https://docs.aws.amazon.com/iot/latest/developerguide/device-shadow-document.html#document-structure
-import { mergePatch, newestTimestamp, shadowPatch } from '../../functions/lib/replication';
+import { mergePatch, newestTimestamp, removedAt, shadowPatch, type ShadowRemoval } from '../../functions/lib/replication';
 
 /** A section (`reported`) and its metadata, each field with its own time. */
 function doc(fields: Record<string, [unknown, number]>) {
@@ -93,5 +93,67 @@ describe('Conflict rule (merge): newest field wins, deterministically', () => {
 
   it('mirror (one-way) keeps the old rule: the target becomes the origin', () => {
     expect(shadowPatch({ temp: 25, b: 1 }, { temp: 20 })).toEqual({ temp: 20, b: null });
+  });
+  describe('removal tombstones: a field one region removed is not re-added by an older set from the other', () => {
+    /** The target's own removal updates, as the removals index returns them (accepted `state`, epoch s). */
+    const removals: ShadowRemoval[] = [
+      { timestamp: 110, state: { reported: { mode: null } } },
+      { timestamp: 120, state: { desired: null } },
+      { timestamp: 130, state: { reported: { color: { g: null } } } },
+    ];
+    const lookup = { targetRemovedAt: (path: readonly string[]) => removedAt(removals, path) };
+    /** Origin section `reported` has fields the target lacks; the target's section is `target`. */
+    const merge = (origin: ReturnType<typeof doc>, target: ReturnType<typeof doc>, path = 'reported') =>
+      mergePatch(origin.state, origin.metadata, target.state, target.metadata, { path: [path], ...lookup });
+
+    it('reads which paths an update nulled, an ancestor null removing its whole subtree', () => {
+      expect(removedAt(removals, ['reported', 'mode'])).toBe(110);
+      expect(removedAt(removals, ['desired', 'anything', 'deep'])).toBe(120);
+      expect(removedAt(removals, ['reported', 'color', 'g'])).toBe(130);
+      expect(removedAt(removals, ['reported', 'color', 'r'])).toBeUndefined();
+      expect(removedAt(removals, ['reported', 'temp'])).toBeUndefined();
+      expect(removedAt([{ timestamp: 140, state: null }], ['reported', 'temp'])).toBe(140); // state: null
+    });
+
+    it('a removal newer than the origin set wins; an origin set newer than the removal is added; a tie goes to the removal', () => {
+      const target = doc({ temp: [20, 100] });
+      expect(merge(doc({ temp: [20, 100], mode: ['eco', 105] }), target)).toBeUndefined(); // removed at 110 > 105
+      expect(merge(doc({ temp: [20, 100], mode: ['eco', 115] }), target)).toEqual({ mode: 'eco' }); // set at 115 > 110
+      expect(merge(doc({ temp: [20, 100], mode: ['eco', 110] }), target)).toBeUndefined(); // tie: removal wins
+    });
+
+    it('decides field by field inside an origin-only object, and for a whole section removed by an ancestor null', () => {
+      const origin = {
+        state: { color: { r: 1, g: 2 } },
+        metadata: { color: { r: { timestamp: 125 }, g: { timestamp: 125 } } },
+      };
+      // g was removed at 130 (after 125), r never: only r comes
+      expect(mergePatch(origin.state, origin.metadata, {}, {}, { path: ['reported'], ...lookup })).toEqual({ color: { r: 1 } });
+      // desired: null at 120 removed everything under desired written up to then
+      const desired = doc({ a: [1, 119], b: [2, 121] });
+      expect(merge(desired, doc({}), 'desired')).toEqual({ b: 2 });
+    });
+
+    it('reports every field it would add with its own origin time, so that the one lookup starts at the oldest', () => {
+      const origin = { state: { color: { r: 1, g: 2 }, temp: 20 }, metadata: { color: { r: { timestamp: 100 }, g: { timestamp: 130 } }, temp: { timestamp: 90 } } };
+      const target = { state: { temp: 20 }, metadata: { temp: { timestamp: 95 } } };
+      const times: number[] = [];
+      expect(mergePatch(origin.state, origin.metadata, target.state, target.metadata, { path: ['reported'], onAddition: (t) => times.push(t) })).toEqual({
+        color: { r: 1, g: 2 },
+      });
+      expect(times.sort()).toEqual([100, 130]);
+    });
+
+    it('converges both regions whatever the delivery order: the remover applies the set (kept out), the setter applies the removal event', () => {
+      // Given mode set in region A at 105 and removed in region B at 110 (B's own removal update)
+      const a = doc({ temp: [20, 100], mode: ['boost', 105] });
+      const b = doc({ temp: [20, 100] });
+      // B applies A's state: mode is not re-added (B's tombstone at 110 >= 105)
+      const intoB = applyPatch(b.state, mergePatch(a.state, a.metadata, b.state, b.metadata, { path: ['reported'], ...lookup }));
+      // A applies B's removal event (requested null at 110): A's mode written at 105 goes
+      const intoA = applyPatch(a.state, mergePatch(b.state, b.metadata, a.state, a.metadata, { requested: { mode: null }, eventTimestamp: 110 }));
+      expect(intoB).toEqual({ temp: 20 });
+      expect(intoA).toEqual(intoB);
+    });
   });
 });

@@ -10,7 +10,7 @@
 // executions (the endpoint's stats), its workers' writes (outcomes that changed something), and
 // the invocations and billed milliseconds of its trigger and workers.
 import { join } from 'node:path';
-import { CreateTableCommand, DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
@@ -18,11 +18,11 @@ import { startCaptureProxy, type CaptureProxy } from '../../cli/drill/capture';
 import type { TableItem } from '../../cli/drill/events';
 import type { Side } from '../../cli/drill/fleet';
 import { startLocalStepFunctions, type LocalStepFunctions } from '../../cli/drill/local-sfn';
-import { DELETED_KEY_ATTRIBUTE, DELETIONS_INDEX } from '../../functions/lib/markers';
 import { WORKER_ENTRIES } from '../../stacks/replication-workflow';
 import { batchWorkflowDefinition, WORKER_FAMILIES, type WorkerFamily, workflowDefinition } from '../../stacks/workflow-definition';
 import { ACCOUNT, FAKE_WORKERS, PRIMARY, SECONDARY, TEST_RETRY, createFailureTable, streamEvent, streamRecord } from '../workflow/harness';
 import { motoClient, motoIot, motoIotData, workerLambdaEnv } from './moto';
+import { createReplicationTable } from './replication-table';
 
 type Handler = (input: any) => Promise<any>;
 /** `toSecondary`: the primary's events applied in the secondary; `toPrimary`: the reverse direction. */
@@ -96,6 +96,8 @@ export interface TwoWayOptions {
   readonly principalGraceSeconds?: number;
   /** Retry waits of the local endpoint (-1: the definitions' real waits). @default the endpoint's */
   readonly retryWaitMs?: number;
+  /** The capture's clock for registry-event timestamps (epoch ms). @default Date.now */
+  readonly clock?: () => number;
 }
 
 export interface TwoWay {
@@ -120,20 +122,9 @@ const totalExecutions = (p: Pipeline) => Object.values(p.sfn.stats).reduce((n, s
 const totalFailed = (p: Pipeline) => Object.values(p.sfn.stats).reduce((n, s) => n + s.failed, 0);
 const changedSomething = (outcomes: Array<{ action: string }>) => outcomes.filter((o) => o.action !== 'unchanged' && o.action !== 'skipped').length;
 
-/** Creates the replication table with its tombstone index in `client`'s region. */
+/** Creates the replication table with the conflict rule's indexes (as deployed) in `client`'s region. */
 export async function createEventsTable(client: DynamoDBClient): Promise<void> {
-  await client.send(
-    new CreateTableCommand({
-      TableName: EVENTS_TABLE,
-      BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [
-        { AttributeName: 'uuid', AttributeType: 'S' },
-        { AttributeName: DELETED_KEY_ATTRIBUTE, AttributeType: 'S' },
-      ],
-      KeySchema: [{ AttributeName: 'uuid', KeyType: 'HASH' }],
-      GlobalSecondaryIndexes: [{ IndexName: DELETIONS_INDEX, KeySchema: [{ AttributeName: DELETED_KEY_ATTRIBUTE, KeyType: 'HASH' }], Projection: { ProjectionType: 'ALL' } }],
-    }),
-  );
+  await createReplicationTable(client, EVENTS_TABLE);
 }
 
 /**
@@ -149,9 +140,13 @@ export async function startTwoWay(options: TwoWayOptions): Promise<TwoWay> {
     tables[region] = motoClient(DynamoDBClient, motoEndpoint, region);
     await createEventsTable(tables[region]);
   }
-  const proxy = await startCaptureProxy(motoEndpoint, async (item) => {
-    await tables[item.originRegion as string].send(new PutItemCommand({ TableName: EVENTS_TABLE, Item: marshall(item, { removeUndefinedValues: true }) as never }));
-  });
+  const proxy = await startCaptureProxy(
+    motoEndpoint,
+    async (item) => {
+      await tables[item.originRegion as string].send(new PutItemCommand({ TableName: EVENTS_TABLE, Item: marshall(item, { removeUndefinedValues: true }) as never }));
+    },
+    options.clock ? { clock: options.clock } : {},
+  );
   const side = (region: string): Side => ({ region, iot: motoIot(proxy.endpoint, region), data: motoIotData(proxy.endpoint, region) });
 
   async function pipeline(direction: Direction): Promise<Pipeline> {

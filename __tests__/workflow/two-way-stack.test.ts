@@ -69,12 +69,17 @@ describe('Stack: two-way replication (default)', () => {
       const iotWrites = st.filter((s) => s.Sid.startsWith('Write'));
       expect(iotWrites).toHaveLength(1);
       for (const r of iotWrites[0].Resource) expect(iotRegion(r)).toBe(target);
-      // The tombstone lookup: Query on this region's copy of the table's deletions index, nothing else
+      // The conflict rule's lookups: Query on this region's copy of the table, on the indexes its
+      // family reads only (registry: deletes and changes; shadow: deletes and removals)
       const tombstones = st.find((s) => s.Sid === 'ReadTombstones');
       expect(tombstones?.Action).toEqual(['dynamodb:Query']);
-      expect(tombstones?.Resource).toEqual([
-        expect.stringMatching(target === 'eu-west-1' ? /^\$\{aws_dynamodb_table\.[^.]+\.arn\}\/index\/deletions$/ : /\.replica\)\.0\.arn\}\/index\/deletions$/),
-      ]);
+      const indexArn = (index: string) =>
+        expect.stringMatching(
+          target === 'eu-west-1'
+            ? new RegExp(`^\\$\\{aws_dynamodb_table\\.[^.]+\\.arn\\}/index/${index}$`)
+            : new RegExp(`\\.replica\\)\\.0\\.arn\\}/index/${index}$`),
+        );
+      expect(tombstones?.Resource).toEqual(w === 'worker-shadow_' ? [indexArn('deletions'), indexArn('removals')] : [indexArn('deletions'), indexArn('changes')]);
       for (const s of st.filter((x) => x.Sid.startsWith('Read') && x.Sid !== 'ReadTombstones')) {
         expect(new Set(s.Resource.map(iotRegion))).toEqual(new Set([origin, target]));
         for (const a of s.Action) expect(a).toMatch(/^iot:(Describe|List|Get)/);

@@ -6,13 +6,14 @@
  * stacks/registry-capture.ts). It applies the rules' WHERE clause the same way: a shadow update
  * whose clientToken starts with `iot-dr:` (the replicator's own write) is not captured.
  * Registry events cannot carry such a marker, so the replicator's registry writes ARE captured,
- * as on AWS: replicating them back is the one no-op round two-way replication allows. Delete
- * events get the `deletedKey` tombstone the rules' SQL writes.
+ * as on AWS: replicating them back is the one no-op round two-way replication allows. Items get
+ * the conflict rule's keys the rules' SQL writes: `deletedKey` on deletes, `changedKey` on thing
+ * and group creates/updates, `removedKey` on shadow updates that remove a key.
  */
 import { createServer, request, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { DELETED_KEY_ATTRIBUTE, REPLICATOR_CLIENT_TOKEN_PREFIX } from '../../functions/lib/markers';
-import { membershipEvent, shadowEvent, thingEvent, thingGroupEvent, type TableItem } from './events';
+import { CHANGED_KEY_ATTRIBUTE, DELETED_KEY_ATTRIBUTE, REMOVED_KEY_ATTRIBUTE, REPLICATOR_CLIENT_TOKEN_PREFIX } from '../../functions/lib/markers';
+import { membershipEvent, shadowEvent, thingEvent, thingGroupEvent, thingTypeEvent, type TableItem } from './events';
 
 /** A running capture proxy. */
 export interface CaptureProxy {
@@ -60,17 +61,28 @@ function capture(region: string, service: string, method: string, url: URL, req:
       timestamp: Number(accepted.timestamp) || undefined,
       clientToken,
     });
-    return { ...item, metadata: accepted.metadata ?? {} };
+    // The rules' removal test (removalKeySql): `state` Null, or its JSON holding `:null`. JSON.stringify
+    // stands in for the rules engine's Object-to-String cast (both compact JSON, nulls unquoted).
+    const removes = requested.state === null || /:[ ]*null/.test(JSON.stringify(requested.state ?? {}));
+    return { ...item, metadata: accepted.metadata ?? {}, ...(removes ? { [REMOVED_KEY_ATTRIBUTE]: `shadow/${thing}/${shadowName}` } : {}) };
   }
   if (service !== 'iot') return undefined;
   const op = method === 'POST' ? 'CREATED' : method === 'PATCH' ? 'UPDATED' : method === 'DELETE' ? 'DELETED' : undefined;
-  const tombstone = (family: string, name: string) => (op === 'DELETED' ? { [DELETED_KEY_ATTRIBUTE]: `${family}/${name}` } : {});
+  // The registry rule's keys (registryKeySql): deletedKey on deletes, changedKey on creates/updates.
+  const tombstone = (family: string, name: string) => ({ [op === 'DELETED' ? DELETED_KEY_ATTRIBUTE : CHANGED_KEY_ATTRIBUTE]: `${family}/${name}` });
   if (path[0] === 'things' && path.length === 2 && op) return { ...thingEvent(region, op, { name: path[1] }), ...tombstone('thing', path[1]) };
   if (path[0] === 'thing-groups' && method === 'PUT' && (path[1] === 'addThingToThingGroup' || path[1] === 'removeThingFromThingGroup')) {
     const body = parse(req);
-    return membershipEvent(region, path[1] === 'addThingToThingGroup' ? 'ADDED' : 'REMOVED', String(body.thingGroupName), String(body.thingName));
+    const added = path[1] === 'addThingToThingGroup';
+    // An ADDED membership is a change of the thing (MEMBERSHIP_ADDED_CHANGE_SQL).
+    return { ...membershipEvent(region, added ? 'ADDED' : 'REMOVED', String(body.thingGroupName), String(body.thingName)), ...(added ? { [CHANGED_KEY_ATTRIBUTE]: `thing/${String(body.thingName)}` } : {}) };
   }
   if (path[0] === 'thing-groups' && path.length === 2 && op) return { ...thingGroupEvent(region, op, { name: path[1] }), ...tombstone('thingGroup', path[1]) };
+  // Thing types: DeprecateThingType (undo included) is an `updated` event, as on AWS.
+  if (path[0] === 'thing-types' && path.length === 3 && path[2] === 'deprecate' && method === 'POST') {
+    return { ...thingTypeEvent(region, 'UPDATED', { name: path[1], deprecated: parse(req).undoDeprecate !== true }), [CHANGED_KEY_ATTRIBUTE]: `thingType/${path[1]}` };
+  }
+  if (path[0] === 'thing-types' && path.length === 2 && op) return { ...thingTypeEvent(region, op, { name: path[1] }), ...tombstone('thingType', path[1]) };
   return undefined;
 }
 
@@ -85,7 +97,17 @@ const readAll = async (stream: IncomingMessage): Promise<Buffer> => {
  * given, receives every captured item as the rule's DynamoDB action would write it (tests put
  * them into the region's copy of the replication table, where the tombstone index finds them).
  */
-export async function startCaptureProxy(upstream: string, store?: (item: TableItem) => Promise<void>): Promise<CaptureProxy> {
+export async function startCaptureProxy(
+  upstream: string,
+  store?: (item: TableItem) => Promise<void>,
+  options: {
+    /**
+     * The registry events' clock (epoch ms; AWS stamps them): tests pin it to make two events in
+     * two regions simultaneous. Shadow times come from the shadow service (moto). @default Date.now
+     */
+    readonly clock?: () => number;
+  } = {},
+): Promise<CaptureProxy> {
   const target = new URL(upstream);
   let captured: TableItem[] = [];
   const dropped = { count: 0 };
@@ -105,7 +127,8 @@ export async function startCaptureProxy(upstream: string, store?: (item: TableIt
       if (status >= 200 && status < 300) {
         const scope = SCOPE.exec(String(req.headers.authorization ?? ''));
         if (scope) {
-          const item = capture(scope[1], scope[2], req.method ?? 'GET', new URL(req.url ?? '/', 'http://x'), body, answer, dropped);
+          const raw = capture(scope[1], scope[2], req.method ?? 'GET', new URL(req.url ?? '/', 'http://x'), body, answer, dropped);
+          const item = raw && options.clock && raw.eventType !== 'SHADOW_EVENT' ? { ...raw, timestamp: options.clock() } : raw;
           if (item) {
             captured.push(item);
             if (store) await store(item);

@@ -13,7 +13,7 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { clientConfig } from '../lib/aws';
 import { ConfigurationError, requiredEnv } from '../lib/errors';
 import { reconcile } from '../lib/fleet/reconcile';
-import { type ConflictPolicy, createContext, type ReplicationMode, tableDeletionLog } from '../lib/replication';
+import { type ConflictPolicy, createContext, type ReplicationMode, tableChangeLog } from '../lib/replication';
 
 /** The region read (the replication workflow's origin for this direction). */
 const ORIGIN_REGION = requiredEnv('ORIGIN_REGION');
@@ -66,7 +66,7 @@ const ctx = createContext({
   targetRegion: TARGET_REGION,
   mode: REPLICATION_MODE,
   conflicts: CONFLICT_POLICY,
-  ...(CONFLICT_POLICY === 'merge' && TABLE_NAME ? { deletions: tableDeletionLog({ tableName: TABLE_NAME, region: TARGET_REGION }) } : {}),
+  ...(CONFLICT_POLICY === 'merge' && TABLE_NAME ? { changes: tableChangeLog({ tableName: TABLE_NAME, region: TARGET_REGION }) } : {}),
   logger,
 });
 const ssm = new SSMClient(clientConfig({ region: TARGET_REGION }));

@@ -47,15 +47,16 @@ async function dispatchThing(ctx: ReplicationContext, event: ThingFamilyEvent): 
 }
 
 async function dispatchThingType(ctx: ReplicationContext, event: ThingTypeFamilyEvent): Promise<Outcome[]> {
-  return syncThingType(ctx, event.thingTypeName);
+  return syncThingType(ctx, event.thingTypeName, { eventTimeMs: event.timestamp });
 }
 
 async function dispatchThingGroup(ctx: ReplicationContext, event: ThingGroupFamilyEvent): Promise<Outcome[]> {
   switch (event.type) {
     case 'THING_GROUP_EVENT':
-      return syncThingGroup(ctx, event.thingGroupName);
+      return syncThingGroup(ctx, event.thingGroupName, { eventTimeMs: event.timestamp });
     case 'THING_GROUP_MEMBERSHIP_EVENT':
-      return syncThingGroupMembership(ctx, event.groupName, event.thingName);
+      // ADDED counts as a change of the thing (changedKey thing/<name>): see the conflict rule.
+      return syncThingGroupMembership(ctx, event.groupName, event.thingName, { eventTimeMs: event.operation === 'ADDED' ? event.timestamp : undefined });
     case 'THING_GROUP_HIERARCHY_EVENT':
       return [...(await syncThingGroup(ctx, event.parentGroupName)), ...(await syncThingGroup(ctx, event.childGroupName))];
   }

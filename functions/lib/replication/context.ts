@@ -4,7 +4,7 @@ import type { AwsCredentialIdentity } from '@aws-sdk/types';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { clientConfig } from '../aws';
 import { ConfigurationError } from '../errors';
-import type { DeletionLog } from './deletions';
+import type { ChangeLog } from './change-log';
 import { DEFAULT_PRINCIPAL_GRACE_SECONDS, MAX_PRINCIPAL_GRACE_SECONDS } from '../principal-grace';
 
 /** `complete` copies certificates and policies with each thing; `thing-only` the registry only. */
@@ -78,10 +78,11 @@ export interface ReplicationContext {
    */
   readonly originDeleted?: boolean;
   /**
-   * Policy `merge`: the tombstones (delete events in the replication table) that let a delete in
-   * the target beat an older origin change applied after it. @default none (no lookups)
+   * Policy `merge`: the replication table's bookkeeping (delete events, registry changes, shadow
+   * removals of each region) that lets a change in the target beat an older origin change applied
+   * after it. @default none (no lookups)
    */
-  readonly deletions?: DeletionLog;
+  readonly changes?: ChangeLog;
 }
 
 /** Whether a registry resource absent in the origin is deleted from the target (see `originDeleted`). */
@@ -117,8 +118,8 @@ export interface CreateContextOptions {
   readonly principalGraceMs?: number;
   /** Page size of listings; tests use 1 to exercise pagination. @default 250 */
   readonly pageSize?: number;
-  /** See {@link ReplicationContext.deletions}. */
-  readonly deletions?: DeletionLog;
+  /** See {@link ReplicationContext.changes}. */
+  readonly changes?: ChangeLog;
   /** See {@link ReplicationContext.restoreMembershipsOnCreate}. @default true */
   readonly restoreMembershipsOnCreate?: boolean;
 }
@@ -166,7 +167,7 @@ export function createContext(options: CreateContextOptions): ReplicationContext
     origin: clients(options.originRegion),
     target: clients(options.targetRegion),
     conflicts,
-    ...(options.deletions ? { deletions: options.deletions } : {}),
+    ...(options.changes ? { changes: options.changes } : {}),
     logger: options.logger ?? new Logger({ serviceName: 'iot-dr-replication' }),
     principalGraceMs,
     pageSize: options.pageSize ?? 250,

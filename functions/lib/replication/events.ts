@@ -6,10 +6,10 @@ export { EVENT_TYPES, type EventType };
 /** A captured item, validated and reduced to what replication needs. */
 export type ReplicationEvent =
   | { readonly type: 'THING_EVENT'; readonly operation: 'CREATED' | 'UPDATED' | 'DELETED'; readonly thingName: string; readonly timestamp?: number }
-  | { readonly type: 'THING_TYPE_EVENT'; readonly operation: 'CREATED' | 'UPDATED' | 'DELETED'; readonly thingTypeName: string }
+  | { readonly type: 'THING_TYPE_EVENT'; readonly operation: 'CREATED' | 'UPDATED' | 'DELETED'; readonly thingTypeName: string; readonly timestamp?: number }
   | { readonly type: 'THING_TYPE_ASSOCIATION_EVENT'; readonly operation: string; readonly thingName: string; readonly thingTypeName: string }
-  | { readonly type: 'THING_GROUP_EVENT'; readonly operation: 'CREATED' | 'UPDATED' | 'DELETED'; readonly thingGroupName: string }
-  | { readonly type: 'THING_GROUP_MEMBERSHIP_EVENT'; readonly operation: 'ADDED' | 'REMOVED'; readonly groupName: string; readonly thingName: string }
+  | { readonly type: 'THING_GROUP_EVENT'; readonly operation: 'CREATED' | 'UPDATED' | 'DELETED'; readonly thingGroupName: string; readonly timestamp?: number }
+  | { readonly type: 'THING_GROUP_MEMBERSHIP_EVENT'; readonly operation: 'ADDED' | 'REMOVED'; readonly groupName: string; readonly thingName: string; readonly timestamp?: number }
   | { readonly type: 'THING_GROUP_HIERARCHY_EVENT'; readonly operation: 'ADDED' | 'REMOVED'; readonly parentGroupName: string; readonly childGroupName: string }
   | {
       readonly type: 'SHADOW_EVENT';
@@ -76,17 +76,18 @@ export function parseEvent(raw: unknown): ReplicationEvent {
     case 'THING_EVENT':
       return { type, operation: oneOf(item, 'operation', CRUD), thingName: text(item, 'thingName'), timestamp: optionalNumber(item, 'timestamp') };
     case 'THING_TYPE_EVENT':
-      return { type, operation: oneOf(item, 'operation', CRUD), thingTypeName: text(item, 'thingTypeName') };
+      return { type, operation: oneOf(item, 'operation', CRUD), thingTypeName: text(item, 'thingTypeName'), timestamp: optionalNumber(item, 'timestamp') };
     case 'THING_TYPE_ASSOCIATION_EVENT':
       return { type, operation: oneOf(item, 'operation', ASSOCIATION), thingName: text(item, 'thingName'), thingTypeName: text(item, 'thingTypeName') };
     case 'THING_GROUP_EVENT':
-      return { type, operation: oneOf(item, 'operation', CRUD), thingGroupName: text(item, 'thingGroupName') };
+      return { type, operation: oneOf(item, 'operation', CRUD), thingGroupName: text(item, 'thingGroupName'), timestamp: optionalNumber(item, 'timestamp') };
     case 'THING_GROUP_MEMBERSHIP_EVENT':
       return {
         type,
         operation: oneOf(item, 'operation', ADD_REMOVE),
         groupName: nameFromArn(item, 'groupArn', 'thinggroup'),
         thingName: nameFromArn(item, 'thingArn', 'thing'),
+        timestamp: optionalNumber(item, 'timestamp'),
       };
     case 'THING_GROUP_HIERARCHY_EVENT':
       return { type, operation: oneOf(item, 'operation', ADD_REMOVE), parentGroupName: text(item, 'thingGroupName'), childGroupName: text(item, 'childGroupName') };

@@ -25,6 +25,8 @@ export {
   deleteAllShadows,
   mergePatch,
   newestTimestamp,
+  type Removal,
+  removedAt,
   REPLICATOR_CLIENT_TOKEN_PREFIX,
   replicatorClientToken,
   shadowPatch,
@@ -33,7 +35,7 @@ export {
   type SyncShadowOptions,
 } from './shadow';
 export { deleteThing, syncThing, type SyncThingOptions } from './thing';
-export { syncThingGroup, syncThingGroupMembership } from './thing-group';
-export { syncThingType } from './thing-type';
-export { type DeletionLog, tableDeletionLog } from './deletions';
+export { syncThingGroup, syncThingGroupMembership, type SyncThingGroupOptions } from './thing-group';
+export { syncThingType, type SyncThingTypeOptions } from './thing-type';
+export { type ChangeLog, type ShadowRemoval, tableChangeLog } from './change-log';
 export { runWorker, type WorkerInput, type WorkerOutput, workerHandler } from './worker';

@@ -12,6 +12,7 @@ import type { PaginationConfiguration, Paginator } from '@smithy/types';
 import { RetryableError } from '../errors';
 import { REPLICATOR_CLIENT_TOKEN_PREFIX } from '../markers';
 import { call, find, findAll, jsonEqual } from './call';
+import type { ChangeLog, ShadowRemoval } from './change-log';
 import type { Outcome, ReplicationContext } from './context';
 
 /**
@@ -109,14 +110,44 @@ export function newestTimestamp(metadata: unknown): number {
   return Object.values(metadata).reduce<number>((max, m) => Math.max(max, newestTimestamp(m)), Number.NEGATIVE_INFINITY);
 }
 
-/** What decides a target-only field's fate under policy `merge`. */
-interface Removal {
+/** What decides a field's fate under policy `merge` when only one region has it. */
+export interface Removal {
   /** The event's requested state at this path (`null`: the origin removed it). */
   readonly requested?: unknown;
   readonly eventTimestamp?: number;
   readonly staleBefore?: number;
   /** What this sync itself wrote at this path (its check pass): not a change of the target's own. */
   readonly ownWrite?: unknown;
+  /** Where this section/field is in the shadow's `state` (`['reported', 'color']`); set by the recursion. */
+  readonly path?: readonly string[];
+  /**
+   * The latest time (epoch seconds) the TARGET removed `path` or an ancestor of it (its own
+   * removal tombstones): an origin-only field no newer than that is not re-added (a removal wins a
+   * tie). `undefined` = never removed.
+   */
+  readonly targetRemovedAt?: (path: readonly string[]) => number | undefined;
+  /** Told the origin time (epoch seconds, -Infinity unknown) of every origin-only field that would be added. */
+  readonly onAddition?: (originTimestamp: number) => void;
+}
+
+/**
+ * The latest time any of `removals` (the target's own removal updates) removed `path` or an
+ * ancestor of it: a `null` at any prefix of the path in the update's accepted `state` (`state: null`
+ * removes everything). `undefined` when none did.
+ */
+export function removedAt(removals: readonly ShadowRemoval[], path: readonly string[]): number | undefined {
+  let latest: number | undefined;
+  for (const removal of removals) {
+    let node: unknown = removal.state;
+    let removed = node === null;
+    for (const key of path) {
+      if (removed || !isObject(node)) break;
+      node = node[key];
+      removed = node === null;
+    }
+    if (removed && (latest === undefined || removal.timestamp > latest)) latest = removal.timestamp;
+  }
+  return latest;
 }
 
 /** Canonical JSON with sorted keys: the tie-break of two values written in the same second. */
@@ -142,7 +173,7 @@ export function mergePatch(origin: unknown, originMeta: unknown, target: unknown
         isObject(originMeta) ? originMeta[key] : undefined,
         target[key],
         isObject(targetMeta) ? targetMeta[key] : undefined,
-        { ...removal, requested, ownWrite },
+        { ...removal, requested, ownWrite, path: [...(removal.path ?? []), key] },
       );
       if (sub !== undefined) patch[key] = sub;
     }
@@ -151,7 +182,7 @@ export function mergePatch(origin: unknown, originMeta: unknown, target: unknown
   const originAbsent = origin === undefined || origin === null;
   const targetAbsent = target === undefined || target === null;
   if (originAbsent && targetAbsent) return undefined;
-  if (targetAbsent) return origin;
+  if (targetAbsent) return addition(origin, originMeta, removal);
   const replicatorCopy = removal.ownWrite !== undefined && removal.ownWrite !== null && jsonEqual(removal.ownWrite, target);
   if (originAbsent) {
     if (replicatorCopy) return null; // this sync wrote it, and the origin has removed it since
@@ -166,6 +197,28 @@ export function mergePatch(origin: unknown, originMeta: unknown, target: unknown
   const t = newestTimestamp(targetMeta);
   if (o > t || (o === t && canonical(origin) > canonical(target))) return origin;
   return undefined;
+}
+
+/**
+ * An origin-only value to add to the target, unless the target removed it (or an ancestor) no
+ * earlier than the origin wrote it: field by field, so that an object's newer fields still come.
+ */
+function addition(origin: unknown, originMeta: unknown, removal: Removal): unknown {
+  const path = removal.path ?? [];
+  if ((removal.targetRemovedAt || removal.onAddition) && isObject(origin) && Object.keys(origin).length) {
+    // Leaf by leaf: each field has its own origin time (and the lookup must reach the oldest).
+    const patch: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(origin)) {
+      const sub = addition(value, isObject(originMeta) ? originMeta[key] : undefined, { ...removal, path: [...path, key] });
+      if (sub !== undefined) patch[key] = sub;
+    }
+    return Object.keys(patch).length ? patch : undefined;
+  }
+  const written = newestTimestamp(originMeta);
+  const removedAtTime = removal.targetRemovedAt?.(path);
+  if (removedAtTime !== undefined && removedAtTime >= written) return undefined;
+  removal.onAddition?.(written);
+  return origin;
 }
 
 async function getShadow(ctx: ReplicationContext, side: 'origin' | 'target', thingName: string, shadowName: string): Promise<ShadowDocument | undefined> {
@@ -226,10 +279,12 @@ export async function syncShadow(ctx: ReplicationContext, thingName: string, sha
   // Policy merge: the check pass knows what this sync wrote. A target value equal to it is the
   // replicator's copy, not a change of the target's own, so its (newer) write time does not let
   // it beat an origin change made between this sync's read and its write.
-  const first = await syncShadowOnce(ctx, thingName, shadowName, options);
+  // Policy merge: the target's own removal tombstones, read at most once per sync (see removals).
+  const removals: RemovalLookup = {};
+  const first = await syncShadowOnce(ctx, thingName, shadowName, { ...options, removals });
   let last = first;
   for (let pass = 1; pass < MAX_SHADOW_PASSES && last.outcome.action !== 'unchanged'; pass++) {
-    last = await syncShadowOnce(ctx, thingName, shadowName, { ownWrite: last.written ?? {} });
+    last = await syncShadowOnce(ctx, thingName, shadowName, { ownWrite: last.written ?? {}, removals });
   }
   return first.outcome;
 }
@@ -243,11 +298,30 @@ interface Pass {
   readonly written?: Record<string, unknown>;
 }
 
+/** The target's removal tombstones of one shadow, read once per sync (`undefined`: not read yet). */
+interface RemovalLookup {
+  found?: readonly ShadowRemoval[];
+}
+
+/**
+ * Policy merge, the origin has fields the target lacks (`additions`: their origin times, epoch
+ * seconds): the target region's own removal updates of this shadow since the oldest of them, read
+ * once per sync (one Query on the `removals` index; later passes reuse it).
+ */
+async function targetRemovals(ctx: ReplicationContext, thingName: string, shadowName: string, additions: readonly number[], lookup: RemovalLookup): Promise<readonly ShadowRemoval[]> {
+  if (lookup.found) return lookup.found;
+  const since = Math.max(0, Math.min(...additions));
+  lookup.found = await call(ctx, `removal tombstones of ${label(thingName, shadowName)}`, () =>
+    (ctx.changes as ChangeLog).removalsSince(`shadow/${thingName}/${shadowName}`, ctx.targetRegion, Number.isFinite(since) ? since : 0),
+  );
+  return lookup.found;
+}
+
 async function syncShadowOnce(
   ctx: ReplicationContext,
   thingName: string,
   shadowName: string,
-  options: SyncShadowOptions & { readonly ownWrite?: Record<string, unknown> },
+  options: SyncShadowOptions & { readonly ownWrite?: Record<string, unknown>; readonly removals: RemovalLookup },
 ): Promise<Pass> {
   const name = label(thingName, shadowName);
   const source = await getShadow(ctx, 'origin', thingName, shadowName);
@@ -260,29 +334,42 @@ async function syncShadowOnce(
     });
   }
   const target = await getShadow(ctx, 'target', thingName, shadowName);
-  if (!target && ctx.conflicts === 'merge' && ctx.deletions) {
+  if (!target && ctx.conflicts === 'merge' && ctx.changes) {
     // Delete vs update: a delete in the target at least as new as every field of the origin wins;
     // its own event deletes the origin's copy.
     const written = newestOf(source);
     const deletedAt = await call(ctx, `tombstones of ${name}`, async () =>
-      ctx.deletions?.deletedAfter(`shadow/${thingName}/${shadowName}`, ctx.targetRegion, Number.isFinite(written) ? written * 1000 - 1 : 0),
+      ctx.changes?.deletedAfter(`shadow/${thingName}/${shadowName}`, ctx.targetRegion, Number.isFinite(written) ? written * 1000 - 1 : 0),
     );
     if (deletedAt !== undefined) {
       return { outcome: { kind: 'shadow', name, action: 'unchanged', detail: `deleted in ${ctx.targetRegion} at ${new Date(deletedAt).toISOString()}, not before the origin's last write: the delete wins` } };
     }
   }
-  const state: Record<string, unknown> = {};
-  for (const section of SECTIONS) {
-    const patch =
-      ctx.conflicts === 'merge'
-        ? mergePatch(source.state?.[section], source.metadata?.[section], target?.state?.[section], target?.metadata?.[section], {
-            requested: options.event?.operation === 'update' ? options.event.state?.[section] : undefined,
-            eventTimestamp: options.event?.timestamp,
-            staleBefore: options.staleBefore,
-            ownWrite: options.ownWrite?.[section],
-          })
-        : shadowPatch(target?.state?.[section], source.state?.[section]);
-    if (patch !== undefined) state[section] = patch;
+  const merge = (extra: Pick<Removal, 'targetRemovedAt' | 'onAddition'>): Record<string, unknown> => {
+    const state: Record<string, unknown> = {};
+    for (const section of SECTIONS) {
+      const patch =
+        ctx.conflicts === 'merge'
+          ? mergePatch(source.state?.[section], source.metadata?.[section], target?.state?.[section], target?.metadata?.[section], {
+              requested: options.event?.operation === 'update' ? options.event.state?.[section] : undefined,
+              eventTimestamp: options.event?.timestamp,
+              staleBefore: options.staleBefore,
+              ownWrite: options.ownWrite?.[section],
+              path: [section],
+              ...extra,
+            })
+          : shadowPatch(target?.state?.[section], source.state?.[section]);
+      if (patch !== undefined) state[section] = patch;
+    }
+    return state;
+  };
+  // Fields the origin has and the target lacks are added, unless the target removed them itself no
+  // earlier than the origin wrote them (its removal tombstones, looked up only in that case).
+  const additions: number[] = [];
+  let state = merge({ onAddition: (t) => additions.push(t) });
+  if (additions.length && target && ctx.conflicts === 'merge' && ctx.changes) {
+    const removals = await targetRemovals(ctx, thingName, shadowName, additions, options.removals);
+    if (removals.length) state = merge({ targetRemovedAt: (path) => removedAt(removals, path) });
   }
   if (!Object.keys(state).length) {
     return { outcome: { kind: 'shadow', name, action: 'unchanged', detail: `origin version ${source.version}` } };

@@ -14,6 +14,7 @@ import {
 import { awsErrorName, isAlreadyExists } from '../aws';
 import { RetryableError } from '../errors';
 import { call, find, findAll, sameMap } from './call';
+import { targetChangeWins, targetDeleteWins } from './change-log';
 import { absentMeansDeleted, keptTargetOnly, type Outcome, type ReplicationContext } from './context';
 import { ensureThing } from './thing';
 
@@ -295,8 +296,31 @@ async function syncGroup(ctx: ReplicationContext, name: string, depth: Depth): P
  * AWS IoT) is recreated under the primary's parent with its whole subtree, memberships restored
  * from the primary. Deleted when the primary lost it (child groups converged first).
  */
-export async function syncThingGroup(ctx: ReplicationContext, name: string): Promise<Outcome[]> {
+export async function syncThingGroup(ctx: ReplicationContext, name: string, options: SyncThingGroupOptions = {}): Promise<Outcome[]> {
+  if (ctx.conflicts === 'merge' && ctx.changes && options.eventTimeMs !== undefined) {
+    // The conflict rule (delete vs change) for the group the event names; the groups a sync
+    // reaches through it (parents, children) converge on the origin as before.
+    const resource = { kind: 'thingGroup', name } as const;
+    const [source, target] = [await describeGroup(ctx, 'origin', name), await describeGroup(ctx, 'target', name)];
+    const decided = !source && target && absentMeansDeleted(ctx)
+      ? await targetChangeWins(ctx, resource, options.eventTimeMs)
+      : source && !target
+        ? await targetDeleteWins(ctx, resource, options.eventTimeMs)
+        : undefined;
+    if (decided) return [decided];
+  }
   return syncGroup(ctx, name, { up: 0, down: 0 });
+}
+
+/** Options of `syncThingGroup` and `syncThingGroupMembership`. */
+export interface SyncThingGroupOptions {
+  /**
+   * Epoch milliseconds of the origin's THING_GROUP_EVENT (or ADDED membership event). Policy
+   * `merge`: a group (a member thing) the target deleted at or after it is not re-created; on a
+   * DELETED event, a group the target created or updated after it is not deleted
+   * (docs/replication.md, "Conflict rule").
+   */
+  readonly eventTimeMs?: number;
 }
 
 async function groupsOfThing(ctx: ReplicationContext, side: 'origin' | 'target', thingName: string): Promise<string[] | undefined> {
@@ -314,7 +338,12 @@ async function groupsOfThing(ctx: ReplicationContext, side: 'origin' | 'target',
  * added (the group replicated first when missing) or removed. A thing not yet in the secondary is
  * created from the primary first (registry entry only: {@link ensureThing}).
  */
-export async function syncThingGroupMembership(ctx: ReplicationContext, groupName: string, thingName: string): Promise<Outcome[]> {
+export async function syncThingGroupMembership(
+  ctx: ReplicationContext,
+  groupName: string,
+  thingName: string,
+  options: SyncThingGroupOptions = {},
+): Promise<Outcome[]> {
   const name = `${groupName}/${thingName}`;
   const group = await describeGroup(ctx, 'origin', groupName);
   if (group?.queryString) return [{ kind: 'membership', name, action: 'skipped', detail: 'dynamic thing group: membership is computed by the index' }];
@@ -330,6 +359,10 @@ export async function syncThingGroupMembership(ctx: ReplicationContext, groupNam
   if (current?.includes(groupName)) return [{ kind: 'membership', name, action: 'unchanged' }];
   const outcomes: Outcome[] = [];
   if (current === undefined || !(await find(ctx, `DescribeThing ${thingName}`, () => ctx.target.iot.send(new DescribeThingCommand({ thingName }))))) {
+    // Policy merge: the target deleted the thing at or after the origin added it to the group
+    // (an ADDED membership counts as a change of the thing): the delete wins, nothing comes back.
+    const deleted = await targetDeleteWins(ctx, { kind: 'thing', name: thingName }, options.eventTimeMs);
+    if (deleted) return [{ ...deleted, kind: 'membership', name }];
     // The membership arrived before the thing's own event: the origin has the thing (it is a
     // member there), so create its registry entry (type, attributes) from it now. Its
     // certificates stay with worker-thing (its own event) and reconciliation, so the group worker

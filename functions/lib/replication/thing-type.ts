@@ -9,6 +9,7 @@ import {
 import { awsErrorName, isAlreadyExists } from '../aws';
 import { RetryableError } from '../errors';
 import { call, find } from './call';
+import { targetChangeWins, targetDeleteWins } from './change-log';
 import { absentMeansDeleted, keptTargetOnly, type Outcome, type ReplicationContext } from './context';
 
 async function describeType(ctx: ReplicationContext, side: 'origin' | 'target', name: string) {
@@ -50,13 +51,39 @@ async function deleteThingType(ctx: ReplicationContext, name: string): Promise<O
   return [{ kind: 'thingType', name, action: 'deleted' }];
 }
 
+/** Options of `syncThingType`. */
+export interface SyncThingTypeOptions {
+  /**
+   * Epoch milliseconds of the origin's THING_TYPE_EVENT. Policy `merge`: a type the target deleted
+   * at or after it is not re-created; on a DELETED event, a type the target created, updated or
+   * undeprecated after it is not deleted (docs/replication.md, "Conflict rule").
+   */
+  readonly eventTimeMs?: number;
+}
+
+/**
+ * Policy `merge`, the origin deleted type `name`: whether the target's own later change keeps it.
+ * Only a type still usable in the target can win: AWS deletes only deprecated types, so a type
+ * deprecated in the target is on its way out there too, and its later (deprecation) updates, the
+ * replicator's own included, never beat the delete.
+ */
+async function keptAfterOriginDelete(ctx: ReplicationContext, name: string, eventTimeMs: number | undefined): Promise<Outcome | undefined> {
+  const target = await describeType(ctx, 'target', name);
+  if (!target || target.thingTypeMetadata?.deprecated) return undefined;
+  return targetChangeWins(ctx, { kind: 'thingType', name }, eventTimeMs);
+}
+
 /**
  * Makes the secondary's thing type match the primary's: description, searchable attributes and
  * deprecation; created when missing, deleted when the primary no longer has it.
  */
-export async function syncThingType(ctx: ReplicationContext, name: string): Promise<Outcome[]> {
+export async function syncThingType(ctx: ReplicationContext, name: string, options: SyncThingTypeOptions = {}): Promise<Outcome[]> {
   const source = await describeType(ctx, 'origin', name);
-  if (!source) return absentMeansDeleted(ctx) ? deleteThingType(ctx, name) : [keptTargetOnly('thingType', name)];
+  if (!source) {
+    if (!absentMeansDeleted(ctx)) return [keptTargetOnly('thingType', name)];
+    const kept = await keptAfterOriginDelete(ctx, name, options.eventTimeMs);
+    return kept ? [kept] : deleteThingType(ctx, name);
+  }
   const properties = {
     ...(source.thingTypeProperties?.thingTypeDescription ? { thingTypeDescription: source.thingTypeProperties.thingTypeDescription } : {}),
     ...(source.thingTypeProperties?.searchableAttributes?.length ? { searchableAttributes: source.thingTypeProperties.searchableAttributes } : {}),
@@ -65,13 +92,18 @@ export async function syncThingType(ctx: ReplicationContext, name: string): Prom
   let target = await describeType(ctx, 'target', name);
   const outcomes: Outcome[] = [];
   if (!target) {
+    // A type deprecated in the origin never beats a delete (see keptAfterOriginDelete); a usable
+    // one does unless the target deleted it at or after the origin's change.
+    const since = deprecated && options.eventTimeMs !== undefined ? 0 : options.eventTimeMs;
+    const deleted = await targetDeleteWins(ctx, { kind: 'thingType', name }, since);
+    if (deleted) return [deprecated ? { ...deleted, detail: `deprecated in the origin and deleted in ${ctx.targetRegion}: the delete wins` } : deleted];
     try {
       await ctx.target.iot.send(new CreateThingTypeCommand({ thingTypeName: name, thingTypeProperties: properties }));
       outcomes.push({ kind: 'thingType', name, action: 'created' });
       target = { thingTypeProperties: properties, thingTypeMetadata: { deprecated: false }, $metadata: {} };
     } catch (error) {
       if (!isAlreadyExists(error)) await call(ctx, `CreateThingType ${name}`, () => Promise.reject(error));
-      return syncThingType(ctx, name);
+      return syncThingType(ctx, name, options);
     }
   } else if (!sameProperties(source, target)) {
     await call(ctx, `UpdateThingType ${name}`, () =>

@@ -13,6 +13,7 @@ import { awsErrorName, isAlreadyExists } from '../aws';
 import { PrincipalPendingError, RetryableError } from '../errors';
 import { call, find, findAll, sameMap } from './call';
 import { certificateIdFromArn, releaseCertificate, syncCertificate } from './certificates';
+import { targetChangeWins, targetDeleteWins } from './change-log';
 import { absentMeansDeleted, keptTargetOnly, type Outcome, type ReplicationContext } from './context';
 import { deleteAllShadows } from './shadow';
 import { syncThingType, withThingTypeUsable } from './thing-type';
@@ -28,7 +29,8 @@ export interface SyncThingOptions {
   readonly eventTimestampMs?: number;
   /**
    * Epoch milliseconds of the origin's registry event (any operation). Policy `merge`: a thing
-   * the target deleted after it (a tombstone) is not re-created.
+   * the target deleted at or after it (a tombstone) is not re-created; on a DELETED event, a thing
+   * the target created or updated after it is not deleted.
    */
   readonly eventTimeMs?: number;
   /** Replicate the registry entry only (type, attributes), never principals. @default false */
@@ -192,19 +194,19 @@ export async function deleteThing(ctx: ReplicationContext, thingName: string): P
  */
 export async function syncThing(ctx: ReplicationContext, thingName: string, options: SyncThingOptions = {}): Promise<Outcome[]> {
   const source = await describeThing(ctx, 'origin', thingName);
+  const resource = { kind: 'thing', name: thingName } as const;
   if (!source) {
-    if (absentMeansDeleted(ctx)) return deleteThing(ctx, thingName);
-    return (await describeThing(ctx, 'target', thingName))
-      ? [keptTargetOnly('thing', thingName)]
-      : [{ kind: 'thing', name: thingName, action: 'unchanged', detail: 'absent in both regions' }];
+    const target = await describeThing(ctx, 'target', thingName);
+    if (!target) return [{ kind: 'thing', name: thingName, action: 'unchanged', detail: 'absent in both regions' }];
+    if (!absentMeansDeleted(ctx)) return [keptTargetOnly('thing', thingName)];
+    // Policy merge, a DELETED event: a change of the target's own after the delete wins.
+    const kept = await targetChangeWins(ctx, resource, options.eventTimeMs);
+    return kept ? [kept] : deleteThing(ctx, thingName);
   }
-  if (ctx.conflicts === 'merge' && ctx.deletions && options.eventTimeMs !== undefined && !(await describeThing(ctx, 'target', thingName))) {
-    const deletedAt = await call(ctx, `tombstones of thing ${thingName}`, async () =>
-      ctx.deletions?.deletedAfter(`thing/${thingName}`, ctx.targetRegion, (options.eventTimeMs as number) - 1),
-    );
-    if (deletedAt !== undefined) {
-      return [{ kind: 'thing', name: thingName, action: 'unchanged', detail: `deleted in ${ctx.targetRegion} at ${new Date(deletedAt).toISOString()}, after the origin's change: the delete wins` }];
-    }
+  if (ctx.conflicts === 'merge' && ctx.changes && options.eventTimeMs !== undefined && !(await describeThing(ctx, 'target', thingName))) {
+    // A delete in the target at or after the origin's change wins: not re-created.
+    const deleted = await targetDeleteWins(ctx, resource, options.eventTimeMs);
+    if (deleted) return [deleted];
   }
   const outcomes: Outcome[] = [];
   if (source.thingTypeName) outcomes.push(...(await ensureThingType(ctx, source.thingTypeName)));

@@ -6,7 +6,7 @@ import type { EventApplier } from './apply';
 import { DEFAULT_PRINCIPAL_GRACE_SECONDS, MAX_PRINCIPAL_GRACE_SECONDS, PRINCIPAL_GRACE_ENV } from '../principal-grace';
 import { createContext, type Outcome, type ReplicationContext, type ReplicationMode, type ConflictPolicy } from './context';
 import type { EventType } from './events';
-import { tableDeletionLog } from './deletions';
+import { tableChangeLog } from './change-log';
 
 /**
  * AWS SDK limits of the workers' clients: 3 attempts of at most 1 s to connect and 2 s to answer
@@ -106,9 +106,9 @@ export function workerHandler(
     originRegion: requiredEnv('ORIGIN_REGION'),
     targetRegion: requiredEnv('TARGET_REGION'),
     conflicts,
-    // Two-way: the replication table's tombstones, in the worker's own region (TABLE_NAME).
+    // Two-way: the replication table's bookkeeping, in the worker's own region (TABLE_NAME).
     ...(conflicts === 'merge' && process.env.TABLE_NAME?.trim()
-      ? { deletions: tableDeletionLog({ tableName: requiredEnv('TABLE_NAME'), region: requiredEnv('TARGET_REGION'), endpoint: process.env.IOT_DR_AWS_ENDPOINT }) }
+      ? { changes: tableChangeLog({ tableName: requiredEnv('TABLE_NAME'), region: requiredEnv('TARGET_REGION'), endpoint: process.env.IOT_DR_AWS_ENDPOINT }) }
       : {}),
     mode: requiredEnv('REPLICATION_MODE', ['complete', 'thing-only']) as ReplicationMode,
     principalGraceMs:
