@@ -65,6 +65,7 @@ export class Reconciliation extends Construct {
     super(scope, id);
     const { config } = props;
     const twoWay = config.replication.direction === 'two-way';
+    const table = props.table;
     const provider = props.provider;
     const target = props.target ?? 'secondary';
     const targetRegion = target === 'secondary' ? config.secondaryRegion : config.primaryRegion;
@@ -194,13 +195,13 @@ export class Reconciliation extends Construct {
       // account use it through SSM: no KMS statement is needed.
       { sid: 'Cursor', actions: ['ssm:GetParameter', 'ssm:PutParameter'], resources: [this.cursor.arn] },
       { sid: 'DeadLetters', actions: ['sqs:SendMessage'], resources: [this.dlq.arn] },
-      ...(twoWay && props.table
+      ...(twoWay && table
         ? [
             {
               // The conflict rule's bookkeeping (docs/replication.md): tombstones, registry changes, shadow removals.
               sid: 'ReadTombstones',
               actions: ['dynamodb:Query'],
-              resources: [DELETIONS_INDEX, CHANGES_INDEX, REMOVALS_INDEX].map((index) => `${props.table.arnIn(target)}/index/${index}`),
+              resources: [DELETIONS_INDEX, CHANGES_INDEX, REMOVALS_INDEX].map((index) => `${table.arnIn(target)}/index/${index}`),
             },
           ]
         : []),
