@@ -338,18 +338,22 @@ describe('Replication pipeline: trigger -> Step Functions -> workers (moto, two 
     await createThing(primary, 'bare-1');
     const event = thingEvent(PRIMARY, 'CREATED', { name: 'bare-1' });
     const capturedAt = event.timestamp as number;
-    // Each attempt's start time and outcome. On a loaded machine the first attempt may itself start
-    // after the grace: the verdict below holds either way, without a wall-clock bound.
-    const attempts: Array<{ at: number; error?: string }> = [];
+    // Each attempt's start and end times and outcome. The worker decides between the two (after
+    // reading both regions), so an attempt that starts just before the grace ends may rightly copy
+    // the thing: the verdicts below use the end. On a loaded machine the first attempt may itself
+    // end after the grace: they hold either way, without a wall-clock bound.
+    const attempts: Array<{ at: number; end?: number; error?: string }> = [];
     const watch = {
       [WORKER_STATE.thing]: (real: Handler) => async (input: unknown) => {
-        const attempt: { at: number; error?: string } = { at: Date.now() };
+        const attempt: { at: number; end?: number; error?: string } = { at: Date.now() };
         attempts.push(attempt);
         try {
           return await real(input);
         } catch (error) {
           attempt.error = (error as Error).name;
           throw error;
+        } finally {
+          attempt.end = Date.now();
         }
       },
     };
@@ -364,9 +368,9 @@ describe('Replication pipeline: trigger -> Step Functions -> workers (moto, two 
     expect(runs[0].status).toBe('SUCCEEDED');
     const last = attempts[attempts.length - 1];
     expect(last.error).toBeUndefined();
-    expect(last.at).toBeGreaterThanOrEqual(capturedAt + 2000);
+    expect(last.end).toBeGreaterThanOrEqual(capturedAt + 2000);
     for (const early of attempts.slice(0, -1)) expect(early.error).toBe(PRINCIPAL_PENDING_ERROR);
-    for (const early of attempts.filter((a) => a.at < capturedAt + 2000)) expect(early.error).toBe(PRINCIPAL_PENDING_ERROR);
+    for (const early of attempts.filter((a) => (a.end as number) < capturedAt + 2000)) expect(early.error).toBe(PRINCIPAL_PENDING_ERROR);
     expect(await describeThing(secondary, 'bare-1')).toBeDefined();
     expect(
       (await secondary.iot.send(new ListThingPrincipalsCommand({ thingName: 'bare-1' }))).principals ?? [],
