@@ -145,7 +145,10 @@ down() {
   # destroy runs a normal plan first: the same targets keep it away from the excluded resources
   # (the sfn state machine's plan calls ValidateStateMachineDefinition, which moto lacks)
   load_targets 2>/dev/null
-  tofu_ destroy -input=false -no-color -auto-approve -parallelism="${IOT_DR_MOTO_PARALLELISM:-4}" "${targets[@]}" \
+  # Wider than apply: the AWS provider waits for every deleted SQS queue to be reported gone 15
+  # times in a row, at least 3 s apart (internal/service/sqs waitQueueDeleted: about 2 min per
+  # queue, even on moto). Those waits cost no CPU, so they run side by side.
+  tofu_ destroy -input=false -no-color -auto-approve -parallelism="${IOT_DR_MOTO_DESTROY_PARALLELISM:-16}" "${targets[@]}" \
     >"$WORK/destroy.log" 2>&1 || rc=$?
   timing destroy $((SECONDS - t0))
   grep -E '^Destroy complete|Error:|^│' "$WORK/destroy.log" >&2 || true
