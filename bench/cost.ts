@@ -378,7 +378,7 @@ async function runMode(
       STATE_MACHINE_ARN: ARN('iot-dr-replication'),
       WORKFLOW_TYPE: mode,
       DLQ_URL: dlqUrl,
-      SECONDARY_REGION: SECONDARY,
+      TARGET_REGION: SECONDARY,
       IOT_DR_AWS_ENDPOINT: sfn.endpoint,
       POWERTOOLS_METRICS_DISABLED: 'true',
     });

@@ -80,11 +80,11 @@ export const WORKER_ENTRIES: Readonly<Record<WorkerFamily, string>> = {
  * https://docs.aws.amazon.com/lambda/latest/dg/with-ddb-filtering.html
  * https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventfiltering.html#filtering-syntax
  */
-export function streamFilterPatterns(secondaryRegion: string): string[] {
+export function streamFilterPatterns(targetRegion: string): string[] {
   return [
     JSON.stringify({
       eventName: ['INSERT'],
-      dynamodb: { NewImage: { [ITEM.originRegion]: { S: [{ 'anything-but': [secondaryRegion] }] } } },
+      dynamodb: { NewImage: { [ITEM.originRegion]: { S: [{ 'anything-but': [targetRegion] }] } } },
     }),
     JSON.stringify({
       eventName: ['INSERT'],
@@ -472,7 +472,7 @@ export class ReplicationWorkflow extends Construct {
         WORKFLOW_TYPE: replication.workflowType,
         DLQ_URL: this.dlq.url,
         // The region the trigger runs in: its own events are not replicated back.
-        SECONDARY_REGION: targetRegion,
+        TARGET_REGION: targetRegion,
       },
       statements: [
         {

@@ -38,8 +38,6 @@ export function workerLambdaEnv(
     TARGET_REGION: reverse ? 'us-east-1' : 'us-west-2',
     CONFLICT_POLICY: options.conflicts ?? 'mirror',
     REPLICATION_MODE: mode,
-    // The stream trigger's own region (the stack sets it to the workflow's target region).
-    SECONDARY_REGION: reverse ? 'us-east-1' : 'us-west-2',
   };
 }
 

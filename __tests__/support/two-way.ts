@@ -202,7 +202,7 @@ export async function startTwoWay(options: TwoWayOptions): Promise<TwoWay> {
       STATE_MACHINE_ARN: arn('iot-dr-replication'),
       WORKFLOW_TYPE: 'EXPRESS',
       DLQ_URL: dlqUrl,
-      SECONDARY_REGION: region,
+      TARGET_REGION: region,
       IOT_DR_AWS_ENDPOINT: sfn.endpoint,
     });
     const realTrigger = load(join(FUNCTIONS, 'stream-trigger', 'handler')).handler as Pipeline['trigger'];

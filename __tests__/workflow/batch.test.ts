@@ -115,7 +115,7 @@ beforeAll(async () => {
     STATE_MACHINE_ARN: BATCH,
     WORKFLOW_TYPE: 'EXPRESS',
     DLQ_URL: dlqUrl,
-    SECONDARY_REGION: SECONDARY,
+    TARGET_REGION: SECONDARY,
     IOT_DR_AWS_ENDPOINT: local.endpoint,
   });
   jest.isolateModules(() => {

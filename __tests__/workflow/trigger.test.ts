@@ -73,13 +73,13 @@ describe('Stream trigger: record decoding', () => {
   });
 
   it('throws a named error when the environment is incomplete', () => {
-    expect(() => triggerConfig({ STATE_MACHINE_ARN: 'arn', SECONDARY_REGION: SECONDARY })).toThrow(
+    expect(() => triggerConfig({ STATE_MACHINE_ARN: 'arn', TARGET_REGION: SECONDARY })).toThrow(
       'environment variable DLQ_URL is required',
     );
-    expect(() => triggerConfig({ STATE_MACHINE_ARN: 'arn', DLQ_URL: 'q', SECONDARY_REGION: SECONDARY })).toThrow(
+    expect(() => triggerConfig({ STATE_MACHINE_ARN: 'arn', DLQ_URL: 'q', TARGET_REGION: SECONDARY })).toThrow(
       'environment variable WORKFLOW_TYPE is required',
     );
-    expect(() => triggerConfig({ STATE_MACHINE_ARN: 'arn', DLQ_URL: 'q', SECONDARY_REGION: SECONDARY, WORKFLOW_TYPE: 'SYNC' })).toThrow(
+    expect(() => triggerConfig({ STATE_MACHINE_ARN: 'arn', DLQ_URL: 'q', TARGET_REGION: SECONDARY, WORKFLOW_TYPE: 'SYNC' })).toThrow(
       'environment variable WORKFLOW_TYPE must be EXPRESS or STANDARD (got "SYNC")',
     );
   });
@@ -128,7 +128,7 @@ describe('Stream trigger: handler against moto', () => {
       STATE_MACHINE_ARN: stateMachineArn,
       WORKFLOW_TYPE: 'STANDARD',
       DLQ_URL: dlqUrl,
-      SECONDARY_REGION: SECONDARY,
+      TARGET_REGION: SECONDARY,
     });
     jest.isolateModules(() => {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -286,7 +286,7 @@ describe('Stream trigger: handler against moto', () => {
       sqs,
       stateMachineArn,
       dlqUrl,
-      secondaryRegion: SECONDARY,
+      targetRegion: SECONDARY,
       logger,
       metrics: {
         addMetric: (name, _unit, value) => {
@@ -323,7 +323,7 @@ describe('Stream trigger: handler against moto', () => {
       sqs: brokenSqs,
       stateMachineArn,
       dlqUrl,
-      secondaryRegion: SECONDARY,
+      targetRegion: SECONDARY,
       logger: quiet,
       metrics: { addMetric: () => undefined },
     });

@@ -50,7 +50,7 @@ describe('Stack: two-way replication (default)', () => {
     );
     const patterns = mapping.filter_criteria.filter.map((f: { pattern: string }) => JSON.parse(f.pattern));
     expect(patterns[0].dynamodb.NewImage.originRegion.S).toEqual([{ 'anything-but': [target] }]);
-    expect(one(tf, prefix, 'aws_lambda_function', 'trigger').environment.variables.SECONDARY_REGION).toBe(target);
+    expect(one(tf, prefix, 'aws_lambda_function', 'trigger').environment.variables.TARGET_REGION).toBe(target);
   });
 
   it.each(directions)('gives its workers origin $origin, target $target and the merge conflict policy', ({ prefix, origin, target }) => {

@@ -1,5 +1,5 @@
 /**
- * Stream trigger (secondary region): replica-table stream records -> synchronous Express batch
+ * Stream trigger (in the region its workflow writes: the secondary, and with two-way replication the primary too): replica-table stream records -> synchronous Express batch
  * executions (EXPRESS) or one Standard execution each (STANDARD). Thin: the rules live in
  * `functions/lib/trigger`.
  */
@@ -19,7 +19,7 @@ const metrics = new Metrics({ namespace: 'IotDr', serviceName: 'stream-trigger' 
 // whose own retries are bounded by the event source mapping. Every request is bounded too
 // (throwOnRequestTimeout: without it @smithy/node-http-handler 4.x only logs a late request).
 const base = {
-  region: config.secondaryRegion,
+  region: config.targetRegion,
   retryMode: 'adaptive' as const,
   ...(config.endpoint ? { endpoint: config.endpoint } : {}),
 };
@@ -50,7 +50,7 @@ export async function handler(event: DynamoDBStreamEvent): Promise<DynamoDBBatch
       stateMachineArn: config.stateMachineArn,
       workflowType: config.workflowType,
       dlqUrl: config.dlqUrl,
-      secondaryRegion: config.secondaryRegion,
+      targetRegion: config.targetRegion,
       logger,
       metrics,
     });

@@ -22,8 +22,8 @@ export interface TriggerConfig {
    * after the event (`WORKFLOW_TYPE`).
    */
   readonly workflowType: WorkflowType;
-  /** The region this trigger runs in; its own events are not replicated back (`SECONDARY_REGION`). */
-  readonly secondaryRegion: string;
+  /** The region this trigger runs in and its workflow writes (`TARGET_REGION`); its own events are not replicated back. */
+  readonly targetRegion: string;
   /** Endpoint override for tests (`IOT_DR_AWS_ENDPOINT`). @default - the AWS endpoints */
   readonly endpoint?: string;
 }
@@ -40,7 +40,7 @@ export function triggerConfig(env: NodeJS.ProcessEnv = process.env): TriggerConf
     stateMachineArn: required('STATE_MACHINE_ARN'),
     dlqUrl: required('DLQ_URL'),
     workflowType: workflowType(required('WORKFLOW_TYPE')),
-    secondaryRegion: required('SECONDARY_REGION'),
+    targetRegion: required('TARGET_REGION'),
     ...(endpoint ? { endpoint } : {}),
   };
 }

@@ -38,7 +38,7 @@ export interface TriggerDependencies {
   /** @default 'STANDARD' (one execution per record) */
   readonly workflowType?: WorkflowType;
   readonly dlqUrl: string;
-  readonly secondaryRegion: string;
+  readonly targetRegion: string;
   readonly logger: TriggerLogger;
   readonly metrics: TriggerMetrics;
   /** Records started at the same time. @default 10 */
@@ -156,7 +156,7 @@ async function runBatch(
   const items: BatchItem[] = [];
   await Promise.all(
     records.map(async (record, index) => {
-      const decision = decodeRecord(record, deps.secondaryRegion);
+      const decision = decodeRecord(record, deps.targetRegion);
       if (decision.kind === 'skip') {
         deps.logger.info('record not replicated', {
           eventId: decision.eventId,
@@ -276,7 +276,7 @@ async function runChunk(
 
 async function processRecord(record: DynamoDBRecord, deps: TriggerDependencies): Promise<Outcome> {
   const streamEventId = record.eventID;
-  const decision = decodeRecord(record, deps.secondaryRegion);
+  const decision = decodeRecord(record, deps.targetRegion);
   if (decision.kind === 'skip') {
     deps.logger.info('record not replicated', { eventId: decision.eventId, streamEventId, reason: decision.reason });
     return 'skipped';

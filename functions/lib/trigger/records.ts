@@ -60,9 +60,9 @@ function exactNumber(digits: string): unknown {
 
 /**
  * Decides what to do with one record of the replica table's stream.
- * @param secondaryRegion events that originated here are not replicated back (loop prevention)
+ * @param targetRegion this trigger's region: events that originated here are not replicated back (loop prevention)
  */
-export function decodeRecord(record: DynamoDBRecord, secondaryRegion: string): Decision {
+export function decodeRecord(record: DynamoDBRecord, targetRegion: string): Decision {
   const keyId = record.dynamodb?.Keys?.uuid?.S;
   if (record.eventName !== 'INSERT') {
     return {
@@ -105,8 +105,8 @@ export function decodeRecord(record: DynamoDBRecord, secondaryRegion: string): D
       reason: `NewImage.originRegion must be the region the event happened in (got ${JSON.stringify(item.originRegion)})`,
     };
   }
-  if (item.originRegion === secondaryRegion) {
-    return { kind: 'skip', eventId: id, reason: `originRegion is the secondary region ${secondaryRegion}` };
+  if (item.originRegion === targetRegion) {
+    return { kind: 'skip', eventId: id, reason: `originRegion is this region ${targetRegion} (its own event)` };
   }
   const eventType = item.eventType;
   if (typeof eventType !== 'string' || !KNOWN_EVENT_TYPES.has(eventType)) {
