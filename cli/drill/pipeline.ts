@@ -123,13 +123,23 @@ export interface PipelineOptions {
   readonly retryWaitMs?: number;
 }
 
+/** How the event source mapping delivered a run's records (see {@link ReplicationPipeline.deliver}). */
+export interface Delivery {
+  /** Stream batches delivered (first invocations). */
+  readonly batches: number;
+  /** Re-deliveries of returned records (Lambda's retries). */
+  readonly retries: number;
+  /** Records given up on after the retries (their batches' coordinates went to the DLQ). */
+  readonly discarded: number;
+}
+
 /** What one run of events through the pipeline did. */
 export interface PipelineRun {
   readonly workflowType: WorkflowType;
   readonly events: number;
-  /** Stream batches delivered (first invocations) and the re-deliveries of returned records. */
   readonly batches: number;
   readonly retries: number;
+  readonly discarded: number;
   /** EXPRESS: batch executions (StartSyncExecution) and slow-lane executions; STANDARD: per-event executions. */
   readonly executions: { readonly express: number; readonly slowLane: number; readonly standard: number };
   readonly succeeded: number;
@@ -161,12 +171,23 @@ export interface ReplicationPipeline {
   /** A replica-stream record of this direction's region for an item. */
   record(item: object): DynamoDBRecord;
   /**
-   * Delivers `items` as the event source mapping would: batches of `batchSize`, returned records
-   * retried `maximumRetryAttempts` times, then their batch's coordinates sent to the DLQ; waits
-   * for every execution started, and reports what ran.
+   * Delivers `items` as the event source mapping would: batches of `batchSize` in order, one
+   * trigger invocation each; the records a batch returns are re-delivered from the lowest returned
+   * sequence number on (ReportBatchItemFailures with BisectBatchOnFunctionError, as deployed),
+   * `maximumRetryAttempts` times, then their batch's coordinates are sent to the DLQ (the
+   * mapping's on-failure destination) and the shard moves on. Does not wait for asynchronous
+   * (Standard) executions.
    */
-  run(items: readonly object[], delivery: { batchSize: number; maximumRetryAttempts: number }): Promise<PipelineRun>;
+  deliver(items: readonly object[], mapping: MappingSettings): Promise<Delivery>;
+  /** {@link deliver}, then waits for every execution started, and reports what ran. */
+  run(items: readonly object[], mapping: MappingSettings): Promise<PipelineRun>;
   stop(): Promise<void>;
+}
+
+/** The event source mapping's settings (`replication.batchSize`, `replication.maximumRetryAttempts`). */
+export interface MappingSettings {
+  readonly batchSize: number;
+  readonly maximumRetryAttempts: number;
 }
 
 const silent = { info() {}, warn() {}, error() {} };
@@ -196,7 +217,9 @@ export async function startPipeline(options: PipelineOptions): Promise<Replicati
     CONFLICT_POLICY: settings.conflicts,
     REPLICATION_MODE: settings.mode,
     ...(options.tableName ? { TABLE_NAME: options.tableName } : {}),
-    ...(settings.principalGraceSeconds !== undefined ? { [PRINCIPAL_GRACE_ENV]: String(settings.principalGraceSeconds) } : {}),
+    ...(settings.principalGraceSeconds !== undefined
+      ? { [PRINCIPAL_GRACE_ENV]: String(settings.principalGraceSeconds) }
+      : {}),
   });
   if (!options.tableName) delete process.env.TABLE_NAME;
   if (settings.principalGraceSeconds === undefined) delete process.env[PRINCIPAL_GRACE_ENV];
@@ -210,7 +233,8 @@ export async function startPipeline(options: PipelineOptions): Promise<Replicati
 
   // --- State machines, from the stack's definition functions ---------------------------------
   // Worker ARNs as the stack names the functions (every Task is resolved to the local handler).
-  const fake = (family: WorkerFamily) => `arn:aws:lambda:${region}:${ACCOUNT}:function:${name(WORKER_BODIES[family][0])}`;
+  const fake = (family: WorkerFamily) =>
+    `arn:aws:lambda:${region}:${ACCOUNT}:function:${name(WORKER_BODIES[family][0])}`;
   const props = {
     workers: Object.fromEntries(WORKER_FAMILIES.map((f) => [f, fake(f)])) as Record<WorkerFamily, string>,
     failureTableName,
@@ -237,7 +261,11 @@ export async function startPipeline(options: PipelineOptions): Promise<Replicati
   });
 
   // --- The trigger: its batch processing with its own clients, configured as the stack does ---
-  const clients = triggerClients({ secondaryRegion: region, workflowType: settings.workflowType, endpoint: sfn.endpoint });
+  const clients = triggerClients({
+    secondaryRegion: region,
+    workflowType: settings.workflowType,
+    endpoint: sfn.endpoint,
+  });
   const invoke = (records: readonly DynamoDBRecord[]) =>
     processBatch(records, {
       ...clients,
@@ -259,7 +287,11 @@ export async function startPipeline(options: PipelineOptions): Promise<Replicati
       new SendMessageCommand({
         QueueUrl: dlqUrl,
         MessageBody: JSON.stringify({
-          requestContext: { requestId: randomUUID(), condition: 'RetryAttemptsExhausted', approximateInvokeCount: attempts },
+          requestContext: {
+            requestId: randomUUID(),
+            condition: 'RetryAttemptsExhausted',
+            approximateInvokeCount: attempts,
+          },
           responseContext: { statusCode: 200, executedVersion: '$LATEST' },
           version: '1.0',
           timestamp: new Date().toISOString(),
@@ -275,26 +307,33 @@ export async function startPipeline(options: PipelineOptions): Promise<Replicati
     );
   };
 
-  async function run(items: readonly object[], delivery: { batchSize: number; maximumRetryAttempts: number }): Promise<PipelineRun> {
-    const before = Object.fromEntries(Object.entries(sfn.stats).map(([k, s]) => [k, { ...s }]));
+  async function deliver(items: readonly object[], mapping: MappingSettings): Promise<Delivery> {
     let batches = 0;
     let retries = 0;
-    for (let i = 0; i < items.length; i += delivery.batchSize) {
-      let records = items.slice(i, i + delivery.batchSize).map(record);
+    let discarded = 0;
+    for (let i = 0; i < items.length; i += mapping.batchSize) {
+      let records = items.slice(i, i + mapping.batchSize).map(record);
       batches++;
       for (let attempt = 1; ; attempt++) {
         const returned = new Set((await invoke(records)).batchItemFailures.map((f) => f.itemIdentifier));
         if (!returned.size) break;
-        // Lambda retries from the lowest returned sequence number on (an unknown identifier: the whole batch).
+        // From the lowest returned sequence number on (an identifier of no record: the whole batch).
         const from = records.findIndex((r) => returned.has(r.dynamodb?.SequenceNumber ?? ''));
         records = records.slice(Math.max(0, from));
-        if (attempt > delivery.maximumRetryAttempts) {
+        if (attempt > mapping.maximumRetryAttempts) {
           await onFailure(records, attempt);
+          discarded += records.length;
           break;
         }
         retries++;
       }
     }
+    return { batches, retries, discarded };
+  }
+
+  async function run(items: readonly object[], mapping: MappingSettings): Promise<PipelineRun> {
+    const before = Object.fromEntries(Object.entries(sfn.stats).map(([k, s]) => [k, { ...s }]));
+    const delivered = await deliver(items, mapping);
     await sfn.drain();
     const delta = (machine: string | undefined, key: 'executions' | 'succeeded' | 'failed') =>
       machine ? sfn.stats[machine][key] - before[machine][key] : 0;
@@ -308,8 +347,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Replicati
     return {
       workflowType: settings.workflowType,
       events: items.length,
-      batches,
-      retries,
+      ...delivered,
       executions,
       succeeded: delta(machineArn, 'succeeded') + delta(slowLaneArn, 'succeeded'),
       failed: delta(machineArn, 'failed') + delta(slowLaneArn, 'failed'),
@@ -333,6 +371,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Replicati
     dlqUrl,
     invoke,
     record,
+    deliver,
     run,
     async stop() {
       await sfn.stop();

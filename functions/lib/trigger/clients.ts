@@ -15,9 +15,10 @@ import type { TriggerConfig } from './config';
  * at 300 s; a second attempt only for throttling/5xx answered quickly (the function's timeout,
  * 330 s, ends anything longer, and Lambda then retries the batch).
  */
-export function triggerClients(
-  config: Pick<TriggerConfig, 'secondaryRegion' | 'workflowType' | 'endpoint'>,
-): { sfn: SFNClient; sqs: SQSClient } {
+export function triggerClients(config: Pick<TriggerConfig, 'secondaryRegion' | 'workflowType' | 'endpoint'>): {
+  sfn: SFNClient;
+  sqs: SQSClient;
+} {
   const base = {
     region: config.secondaryRegion,
     retryMode: 'adaptive' as const,
