@@ -41,7 +41,7 @@ import { triggerClients } from '../../functions/lib/trigger/clients';
 import type { WorkflowType } from '../../functions/lib/trigger/config';
 import { processBatch } from '../../functions/lib/trigger/process';
 import type { IotDrConfig } from '../../config/schema';
-import { type ReplicationTarget, replicationResourceName } from '../../stacks/names';
+import { type ReplicationTarget, replicationResourceName, resourceName } from '../../stacks/names';
 import {
   batchWorkflowDefinition,
   taskTimeoutFor,
@@ -246,7 +246,6 @@ export async function startPipeline(options: PipelineOptions): Promise<Replicati
   const express = settings.workflowType === 'EXPRESS';
   const machineArn = arn('replication');
   const slowLaneArn = express ? arn('replication-slow-lane') : undefined;
-  const waits = options.retryWaitMs !== undefined ? { retryWaitMs: options.retryWaitMs } : { retryWaitMs: 50 };
   const sfn = await startLocalStepFunctions({
     machines: slowLaneArn
       ? [
@@ -257,7 +256,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Replicati
     workers,
     dynamodb: ddb,
     forwardTo: motoEndpoint,
-    ...waits,
+    retryWaitMs: options.retryWaitMs ?? 50,
   });
 
   // --- The trigger: its batch processing with its own clients, configured as the stack does ---
@@ -276,7 +275,8 @@ export async function startPipeline(options: PipelineOptions): Promise<Replicati
       logger: silent,
       metrics: noMetrics,
     });
-  const source = { region, table: name('events') };
+  // The replica stream of the replication table (a global table: one name in both regions).
+  const source = { region, table: resourceName(options.namePrefix, 'events') };
   const record = (item: object) => streamRecord(item, 'INSERT', source);
 
   /** The event source mapping's on-failure destination: the batch's coordinates, not its records. */
