@@ -12,8 +12,7 @@
 // stats), its workers' writes (outcomes that changed something), and the invocations and billed
 // milliseconds of its trigger and workers.
 import { join } from 'node:path';
-import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
-import { marshall } from '@aws-sdk/util-dynamodb';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
 import { startCaptureProxy, type CaptureProxy } from '../../cli/drill/capture';
 import type { TableItem } from '../../cli/drill/events';
@@ -23,7 +22,7 @@ import { type ReplicationPipeline, startPipeline } from '../../cli/drill/pipelin
 import { WORKER_ENTRIES } from '../../stacks/replication-workflow';
 import { PRIMARY, SECONDARY, TEST_RETRY, streamEvent } from '../workflow/harness';
 import { motoClient, motoIot, motoIotData } from './moto';
-import { createReplicationTable } from './replication-table';
+import { createReplicationTable, putReplicationItem } from './replication-table';
 
 type Handler = (input: any) => Promise<any>;
 /** `toSecondary`: the primary's events applied in the secondary; `toPrimary`: the reverse direction. */
@@ -145,9 +144,7 @@ export async function startTwoWay(options: TwoWayOptions): Promise<TwoWay> {
   }
   const proxy = await startCaptureProxy(
     motoEndpoint,
-    async (item) => {
-      await tables[item.originRegion as string].send(new PutItemCommand({ TableName: EVENTS_TABLE, Item: marshall(item, { removeUndefinedValues: true }) as never }));
-    },
+    (item) => putReplicationItem(tables[item.originRegion as string], EVENTS_TABLE, item),
     options.clock ? { clock: options.clock } : {},
   );
   const side = (region: string): Side => ({ region, iot: motoIot(proxy.endpoint, region), data: motoIotData(proxy.endpoint, region) });

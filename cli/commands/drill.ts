@@ -2,7 +2,8 @@
  * `iot-dr drill`: a disaster-recovery drill on this machine, with no AWS account.
  *
  * 1. moto server (both regions) and one MQTT broker per region (aedes over WebSocket, loopback);
- * 2. a fleet seeded in the primary, and its registry/shadow events in the documented shapes;
+ * 2. a fleet seeded in the primary, and its registry/shadow events in the documented shapes, in the
+ *    primary's copy of the replication table (moto has no global tables: one copy per region);
  * 3. replication in the shape the stack deploys (cli/drill/pipeline.ts): the events as replica-stream
  *    batches of `replication.batchSize` through the trigger's batch processing, with
  *    `replication.workflowType` EXPRESS one synchronous Express execution of the batch workflow per
@@ -29,6 +30,7 @@ import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { IoTClient } from '@aws-sdk/client-iot';
 import { IoTDataPlaneClient } from '@aws-sdk/client-iot-data-plane';
 import { diffSnapshots, mapLimit, snapshotRegion } from '../../functions/lib/fleet';
@@ -44,6 +46,8 @@ import { canaryAlarm, canaryWorstCaseSeconds } from '../../functions/lib/health/
 import { type CanaryDrill, type CanaryEvaluation, startCanaryDrill } from '../drill/canary';
 import { startCaptureProxy } from '../drill/capture';
 import { type PipelineRun, pipelineSettings, type ReplicationPipeline, startPipeline } from '../drill/pipeline';
+import { createReplicationTable, putReplicationItem } from '../drill/replication-table';
+import { resourceName } from '../../stacks/names';
 import type { IotDrConfig } from '../../config/schema';
 
 export interface DrillOptions {
@@ -252,9 +256,21 @@ export async function drillCommand(options: DrillOptions, io: CliIo): Promise<nu
       data: new IoTDataPlaneClient(clientConfig(config.secondaryRegion)),
     };
 
+    const eventsTable = resourceName(config.namePrefix, 'events');
+    const tables: Record<string, DynamoDBClient> = {
+      [config.primaryRegion]: new DynamoDBClient(clientConfig(config.primaryRegion)),
+      [config.secondaryRegion]: new DynamoDBClient(clientConfig(config.secondaryRegion)),
+    };
     const items = await phase(
       'seed the primary',
-      () => seed(primary, options.things),
+      async () => {
+        // The replication table (one copy per region: moto has no global tables), and the seed's
+        // events in the primary's copy, as its capture rules would have written them.
+        for (const table of Object.values(tables)) await createReplicationTable(table, eventsTable);
+        const seeded = await seed(primary, options.things);
+        await mapLimit(seeded, 8, (item) => putReplicationItem(tables[config.primaryRegion], eventsTable, item));
+        return seeded;
+      },
       (i) =>
         `${options.things} things with certificates, policy, groups and shadows; ${i.length} registry/shadow events`,
     );
@@ -268,6 +284,7 @@ export async function drillCommand(options: DrillOptions, io: CliIo): Promise<nu
         namePrefix: config.namePrefix,
         settings: pipelineSettings(config.replication),
         motoEndpoint: moto.endpoint,
+        tableName: eventsTable,
       });
       register(() => p.stop());
       return p;
@@ -411,7 +428,8 @@ export async function drillCommand(options: DrillOptions, io: CliIo): Promise<nu
 
     // --- Failback -------------------------------------------------------------------------------
     const twoWay = config.replication.direction === 'two-way';
-    const proxy = await startCaptureProxy(moto.endpoint);
+    // The secondary's capture rules: its writes, captured, land in its copy of the replication table.
+    const proxy = await startCaptureProxy(moto.endpoint, (item) => putReplicationItem(tables[config.secondaryRegion], eventsTable, item));
     register(() => proxy.stop());
     const outage: Side = {
       region: config.secondaryRegion,
@@ -478,7 +496,7 @@ export async function drillCommand(options: DrillOptions, io: CliIo): Promise<nu
       ms,
       dnsBackOnPrimary: restarted.verdict === 'healthy' && last.dnsAnswer === 'primary',
     };
-    for (const c of [primary.iot, primary.data, secondary.iot, secondary.data, outage.iot, outage.data]) c.destroy();
+    for (const c of [primary.iot, primary.data, secondary.iot, secondary.data, outage.iot, outage.data, ...Object.values(tables)]) c.destroy();
   };
 
   try {
