@@ -159,7 +159,7 @@ export function buildProgram(io: CliIo, result: { code: number }, errors: ErrorO
   program
     .command('drill')
     .description(
-      'Run a DR drill on this machine, without an AWS account: start moto server (the AWS emulator) and local MQTT brokers, seed a fleet in the primary, replicate it through the real replication path, verify, then take the primary broker down and show both health verdicts and the failover decision, with timings.',
+      'Run a DR drill on this machine, without an AWS account: start moto server (the AWS emulator) and local MQTT brokers, seed a fleet in the primary, replicate it through the real replication path in the shape the stack deploys (stream batches of replication.batchSize; replication.workflowType EXPRESS: one Express execution per batch plus the Standard slow lane, STANDARD: one execution per event), verify, then take the primary broker down and show both health verdicts and the failover decision, then fail back, with timings.',
     )
     .addOption(new Option('--things <n>', 'things to seed in the primary').argParser(intOption(1, 10000)).default(20))
     .addOption(
@@ -167,7 +167,7 @@ export function buildProgram(io: CliIo, result: { code: number }, errors: ErrorO
         .argParser(intOption(10, 3600))
         .default(120),
     )
-    .option('-c, --config <file>', 'configuration file (regions, health check interval and failure threshold)')
+    .option('-c, --config <file>', 'configuration file (regions, replication settings, health check interval and failure threshold)')
     .option('--json', 'print the drill report as JSON', false)
     .action(async (opts) => {
       const { drillCommand } = await import('./commands/drill');

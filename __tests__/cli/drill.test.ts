@@ -1,6 +1,8 @@
 // `iot-dr drill` end to end, as a user runs it: the real executable, moto server, two aedes
-// brokers over WebSocket on loopback, the workflow ASL with the real workers, the real
-// health-check handler. Checks the verdicts, the failover decision, the timings and the cleanup.
+// brokers over WebSocket on loopback, replication in the deployed shape (stream batches through the
+// trigger's batch processing, the workflow ASL of the configured `workflowType` on a local Step
+// Functions endpoint, the real workers), the real health-check handler. Checks the verdicts, the
+// replication shape, the failover decision, the timings and the cleanup.
 import type { DrillReport } from '../../cli/commands/drill';
 import { cliProcess, parseJson, scratchDir } from './helpers';
 
@@ -45,8 +47,20 @@ describe('iot-dr drill', () => {
     ]);
     for (const p of report.phases) expect(p.ms).toBeGreaterThanOrEqual(0);
     expect(report.replication.failed).toBe(0);
-    expect(report.replication.executions).toBeGreaterThanOrEqual(4 * 3 + 3);
     expect(report.differences).toBe(0);
+
+    // The deployed shape (default EXPRESS, batchSize 10): each stream batch is one Express batch
+    // execution (a batch of at most 40 events needs one), so executions are fewer than events; no
+    // thing waits for its certificate (the seed attaches it first), so the slow lane stays idle
+    const r = report.replication;
+    expect(r.workflowType).toBe('EXPRESS');
+    expect(r.events).toBeGreaterThanOrEqual(4 * 3 + 3);
+    expect(r.batches).toBe(Math.ceil(r.events / 10));
+    expect(r.executionsBy).toEqual({ express: r.batches, slowLane: 0, standard: 0 });
+    expect(r.executions).toBeLessThan(r.events);
+    expect(r.succeeded).toBe(r.executions);
+    expect(r).toMatchObject({ retries: 0, failuresRecorded: 0, dlq: 0 });
+    expect(r.shape).toBe(`EXPRESS batch (${r.batches} execution(s) for ${r.events} event(s)) + slow lane 0`);
 
     // Both healthy first; then the primary fails `failureThreshold` times in a row and DNS moves
     const [first, ...after] = report.rounds;
@@ -82,9 +96,18 @@ describe('iot-dr drill', () => {
     expect(report.canary.detectionSeconds).toBeLessThanOrEqual(80);
 
     // Failback: the secondary's outage changes (4 classic + 1 named shadow updates, a new device
-    // created and put in a group) reach the primary through the reverse direction; verify passes
+    // created and put in a group) reach the primary through the reverse direction, deployed in the
+    // primary in the same shape: one stream batch, one Express execution; verify passes
     expect(report.failback).toEqual(
-      expect.objectContaining({ via: 'two-way replication', changes: 7, executions: 7, failed: 0, differences: 0, dnsBackOnPrimary: true }),
+      expect.objectContaining({
+        via: 'two-way replication',
+        shape: 'EXPRESS batch (1 execution(s) for 7 event(s)) + slow lane 0',
+        changes: 7,
+        executions: 1,
+        failed: 0,
+        differences: 0,
+        dnsBackOnPrimary: true,
+      }),
     );
 
     // Nothing is left running: moto no longer answers
@@ -93,17 +116,29 @@ describe('iot-dr drill', () => {
     await expect(fetch(`${motoUrl}/moto-api/data.json`, { signal: AbortSignal.timeout(2000) })).rejects.toThrow();
   }, 150_000);
 
-  it('one-way deployment: the failback phase uses iot-dr failback and verify passes', async () => {
-    // When the drill runs with one-way replication
+  it('one-way, STANDARD deployment: one Standard execution per event, and the failback phase uses iot-dr failback', async () => {
+    // When the drill runs with one-way replication and `workflowType: "STANDARD"`
     const result = await cliProcess(['drill', '--things', '3', '--json', '--timeout', '100'], {
       cwd: scratch.dir,
-      env: { IOT_DR_CONFIG: '', IOT_DR_HEALTH_CHECK_FAILURE_THRESHOLD: '2', IOT_DR_REPLICATION_DIRECTION: 'one-way' },
+      env: {
+        IOT_DR_CONFIG: '',
+        IOT_DR_HEALTH_CHECK_FAILURE_THRESHOLD: '2',
+        IOT_DR_REPLICATION_DIRECTION: 'one-way',
+        IOT_DR_CONFIG_JSON: JSON.stringify({ replication: { workflowType: 'STANDARD' } }),
+      },
       timeoutMs: 120_000,
     });
     // Then `iot-dr failback` brought every outage change (found by comparing the regions) to the primary
     const report = parseJson<DrillReport>(result.stdout);
     expect(report.error).toBeUndefined();
     expect(result.code).toBe(0);
+    // Then every event ran as its own Standard execution (the trigger's StartExecution per record), no batch workflow
+    const r = report.replication;
+    expect(r.workflowType).toBe('STANDARD');
+    expect(r.events).toBeGreaterThanOrEqual(3 * 3 + 3);
+    expect(r.executionsBy).toEqual({ express: 0, slowLane: 0, standard: r.events });
+    expect(r).toMatchObject({ executions: r.events, succeeded: r.events, failed: 0, failuresRecorded: 0, dlq: 0 });
+    expect(r.shape).toBe(`STANDARD (${r.events} execution(s) for ${r.events} event(s))`);
     expect(report.phases.map((p) => p.name)).toContain('iot-dr failback brings the primary up to date');
     expect(report.failback).toEqual(expect.objectContaining({ via: 'iot-dr failback', failed: 0, differences: 0, dnsBackOnPrimary: true }));
     expect(report.failback?.changes).toBeGreaterThanOrEqual(5);

@@ -4,25 +4,25 @@
 // Each region's changes are captured by the recording proxy (cli/drill/capture.ts: moto has no
 // rules engine; it applies the capture rules' WHERE, so the replicator's own shadow updates are
 // dropped and counted) into that region's copy of the replication table, and delivered to the
-// OTHER region's real stream trigger, which runs the batch through the deployed workflow shape
-// (Express per batch + Standard slow lane: the real ASL on a local Step Functions endpoint,
-// cli/drill/local-sfn.ts) with that direction's real worker handlers. Every direction counts its
-// executions (the endpoint's stats), its workers' writes (outcomes that changed something), and
-// the invocations and billed milliseconds of its trigger and workers.
+// OTHER region's direction, set up as the stack deploys it by `iot-dr drill`'s own module
+// (cli/drill/pipeline.ts: DLQ and failure table on moto, the stream trigger's batch processing
+// with its clients, Express per batch + Standard slow lane: the real ASL on a local Step Functions
+// endpoint, cli/drill/local-sfn.ts) with that direction's real worker handlers (their entry
+// modules, loaded with its environment). Every direction counts its executions (the endpoint's
+// stats), its workers' writes (outcomes that changed something), and the invocations and billed
+// milliseconds of its trigger and workers.
 import { join } from 'node:path';
-import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
-import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { marshall } from '@aws-sdk/util-dynamodb';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
 import { startCaptureProxy, type CaptureProxy } from '../../cli/drill/capture';
 import type { TableItem } from '../../cli/drill/events';
 import type { Side } from '../../cli/drill/fleet';
-import { startLocalStepFunctions, type LocalStepFunctions } from '../../cli/drill/local-sfn';
+import type { LocalStepFunctions } from '../../cli/drill/local-sfn';
+import { type ReplicationPipeline, startPipeline } from '../../cli/drill/pipeline';
 import { WORKER_ENTRIES } from '../../stacks/replication-workflow';
-import { batchWorkflowDefinition, WORKER_FAMILIES, type WorkerFamily, workflowDefinition } from '../../stacks/workflow-definition';
-import { ACCOUNT, FAKE_WORKERS, PRIMARY, SECONDARY, TEST_RETRY, createFailureTable, streamEvent, streamRecord } from '../workflow/harness';
-import { motoClient, motoIot, motoIotData, workerLambdaEnv } from './moto';
-import { createReplicationTable } from './replication-table';
+import { PRIMARY, SECONDARY, TEST_RETRY, streamEvent } from '../workflow/harness';
+import { motoClient, motoIot, motoIotData } from './moto';
+import { createReplicationTable, putReplicationItem } from './replication-table';
 
 type Handler = (input: any) => Promise<any>;
 /** `toSecondary`: the primary's events applied in the secondary; `toPrimary`: the reverse direction. */
@@ -41,6 +41,8 @@ export interface Pipeline {
   readonly slowLaneArn: string;
   readonly sfn: LocalStepFunctions;
   readonly ddb: DynamoDBClient;
+  /** A replica-stream record of this direction's region for an item. */
+  readonly record: ReplicationPipeline['record'];
   readonly trigger: (event: DynamoDBStreamEvent) => Promise<DynamoDBBatchResponse>;
   /** Writes (outcomes that changed something) made by this direction's workers. */
   writes: number;
@@ -82,8 +84,8 @@ export interface ReplicateOptions {
 export interface TwoWayOptions {
   readonly motoEndpoint: string;
   /**
-   * Loads a handler module afresh (it reads its environment at load, as in Lambda): the tests pass
-   * `jest.isolateModules` + `require`, the bench a require-cache eviction.
+   * Loads a worker's handler module afresh (it reads its environment at load, as in Lambda): the
+   * tests pass `jest.isolateModules` + `require`, the bench a require-cache eviction.
    */
   readonly load: (absolutePath: string) => any;
   /** @default 'thing-only' */
@@ -94,7 +96,7 @@ export interface TwoWayOptions {
   readonly taskTimeoutSeconds?: number;
   /** Sets `PRINCIPAL_GRACE_SECONDS` of the workers and the slow lane's retrier. @default the library's */
   readonly principalGraceSeconds?: number;
-  /** Retry waits of the local endpoint (-1: the definitions' real waits). @default the endpoint's */
+  /** Retry waits of the local endpoint (-1: the definitions' real waits). @default 5 */
   readonly retryWaitMs?: number;
   /** The capture's clock for registry-event timestamps (epoch ms). @default Date.now */
   readonly clock?: () => number;
@@ -130,8 +132,8 @@ export async function createEventsTable(client: DynamoDBClient): Promise<void> {
 /**
  * Starts both directions on a running moto server: the replication table (with its tombstone
  * index) in both regions, the capture proxy writing each captured item into its origin region's
- * copy, and per direction its DLQ, failure table, local Step Functions endpoint, workers and
- * trigger, each loaded with that direction's environment.
+ * copy, and per direction (cli/drill/pipeline.ts) its DLQ, failure table, local Step Functions
+ * endpoint, workers (loaded with that direction's environment) and trigger.
  */
 export async function startTwoWay(options: TwoWayOptions): Promise<TwoWay> {
   const { motoEndpoint, load } = options;
@@ -142,32 +144,21 @@ export async function startTwoWay(options: TwoWayOptions): Promise<TwoWay> {
   }
   const proxy = await startCaptureProxy(
     motoEndpoint,
-    async (item) => {
-      await tables[item.originRegion as string].send(new PutItemCommand({ TableName: EVENTS_TABLE, Item: marshall(item, { removeUndefinedValues: true }) as never }));
-    },
+    (item) => putReplicationItem(tables[item.originRegion as string], EVENTS_TABLE, item),
     options.clock ? { clock: options.clock } : {},
   );
   const side = (region: string): Side => ({ region, iot: motoIot(proxy.endpoint, region), data: motoIotData(proxy.endpoint, region) });
 
+  // The direction's own module instance, for `stop`.
+  const locals: ReplicationPipeline[] = [];
+
   async function pipeline(direction: Direction): Promise<Pipeline> {
-    const region = direction === 'toSecondary' ? SECONDARY : PRIMARY;
-    const suffix = direction === 'toSecondary' ? '' : '-to-primary';
-    const arn = (n: string) => `arn:aws:states:${region}:${ACCOUNT}:stateMachine:${n}${suffix}`;
-    const ddb = motoClient(DynamoDBClient, motoEndpoint, region);
-    const sqs = motoClient(SQSClient, motoEndpoint, region);
-    const dlqUrl = (await sqs.send(new CreateQueueCommand({ QueueName: `iot-dr-replication-dlq${suffix}` }))).QueueUrl as string;
-    sqs.destroy();
-    await createFailureTable(ddb);
-    // The workers, as the stack configures this direction; every IoT call goes through the capture proxy.
-    Object.assign(process.env, {
-      ...workerLambdaEnv(proxy.endpoint, options.mode ?? 'thing-only', { direction: direction === 'toSecondary' ? 'to-secondary' : 'to-primary', conflicts: 'merge' }),
-      TABLE_NAME: EVENTS_TABLE,
-      ...(options.principalGraceSeconds !== undefined ? { PRINCIPAL_GRACE_SECONDS: String(options.principalGraceSeconds) } : {}),
-    });
-    const workers = {} as Record<WorkerFamily, Handler>;
-    for (const family of WORKER_FAMILIES) {
+    const counters = { writes: 0, dropped: 0, triggerInvocations: 0, triggerBilledMs: 0, workerInvocations: 0, workerBilledMs: 0 };
+    // The workers (their entry modules, loaded afresh with this direction's environment: every
+    // IoT call goes through the capture proxy), counted.
+    const worker = (family: keyof typeof WORKER_ENTRIES) => {
       const real = load(join(FUNCTIONS, WORKER_ENTRIES[family], 'handler')).handler as Handler;
-      workers[family] = async (input) => {
+      return async (input: unknown) => {
         p.workerInvocations++;
         const started = performance.now();
         try {
@@ -178,57 +169,48 @@ export async function startTwoWay(options: TwoWayOptions): Promise<TwoWay> {
           p.workerBilledMs += Math.ceil(performance.now() - started);
         }
       };
-    }
-    const props = {
-      workers: FAKE_WORKERS,
-      failureTableName: 'iot-dr-failures',
-      failureRetentionDays: 14,
-      retry: options.retry ?? TEST_RETRY,
-      taskTimeoutSeconds: options.taskTimeoutSeconds ?? 60,
-      ...(options.principalGraceSeconds !== undefined ? { principalGraceSeconds: options.principalGraceSeconds } : {}),
     };
-    const waits = options.retryWaitMs !== undefined ? { retryWaitMs: options.retryWaitMs } : {};
-    const sfn = await startLocalStepFunctions({
-      machines: [
-        { arn: arn('iot-dr-replication'), type: 'EXPRESS', definition: batchWorkflowDefinition({ ...props, slowLaneArn: arn('iot-dr-replication-slow-lane') }), ...waits },
-        { arn: arn('iot-dr-replication-slow-lane'), type: 'STANDARD', definition: workflowDefinition(props), ...waits },
-      ],
-      workers,
-      dynamodb: ddb,
-      forwardTo: motoEndpoint,
+    const local = await startPipeline({
+      target: direction === 'toSecondary' ? 'secondary' : 'primary',
+      primaryRegion: PRIMARY,
+      secondaryRegion: SECONDARY,
+      namePrefix: 'iot-dr',
+      settings: {
+        workflowType: 'EXPRESS',
+        mode: options.mode ?? 'thing-only',
+        conflicts: 'merge',
+        retry: options.retry ?? TEST_RETRY,
+        taskTimeoutSeconds: options.taskTimeoutSeconds ?? 60,
+        ...(options.principalGraceSeconds !== undefined ? { principalGraceSeconds: options.principalGraceSeconds } : {}),
+        failureRetentionDays: 14,
+      },
+      motoEndpoint,
+      workerEndpoint: proxy.endpoint,
+      tableName: EVENTS_TABLE,
+      worker,
+      retryWaitMs: options.retryWaitMs ?? 5,
     });
-    // The trigger, as the stack configures it in this region.
-    Object.assign(process.env, {
-      STATE_MACHINE_ARN: arn('iot-dr-replication'),
-      WORKFLOW_TYPE: 'EXPRESS',
-      DLQ_URL: dlqUrl,
-      TARGET_REGION: region,
-      IOT_DR_AWS_ENDPOINT: sfn.endpoint,
-    });
-    const realTrigger = load(join(FUNCTIONS, 'stream-trigger', 'handler')).handler as Pipeline['trigger'];
+    locals.push(local);
+    // The trigger's batch processing, counted as its invocations would be.
     const trigger: Pipeline['trigger'] = async (event) => {
       p.triggerInvocations++;
       const started = performance.now();
       try {
-        return await realTrigger(event);
+        return await local.invoke(event.Records);
       } finally {
         p.triggerBilledMs += Math.ceil(performance.now() - started);
       }
     };
     const p: Pipeline = {
       direction,
-      region,
-      batchArn: arn('iot-dr-replication'),
-      slowLaneArn: arn('iot-dr-replication-slow-lane'),
-      sfn,
-      ddb,
+      region: local.region,
+      batchArn: local.machineArn,
+      slowLaneArn: local.slowLaneArn as string,
+      sfn: local.sfn,
+      ddb: local.ddb,
+      record: local.record,
       trigger,
-      writes: 0,
-      dropped: 0,
-      triggerInvocations: 0,
-      triggerBilledMs: 0,
-      workerInvocations: 0,
-      workerBilledMs: 0,
+      ...counters,
     };
     return p;
   }
@@ -239,7 +221,7 @@ export async function startTwoWay(options: TwoWayOptions): Promise<TwoWay> {
   async function deliver(direction: Direction, items: ReadonlyArray<{ uuid: string }>): Promise<Delivery> {
     const p = pipelines[direction];
     const before = { executions: totalExecutions(p), writes: p.writes, failed: totalFailed(p), dropped: proxy.dropped.count };
-    const response = await p.trigger(streamEvent(items.map((i) => streamRecord(i))));
+    const response = await p.trigger(streamEvent(items.map((i) => p.record(i))));
     await p.sfn.drain();
     // Deliveries run one at a time: the shadow writes dropped meanwhile are this direction's workers'.
     p.dropped += proxy.dropped.count - before.dropped;
@@ -288,10 +270,7 @@ export async function startTwoWay(options: TwoWayOptions): Promise<TwoWay> {
     deliver,
     replicate,
     async stop() {
-      for (const p of Object.values(pipelines)) {
-        await p.sfn.stop();
-        p.ddb.destroy();
-      }
+      for (const local of locals) await local.stop();
       for (const t of Object.values(tables)) t.destroy();
       await proxy.stop();
     },

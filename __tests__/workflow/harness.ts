@@ -1,14 +1,15 @@
 // Helpers for the workflow tests (not a test file: jest only runs *.test.ts).
 // The local runner (aws-local-stepfunctions with local handlers, the PutItem stand-in, the failure
-// table) is the production one `iot-dr drill` uses: cli/drill/workflow.ts, re-exported here.
+// table) is the production one `iot-dr drill` uses: cli/drill/workflow.ts, re-exported here, as are
+// its replica-stream records (cli/drill/stream.ts).
 import { randomUUID } from 'node:crypto';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { marshall } from '@aws-sdk/util-dynamodb';
-import type { DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { createFailureTable as createTable } from '../../cli/drill/workflow';
 import { workflowDefinition, type AslDefinition, type WorkflowDefinitionProps } from '../../stacks/workflow-definition';
 
 export { dynamodbPutItem, type LocalHandler, type RunResult, runWorkflow } from '../../cli/drill/workflow';
+/** Replica-stream records (`streamRecord`, `streamEvent`): the drill's, cli/drill/stream.ts (region us-west-2 by default). */
+export { streamEvent, streamRecord } from '../../cli/drill/stream';
 
 export const PRIMARY = 'us-east-1';
 export const SECONDARY = 'us-west-2';
@@ -49,43 +50,6 @@ export function item(
     topic: `$aws/events/${String(fields.eventType ?? 'x').toLowerCase()}`,
     ...fields,
   };
-}
-
-let sequence = 1000;
-
-/** One replica-stream record for an item, in the shape Lambda delivers (images marshalled). */
-export function streamRecord(
-  image: object | undefined,
-  eventName: 'INSERT' | 'MODIFY' | 'REMOVE' = 'INSERT',
-): DynamoDBRecord {
-  sequence += 1;
-  const uuid = (image as { uuid?: unknown } | undefined)?.uuid;
-  return {
-    eventID: `stream-${sequence}`,
-    eventName,
-    eventVersion: '1.1',
-    eventSource: 'aws:dynamodb',
-    awsRegion: SECONDARY,
-    dynamodb: {
-      ApproximateCreationDateTime: Math.floor(Date.now() / 1000),
-      ...(typeof uuid === 'string' ? { Keys: { uuid: { S: uuid } } } : {}),
-      ...(image
-        ? {
-            NewImage: marshall(image, { removeUndefinedValues: true }) as NonNullable<
-              DynamoDBRecord['dynamodb']
-            >['NewImage'],
-          }
-        : {}),
-      SequenceNumber: String(sequence).padStart(21, '0'),
-      SizeBytes: 100,
-      StreamViewType: 'NEW_AND_OLD_IMAGES',
-    },
-    eventSourceARN: `arn:aws:dynamodb:${SECONDARY}:${ACCOUNT}:table/iot-dr-events/stream/2026-01-01T00:00:00.000`,
-  };
-}
-
-export function streamEvent(records: DynamoDBRecord[]): DynamoDBStreamEvent {
-  return { Records: records };
 }
 
 /** Creates the failure table of the contract in `client`'s region. */

@@ -2,9 +2,14 @@
  * `iot-dr drill`: a disaster-recovery drill on this machine, with no AWS account.
  *
  * 1. moto server (both regions) and one MQTT broker per region (aedes over WebSocket, loopback);
- * 2. a fleet seeded in the primary, and its registry/shadow events in the documented shapes;
- * 3. replication through the real path: the workflow's ASL (stacks/workflow-definition.ts)
- *    executed by aws-local-stepfunctions with the real worker Lambda handlers;
+ * 2. a fleet seeded in the primary, and its registry/shadow events in the documented shapes, in the
+ *    primary's copy of the replication table (moto has no global tables: one copy per region);
+ * 3. replication in the shape the stack deploys (cli/drill/pipeline.ts): the events as replica-stream
+ *    batches of `replication.batchSize` through the trigger's batch processing, with
+ *    `replication.workflowType` EXPRESS one synchronous Express execution of the batch workflow per
+ *    batch plus the Standard slow lane, with STANDARD one Standard execution per event (the ASL of
+ *    stacks/workflow-definition.ts on a local Step Functions endpoint), the real worker bodies, the
+ *    failure table and DLQ in moto;
  * 4. `verify` (fleet snapshot and diff of both regions);
  * 5. the canary path (default mode): the real canary against each region's broker, datapoints
  *    into moto CloudWatch on a virtual clock, each region's alarm evaluated every minute by
@@ -16,7 +21,7 @@
  * 7. failback: during the outage devices and an operator change the secondary (classic and named
  *    shadows, a new thing put in a group; writes captured as the secondary's capture rules would,
  *    cli/drill/capture.ts); the primary comes back with DNS held on the secondary; two-way
- *    replication (the reverse direction's workers) or, one-way, `iot-dr failback` brings the
+ *    replication (the reverse direction's pipeline, deployed in the primary) or, one-way, `iot-dr failback` brings the
  *    primary up to date; `verify` must pass; then the checks show DNS back on the primary.
  * Everything started is stopped, and the temporary state removed, whatever happens; the whole
  * drill is bounded by `--timeout`.
@@ -25,7 +30,7 @@ import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
-import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { IoTClient } from '@aws-sdk/client-iot';
 import { IoTDataPlaneClient } from '@aws-sdk/client-iot-data-plane';
 import { diffSnapshots, mapLimit, snapshotRegion } from '../../functions/lib/fleet';
@@ -40,6 +45,9 @@ import { emulatedLambdaEnv, ensureMoto, type MotoServer, startMotoServer } from 
 import { canaryAlarm, canaryWorstCaseSeconds } from '../../functions/lib/health/alarm';
 import { type CanaryDrill, type CanaryEvaluation, startCanaryDrill } from '../drill/canary';
 import { startCaptureProxy } from '../drill/capture';
+import { type PipelineRun, pipelineSettings, type ReplicationPipeline, startPipeline } from '../drill/pipeline';
+import { createReplicationTable, putReplicationItem } from '../drill/replication-table';
+import { resourceName } from '../../stacks/names';
 import type { IotDrConfig } from '../../config/schema';
 
 export interface DrillOptions {
@@ -70,7 +78,26 @@ export interface DrillReport {
   readonly secondaryRegion: string;
   readonly things: number;
   readonly phases: readonly Phase[];
-  readonly replication: { executions: number; succeeded: number; failed: number; failuresRecorded: number };
+  /**
+   * The primary -> secondary replication, in the deployed shape: `shape` names it (e.g. `EXPRESS
+   * batch (2 execution(s) for 16 event(s)) + slow lane 0`); `executions` counts every execution
+   * (batch, slow lane or per-event), `executionsBy` each kind; `batches` the stream batches
+   * (trigger invocations) and `retries` Lambda's re-deliveries of returned records; `failed` the
+   * failed executions, `failuresRecorded` the failure table's items, `dlq` the DLQ's messages.
+   */
+  readonly replication: {
+    shape: string;
+    workflowType: 'EXPRESS' | 'STANDARD' | null;
+    events: number;
+    batches: number;
+    retries: number;
+    executions: number;
+    executionsBy: { express: number; slowLane: number; standard: number };
+    succeeded: number;
+    failed: number;
+    failuresRecorded: number;
+    dlq: number;
+  };
   readonly differences: number;
   readonly rounds: readonly Round[];
   readonly failover: {
@@ -96,9 +123,13 @@ export interface DrillReport {
   /** The failback phase: how the primary was brought up to date, and the result. */
   readonly failback: {
     readonly via: 'two-way replication' | 'iot-dr failback';
+    /** Two-way: the shape of the reverse direction that ran (see `replication.shape`). */
+    readonly shape?: string;
     /** Changes made in the secondary during the outage (captured events, or differences found). */
     readonly changes: number;
+    /** Two-way: workflow executions; one-way: things synced. */
     readonly executions: number;
+    /** Two-way: failed executions + failure records + DLQ messages; one-way: items failed. */
     readonly failed: number;
     /** Differences left after it (-1: not reached). */
     readonly differences: number;
@@ -150,7 +181,19 @@ export async function drillCommand(options: DrillOptions, io: CliIo): Promise<nu
     };
     failback: DrillReport['failback'];
   } = {
-    replication: { executions: 0, succeeded: 0, failed: 0, failuresRecorded: 0 },
+    replication: {
+      shape: 'not run',
+      workflowType: null,
+      events: 0,
+      batches: 0,
+      retries: 0,
+      executions: 0,
+      executionsBy: { express: 0, slowLane: 0, standard: 0 },
+      succeeded: 0,
+      failed: 0,
+      failuresRecorded: 0,
+      dlq: 0,
+    },
     differences: -1,
     rounds: [],
     decidedAfterRounds: null,
@@ -194,10 +237,6 @@ export async function drillCommand(options: DrillOptions, io: CliIo): Promise<nu
 
     Object.assign(process.env, {
       ...emulatedLambdaEnv(moto.endpoint),
-      ORIGIN_REGION: config.primaryRegion,
-      TARGET_REGION: config.secondaryRegion,
-      CONFLICT_POLICY: config.replication.direction === 'two-way' ? 'merge' : 'mirror',
-      REPLICATION_MODE: config.replication.mode,
       POWERTOOLS_DEV: 'false',
     });
     const clientConfig = (region: string) => ({
@@ -216,22 +255,45 @@ export async function drillCommand(options: DrillOptions, io: CliIo): Promise<nu
       iot: new IoTClient(clientConfig(config.secondaryRegion)),
       data: new IoTDataPlaneClient(clientConfig(config.secondaryRegion)),
     };
-    const ddb = new DynamoDBClient(clientConfig(config.secondaryRegion));
 
+    const eventsTable = resourceName(config.namePrefix, 'events');
+    const tables: Record<string, DynamoDBClient> = {
+      [config.primaryRegion]: new DynamoDBClient(clientConfig(config.primaryRegion)),
+      [config.secondaryRegion]: new DynamoDBClient(clientConfig(config.secondaryRegion)),
+    };
     const items = await phase(
       'seed the primary',
-      () => seed(primary, options.things),
+      async () => {
+        // The replication table (one copy per region: moto has no global tables), and the seed's
+        // events in the primary's copy, as its capture rules would have written them.
+        for (const table of Object.values(tables)) await createReplicationTable(table, eventsTable);
+        const seeded = await seed(primary, options.things);
+        await mapLimit(seeded, 8, (item) => putReplicationItem(tables[config.primaryRegion], eventsTable, item));
+        return seeded;
+      },
       (i) =>
         `${options.things} things with certificates, policy, groups and shadows; ${i.length} registry/shadow events`,
     );
 
-    const failureTable = 'iot-dr-drill-failures';
-    const { createFailureTable } = await import('../drill/workflow');
-    await createFailureTable(ddb, failureTable);
+    // One direction as the stack deploys it (cli/drill/pipeline.ts), started per phase.
+    const pipeline = async (target: 'primary' | 'secondary'): Promise<ReplicationPipeline> => {
+      const p = await startPipeline({
+        target,
+        primaryRegion: config.primaryRegion,
+        secondaryRegion: config.secondaryRegion,
+        namePrefix: config.namePrefix,
+        settings: pipelineSettings(config.replication),
+        motoEndpoint: moto.endpoint,
+        tableName: eventsTable,
+      });
+      register(() => p.stop());
+      return p;
+    };
     report.replication = await phase(
       'replicate through the workflow (ASL + worker handlers)',
-      () => replicate(items, ddb, failureTable),
-      (r) => `${r.succeeded}/${r.executions} executions succeeded, ${r.failuresRecorded} failure(s) recorded`,
+      async () => replicationReport(await replicate(await pipeline('secondary'), items, config)),
+      (r) =>
+        `${r.shape}: ${r.succeeded}/${r.executions} executions succeeded, ${r.failuresRecorded} failure(s) recorded, ${r.dlq} in the DLQ`,
     );
 
     const differences = await phase(
@@ -366,7 +428,8 @@ export async function drillCommand(options: DrillOptions, io: CliIo): Promise<nu
 
     // --- Failback -------------------------------------------------------------------------------
     const twoWay = config.replication.direction === 'two-way';
-    const proxy = await startCaptureProxy(moto.endpoint);
+    // The secondary's capture rules: its writes, captured, land in its copy of the replication table.
+    const proxy = await startCaptureProxy(moto.endpoint, (item) => putReplicationItem(tables[config.secondaryRegion], eventsTable, item));
     register(() => proxy.stop());
     const outage: Side = {
       region: config.secondaryRegion,
@@ -405,8 +468,8 @@ export async function drillCommand(options: DrillOptions, io: CliIo): Promise<nu
     const t0 = performance.now();
     const back = await phase(
       twoWay ? 'two-way replication brings the primary up to date' : 'iot-dr failback brings the primary up to date',
-      () => (twoWay ? replicateBack(captured, config, ddb, failureTable) : failbackOneWay(options.config, io, moto.endpoint, since)),
-      (r) => `${r.executions} execution(s)/sync(s), ${r.failed} failed`,
+      async () => (twoWay ? replicateBack(await pipeline('primary'), captured, config) : failbackOneWay(options.config, io, moto.endpoint, since)),
+      (r) => `${r.shape ? `${r.shape}: ` : ''}${r.executions} execution(s)/sync(s), ${r.failed} failed`,
     );
     const after = await phase(
       'verify both regions after failback',
@@ -425,6 +488,7 @@ export async function drillCommand(options: DrillOptions, io: CliIo): Promise<nu
     );
     report.failback = {
       via: twoWay ? 'two-way replication' : 'iot-dr failback',
+      ...(back.shape ? { shape: back.shape } : {}),
       changes: twoWay ? captured.length : back.changes,
       executions: back.executions,
       failed: back.failed,
@@ -432,7 +496,7 @@ export async function drillCommand(options: DrillOptions, io: CliIo): Promise<nu
       ms,
       dnsBackOnPrimary: restarted.verdict === 'healthy' && last.dnsAnswer === 'primary',
     };
-    for (const c of [primary.iot, primary.data, secondary.iot, secondary.data, outage.iot, outage.data, ddb]) c.destroy();
+    for (const c of [primary.iot, primary.data, secondary.iot, secondary.data, outage.iot, outage.data, ...Object.values(tables)]) c.destroy();
   };
 
   try {
@@ -472,7 +536,8 @@ export async function drillCommand(options: DrillOptions, io: CliIo): Promise<nu
 
   const failedOver = report.decidedAfterRounds !== null && report.canary.detectionSeconds !== null;
   const failedBack = report.failback !== null && report.failback.differences === 0 && report.failback.failed === 0 && report.failback.dnsBackOnPrimary;
-  const ok = !error && report.differences === 0 && report.replication.failed === 0 && failedOver && failedBack;
+  const replicated = report.replication.failed === 0 && report.replication.failuresRecorded === 0 && report.replication.dlq === 0;
+  const ok = !error && report.differences === 0 && replicated && failedOver && failedBack;
   const result: DrillReport = {
     ok,
     primaryRegion: config.primaryRegion,
@@ -511,7 +576,7 @@ function printReport(r: DrillReport, io: CliIo): void {
   for (const p of r.phases) writeLine(out, `  ${p.name.padEnd(56)} ${String(p.ms).padStart(7)} ms  ${p.detail}`);
   writeLine(
     out,
-    `Replication: ${r.replication.succeeded}/${r.replication.executions} workflow executions succeeded; verify found ${r.differences < 0 ? 'n/a' : r.differences} difference(s).`,
+    `Replication: ${r.replication.shape}; ${r.replication.succeeded}/${r.replication.executions} workflow executions succeeded, ${r.replication.failuresRecorded} failure(s) recorded, ${r.replication.dlq} in the DLQ; verify found ${r.differences < 0 ? 'n/a' : r.differences} difference(s).`,
   );
   if (r.failover.decidedAfterRounds !== null) {
     writeLine(
@@ -528,7 +593,7 @@ function printReport(r: DrillReport, io: CliIo): void {
   if (r.failback) {
     writeLine(
       out,
-      `Failback (${r.failback.via}): ${r.failback.changes} change(s) made in the secondary during the outage brought to the primary in ${r.failback.ms} ms; verify found ${r.failback.differences} difference(s); DNS ${r.failback.dnsBackOnPrimary ? 'back on the primary' : 'NOT back on the primary'}.`,
+      `Failback (${r.failback.via}${r.failback.shape ? `, ${r.failback.shape}` : ''}): ${r.failback.changes} change(s) made in the secondary during the outage brought to the primary in ${r.failback.ms} ms; verify found ${r.failback.differences} difference(s); DNS ${r.failback.dnsBackOnPrimary ? 'back on the primary' : 'NOT back on the primary'}.`,
     );
   }
   writeLine(out, `Total: ${r.totalMs} ms.`);
@@ -589,93 +654,42 @@ async function seed(primary: Side, count: number): Promise<events.TableItem[]> {
 }
 
 /**
- * Runs one workflow execution per item: the production ASL, executed by aws-local-stepfunctions,
- * each Task resolved to the real worker handler (loaded with the environment the stack gives it),
- * the failure recorder writing to the failure table in moto. Registry events first (types, groups,
- * things), then memberships and shadows, as they would usually arrive.
+ * Delivers the items to a direction's pipeline as its replica stream would: batches of
+ * `replication.batchSize` in capture order (the order the writes completed), Lambda retrying
+ * returned records `replication.maximumRetryAttempts` times.
  */
-async function replicate(
-  items: events.TableItem[],
-  ddb: DynamoDBClient,
-  failureTable: string,
-): Promise<DrillReport['replication']> {
-  const { dynamodbPutItem, localWorkflow } = await import('../drill/workflow');
-  const { STATE, WORKER_STATE, workflowDefinition } = await import('../../stacks/workflow-definition');
-  const fake = (name: string) => `arn:aws:lambda:us-west-2:123456789012:function:iot-dr-${name}`;
-  const definition = workflowDefinition({
-    workers: {
-      thing: fake('worker-thing'),
-      thingType: fake('worker-thing-type'),
-      thingGroup: fake('worker-thing-group'),
-      shadow: fake('worker-shadow'),
-    },
-    failureTableName: failureTable,
-    failureRetentionDays: 14,
-    retry: { maxAttempts: 3, intervalSeconds: 1, maxDelaySeconds: 5 },
-    taskTimeoutSeconds: 60,
-  });
-  const handlers = {
-    [WORKER_STATE.thing]: (await import('../../functions/worker-thing/handler')).handler,
-    [WORKER_STATE.thingType]: (await import('../../functions/worker-thing-type/handler')).handler,
-    [WORKER_STATE.thingGroup]: (await import('../../functions/worker-thing-group/handler')).handler,
-    [WORKER_STATE.shadow]: (await import('../../functions/worker-shadow/handler')).handler,
-    // aws-local-stepfunctions cannot call the native DynamoDB integration: PutItem sent to moto.
-    [STATE.recordFailure]: dynamodbPutItem(ddb),
-  } as Record<string, (input: unknown) => Promise<unknown>>;
-  const execute = localWorkflow(definition, handlers, { retryWaitMs: 50 });
-  const run = async (item: events.TableItem) => (await execute(events.workerInput(item))).status === 'SUCCEEDED';
-  const first = items.filter((i) => i.eventType === 'THING_TYPE_EVENT' || i.eventType === 'THING_GROUP_EVENT');
-  const things = items.filter((i) => i.eventType === 'THING_EVENT');
-  const rest = items.filter((i) => !first.includes(i) && !things.includes(i));
-  const results: boolean[] = [];
-  for (const batch of [first, things, rest]) results.push(...(await mapLimit(batch, 8, run)));
-  const recorded = await ddb.send(new ScanCommand({ TableName: failureTable, Select: 'COUNT' }));
+function replicate(pipeline: ReplicationPipeline, items: readonly events.TableItem[], config: IotDrConfig): Promise<PipelineRun> {
+  return pipeline.run(items, { batchSize: config.replication.batchSize, maximumRetryAttempts: config.replication.maximumRetryAttempts });
+}
+
+function replicationReport(run: PipelineRun): DrillReport['replication'] {
+  const { workflowType, events: count, batches, retries, executions, succeeded, failed, failuresRecorded, dlq, shape } = run;
   return {
-    executions: results.length,
-    succeeded: results.filter(Boolean).length,
-    failed: results.filter((r) => !r).length,
-    failuresRecorded: recorded.Count ?? 0,
+    shape,
+    workflowType,
+    events: count,
+    batches,
+    retries,
+    executions: executions.express + executions.slowLane + executions.standard,
+    executionsBy: { ...executions },
+    succeeded,
+    failed,
+    failuresRecorded,
+    dlq,
   };
 }
 
 /**
- * Two-way: the secondary's captured changes through the REVERSE direction, as the stack deploys
- * it in the primary: the workflow's ASL with worker handlers built by the same `workerHandler`
- * (the workers' own body) for origin = secondary, target = primary, conflict policy `merge`.
+ * Two-way: the secondary's captured changes through the REVERSE direction's pipeline, as the
+ * stack deploys it in the primary (origin = secondary, target = primary, conflict policy `merge`).
  */
 async function replicateBack(
-  items: events.TableItem[],
+  pipeline: ReplicationPipeline,
+  items: readonly events.TableItem[],
   config: IotDrConfig,
-  ddb: DynamoDBClient,
-  failureTable: string,
-): Promise<{ executions: number; failed: number; changes: number }> {
-  const { dynamodbPutItem, localWorkflow } = await import('../drill/workflow');
-  const { STATE, WORKER_STATE, workflowDefinition } = await import('../../stacks/workflow-definition');
-  const replication = await import('../../functions/lib/replication');
-  Object.assign(process.env, { ORIGIN_REGION: config.secondaryRegion, TARGET_REGION: config.primaryRegion, CONFLICT_POLICY: 'merge' });
-  const fake = (name: string) => `arn:aws:lambda:${config.primaryRegion}:123456789012:function:iot-dr-${name}-to-primary`;
-  const definition = workflowDefinition({
-    workers: { thing: fake('worker-thing'), thingType: fake('worker-thing-type'), thingGroup: fake('worker-thing-group'), shadow: fake('worker-shadow') },
-    failureTableName: failureTable,
-    failureRetentionDays: 14,
-    retry: { maxAttempts: 3, intervalSeconds: 1, maxDelaySeconds: 5 },
-    taskTimeoutSeconds: 60,
-  });
-  const handlers = {
-    [WORKER_STATE.thing]: replication.workerHandler('iot-dr-worker-thing', replication.THING_FAMILY_EVENT_TYPES, replication.applyThingEvent),
-    [WORKER_STATE.thingType]: replication.workerHandler('iot-dr-worker-thing-type', replication.THING_TYPE_FAMILY_EVENT_TYPES, replication.applyThingTypeEvent),
-    [WORKER_STATE.thingGroup]: replication.workerHandler('iot-dr-worker-thing-group', replication.THING_GROUP_FAMILY_EVENT_TYPES, replication.applyThingGroupEvent),
-    [WORKER_STATE.shadow]: replication.workerHandler('iot-dr-worker-shadow', replication.SHADOW_FAMILY_EVENT_TYPES, replication.applyShadowEvent),
-    [STATE.recordFailure]: dynamodbPutItem(ddb),
-  } as Record<string, (input: unknown) => Promise<unknown>>;
-  const execute = localWorkflow(definition, handlers, { retryWaitMs: 50 });
-  const things = items.filter((i) => i.eventType === 'THING_EVENT');
-  const rest = items.filter((i) => i.eventType !== 'THING_EVENT');
-  let failed = 0;
-  for (const batch of [things, rest]) {
-    for (const ok of await mapLimit(batch, 8, async (i) => (await execute(events.workerInput(i))).status === 'SUCCEEDED')) if (!ok) failed++;
-  }
-  return { executions: items.length, failed, changes: items.length };
+): Promise<{ executions: number; failed: number; changes: number; shape: string }> {
+  const r = replicationReport(await replicate(pipeline, items, config));
+  return { executions: r.executions, failed: r.failed + r.failuresRecorded + r.dlq, changes: items.length, shape: r.shape };
 }
 
 /** One-way: `iot-dr failback --since` in-process, against the emulator. */
@@ -684,7 +698,7 @@ async function failbackOneWay(
   io: CliIo,
   endpoint: string,
   since: string,
-): Promise<{ executions: number; failed: number; changes: number }> {
+): Promise<{ executions: number; failed: number; changes: number; shape?: string }> {
   const { PassThrough } = await import('node:stream');
   const { failbackCommand } = await import('./failback');
   const stdout = new PassThrough();

@@ -1,8 +1,10 @@
 /**
  * The replication workflow's ASL run locally: aws-local-stepfunctions with every Task resolved to
- * a local handler (the real worker handlers in the drill, handlers under test in the tests), and
- * the failure table of the contract on moto. Used by `iot-dr drill` and re-exported to the tests
- * by __tests__/workflow/harness.ts.
+ * a local handler (handlers under test in the tests), and the failure table of the contract on
+ * moto. `iot-dr drill` uses the failure table and the PutItem stand-in (through its pipeline,
+ * cli/drill/pipeline.ts, and the local Step Functions endpoint, cli/drill/local-sfn.ts); the
+ * single-execution runner (`localWorkflow`, `runWorkflow`) serves the tests, re-exported by
+ * __tests__/workflow/harness.ts.
  */
 import {
   CreateTableCommand,
