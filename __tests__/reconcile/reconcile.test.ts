@@ -9,13 +9,13 @@ import { marshall } from '@aws-sdk/util-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { diffSnapshots, planRun, reconcile, repairThing, snapshotRegion } from '../../functions/lib/fleet';
 import { reconciliationSizing, scheduleIntervalSeconds } from '../../stacks/reconciliation';
-import { createContext, type ReplicationContext } from '../../functions/lib/replication';
+import { createContext, type ReplicationContext, tableChangeLog } from '../../functions/lib/replication';
 import { addToGroup, createDevice, createGroup, createThing, describeGroup, describeThing, readShadow, thingEvent, updateShadow } from '../support/fleet';
 import { FAKE_CREDENTIALS, motoClient, startMoto, type Moto } from '../support/moto';
 import { PRIMARY, SECONDARY, seedFleet, sides, useFakeCredentials } from '../cli/helpers';
 import { createFailureTable } from '../workflow/harness';
 import { createEventsTable, EVENTS_TABLE } from '../support/two-way';
-import { DELETED_KEY_ATTRIBUTE } from '../../functions/lib/markers';
+import { CHANGED_KEY_ATTRIBUTE, DELETED_KEY_ATTRIBUTE } from '../../functions/lib/markers';
 
 let moto: Moto;
 let ctx: ReplicationContext;
@@ -342,6 +342,64 @@ describe('reconcile', () => {
     await runHandler(env);
     expect((await readShadow(primary, 'lamp-9'))?.state).toEqual({ reported: { on: true } });
     primaryDb.destroy();
+  });
+
+  it('two-way: the drift pass settles delete vs change of a thing from the change log when the event itself was lost', async () => {
+    // Given the secondary's copy of the replication table (a global table: both regions' events)
+    // and a drift pass into the secondary under merge, with the change log as deployed
+    const { primary, secondary } = sides(moto.endpoint);
+    const secondaryDb = motoClient(DynamoDBClient, moto.endpoint, SECONDARY);
+    await createEventsTable(secondaryDb);
+    const now = Date.now();
+    let n = 0;
+    const event = (originRegion: string, key: string, attribute: string, at: number) =>
+      secondaryDb.send(new PutItemCommand({ TableName: EVENTS_TABLE, Item: marshall({ uuid: `evt-${++n}`, originRegion, [attribute]: key, timestamp: at }) }));
+    const merge = createContext({
+      originRegion: PRIMARY,
+      targetRegion: SECONDARY,
+      mode: 'thing-only',
+      conflicts: 'merge',
+      endpoint: moto.endpoint,
+      credentials: { ...FAKE_CREDENTIALS },
+      logger: new Logger({ serviceName: 'test', logLevel: 'SILENT' }),
+      changes: tableChangeLog({ tableName: EVENTS_TABLE, region: SECONDARY, endpoint: moto.endpoint }),
+    });
+
+    // 1. The secondary deleted a thing the primary still has (its DELETED event never reached the
+    //    primary): the delete stands, the thing is not re-created...
+    await createThing(primary, 'del-in-target');
+    await event(PRIMARY, 'thing/del-in-target', CHANGED_KEY_ATTRIBUTE, now - 60_000);
+    await event(SECONDARY, 'thing/del-in-target', DELETED_KEY_ATTRIBUTE, now - 30_000);
+    // ...unless the primary changed it after the delete (later wins)
+    await createThing(primary, 'changed-after');
+    await event(SECONDARY, 'thing/changed-after', DELETED_KEY_ATTRIBUTE, now - 30_000);
+    await event(PRIMARY, 'thing/changed-after', CHANGED_KEY_ATTRIBUTE, now - 10_000);
+    // 2. The primary deleted a thing the secondary still has (the primary's DELETED event was
+    //    lost): the delete is applied...
+    await createThing(secondary, 'del-in-origin');
+    await event(SECONDARY, 'thing/del-in-origin', CHANGED_KEY_ATTRIBUTE, now - 60_000);
+    await event(PRIMARY, 'thing/del-in-origin', DELETED_KEY_ATTRIBUTE, now - 30_000);
+    // ...unless the secondary changed it after that delete, or at the same millisecond the delete wins
+    await createThing(secondary, 'kept-newer');
+    await event(PRIMARY, 'thing/kept-newer', DELETED_KEY_ATTRIBUTE, now - 30_000);
+    await event(SECONDARY, 'thing/kept-newer', CHANGED_KEY_ATTRIBUTE, now - 10_000);
+    await createThing(secondary, 'tie');
+    await event(PRIMARY, 'thing/tie', DELETED_KEY_ATTRIBUTE, now - 30_000);
+    await event(SECONDARY, 'thing/tie', CHANGED_KEY_ATTRIBUTE, now - 30_000);
+    // 3. A thing only the secondary has, with no delete known anywhere: its own, kept
+    await createThing(secondary, 'own');
+
+    // When the drift pass repairs each of them into the secondary
+    for (const name of ['del-in-target', 'changed-after', 'del-in-origin', 'kept-newer', 'tie', 'own']) await repairThing(merge, name);
+
+    // Then the later operation won in each case, the delete on a tie
+    expect(await describeThing(secondary, 'del-in-target')).toBeUndefined();
+    expect(await describeThing(secondary, 'changed-after')).toBeDefined();
+    expect(await describeThing(secondary, 'del-in-origin')).toBeUndefined();
+    expect(await describeThing(secondary, 'kept-newer')).toBeDefined();
+    expect(await describeThing(secondary, 'tie')).toBeUndefined();
+    expect(await describeThing(secondary, 'own')).toBeDefined();
+    secondaryDb.destroy();
   });
 
   it('fails loudly when the handler environment is incomplete', () => {

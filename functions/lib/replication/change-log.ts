@@ -154,3 +154,40 @@ export async function targetChangeWins(ctx: ReplicationContext, resource: Regist
   if (changedAt === undefined) return undefined;
   return { ...resource, action: 'unchanged', detail: `changed in ${ctx.targetRegion} at ${iso(changedAt)}, after the origin's delete at ${iso(deletedAtMs)}: the change wins` };
 }
+
+/**
+ * Policy `merge` without an event to compare with (the drift pass of reconciliation, or a
+ * membership that needs its thing): the last delete of `resource` known in region `deletedIn`
+ * stands when the other region has not created or updated the resource strictly after it (a
+ * delete wins a tie). The epoch milliseconds of that delete, or `undefined` (no delete known
+ * within the items' TTL, or a later change). At most two Queries (`deletions`, then `changes`).
+ */
+async function lastDeleteStands(ctx: ReplicationContext, resource: RegistryResource, deletedIn: string, other: string): Promise<number | undefined> {
+  if (ctx.conflicts !== 'merge' || !ctx.changes) return undefined;
+  const log = ctx.changes;
+  const deletedAt = await call(ctx, `tombstones of ${resource.kind} ${resource.name}`, () => log.deletedAfter(keyOf(resource), deletedIn, 0));
+  if (deletedAt === undefined) return undefined;
+  const changedAt = await call(ctx, `changes of ${resource.kind} ${resource.name}`, () => log.changedAfter(keyOf(resource), other, deletedAt));
+  return changedAt === undefined ? deletedAt : undefined;
+}
+
+/**
+ * Event-less {@link targetDeleteWins}: about to re-create in the target a resource it lacks, with
+ * no origin event time (a drift pass). The target's own last delete wins unless the origin changed
+ * the resource after it; the outcome says so, `undefined` when the re-creation goes ahead.
+ */
+export async function targetDeleteStands(ctx: ReplicationContext, resource: RegistryResource): Promise<Outcome | undefined> {
+  const deletedAt = await lastDeleteStands(ctx, resource, ctx.targetRegion, ctx.originRegion);
+  if (deletedAt === undefined) return undefined;
+  return { ...resource, action: 'unchanged', detail: `deleted in ${ctx.targetRegion} at ${iso(deletedAt)}, not changed in ${ctx.originRegion} since: the delete wins` };
+}
+
+/**
+ * Event-less counterpart of a DELETED event: the origin lacks a resource the target has, and no
+ * DELETED event is being applied (a drift pass: the delete's own event was lost or is late). The
+ * origin's last delete, when known and not followed by a change of the target's own, is applied;
+ * its time, or `undefined` (the target's resource is kept: its own, or changed later).
+ */
+export async function originDeleteStands(ctx: ReplicationContext, resource: RegistryResource): Promise<number | undefined> {
+  return lastDeleteStands(ctx, resource, ctx.originRegion, ctx.targetRegion);
+}

@@ -14,7 +14,7 @@ import {
 import { awsErrorName, isAlreadyExists } from '../aws';
 import { RetryableError } from '../errors';
 import { call, find, findAll, sameMap } from './call';
-import { targetChangeWins, targetDeleteWins } from './change-log';
+import { targetChangeWins, targetDeleteStands, targetDeleteWins } from './change-log';
 import { absentMeansDeleted, keptTargetOnly, type Outcome, type ReplicationContext } from './context';
 import { ensureThing } from './thing';
 
@@ -361,7 +361,10 @@ export async function syncThingGroupMembership(
   if (current === undefined || !(await find(ctx, `DescribeThing ${thingName}`, () => ctx.target.iot.send(new DescribeThingCommand({ thingName }))))) {
     // Policy merge: the target deleted the thing at or after the origin added it to the group
     // (an ADDED membership counts as a change of the thing): the delete wins, nothing comes back.
-    const deleted = await targetDeleteWins(ctx, { kind: 'thing', name: thingName }, options.eventTimeMs);
+    // Without an event (a drift pass): the target's last delete of the thing, unless the origin
+    // changed it since (an ADDED membership included).
+    const thing = { kind: 'thing', name: thingName } as const;
+    const deleted = options.eventTimeMs !== undefined ? await targetDeleteWins(ctx, thing, options.eventTimeMs) : await targetDeleteStands(ctx, thing);
     if (deleted) return [{ ...deleted, kind: 'membership', name }];
     // The membership arrived before the thing's own event: the origin has the thing (it is a
     // member there), so create its registry entry (type, attributes) from it now. Its

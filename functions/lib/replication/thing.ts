@@ -13,7 +13,7 @@ import { awsErrorName, isAlreadyExists } from '../aws';
 import { PrincipalPendingError, RetryableError } from '../errors';
 import { call, find, findAll, sameMap } from './call';
 import { certificateIdFromArn, releaseCertificate, syncCertificate } from './certificates';
-import { targetChangeWins, targetDeleteWins } from './change-log';
+import { originDeleteStands, targetChangeWins, targetDeleteStands, targetDeleteWins } from './change-log';
 import { absentMeansDeleted, keptTargetOnly, type Outcome, type ReplicationContext } from './context';
 import { deleteAllShadows } from './shadow';
 import { syncThingType, withThingTypeUsable } from './thing-type';
@@ -198,14 +198,20 @@ export async function syncThing(ctx: ReplicationContext, thingName: string, opti
   if (!source) {
     const target = await describeThing(ctx, 'target', thingName);
     if (!target) return [{ kind: 'thing', name: thingName, action: 'unchanged', detail: 'absent in both regions' }];
-    if (!absentMeansDeleted(ctx)) return [keptTargetOnly('thing', thingName)];
+    if (!absentMeansDeleted(ctx)) {
+      // No DELETED event (a drift pass): the origin's known delete, unless the target changed
+      // the thing since, is applied as its event would have been.
+      if (options.eventTimeMs === undefined && (await originDeleteStands(ctx, resource)) !== undefined) return deleteThing(ctx, thingName);
+      return [keptTargetOnly('thing', thingName)];
+    }
     // Policy merge, a DELETED event: a change of the target's own after the delete wins.
     const kept = await targetChangeWins(ctx, resource, options.eventTimeMs);
     return kept ? [kept] : deleteThing(ctx, thingName);
   }
-  if (ctx.conflicts === 'merge' && ctx.changes && options.eventTimeMs !== undefined && !(await describeThing(ctx, 'target', thingName))) {
-    // A delete in the target at or after the origin's change wins: not re-created.
-    const deleted = await targetDeleteWins(ctx, resource, options.eventTimeMs);
+  if (ctx.conflicts === 'merge' && ctx.changes && !(await describeThing(ctx, 'target', thingName))) {
+    // A delete in the target at or after the origin's change wins: not re-created. Without an
+    // event (a drift pass), the target's last delete wins unless the origin changed it since.
+    const deleted = options.eventTimeMs !== undefined ? await targetDeleteWins(ctx, resource, options.eventTimeMs) : await targetDeleteStands(ctx, resource);
     if (deleted) return [deleted];
   }
   const outcomes: Outcome[] = [];
