@@ -9,6 +9,7 @@ import { marshall } from '@aws-sdk/util-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { diffSnapshots, planRun, reconcile, repairThing, snapshotRegion } from '../../functions/lib/fleet';
 import { reconciliationSizing, scheduleIntervalSeconds } from '../../stacks/reconciliation';
+import { parseConfig } from '../../config/load';
 import { createContext, type ReplicationContext, tableChangeLog } from '../../functions/lib/replication';
 import { addToGroup, createDevice, createGroup, createThing, describeGroup, describeThing, readShadow, thingEvent, updateShadow } from '../support/fleet';
 import { FAKE_CREDENTIALS, motoClient, startMoto, type Moto } from '../support/moto';
@@ -433,35 +434,42 @@ describe('reconcile', () => {
   });
 
   it('sizes runs to the fleet: the formula, and the full-pass times of 100,000 and 1,000,000 things with the defaults', () => {
-    // Given the default sizing (rate(15 minutes), 24 h target, 20 % of 10 TPS, 900 s timeout)
-    const env = reconciliationSizing({ schedule: 'rate(15 minutes)', fullPassHours: 24, quotaSharePercent: 20, readQuotaTps: 10 }, 900);
-    const sizing = {
-      fullPassHours: Number(env.FULL_PASS_HOURS),
-      runIntervalSeconds: Number(env.RUN_INTERVAL_SECONDS),
-      runBudgetSeconds: Number(env.RUN_BUDGET_SECONDS),
-      maxThingsPerSecond: Number(env.MAX_THINGS_PER_SECOND),
+    // Given the configuration's default sizing (rate(15 minutes), 24 h target, 25 % of 10 TPS) and the 900 s timeout
+    const defaults = parseConfig({}).reconciliation;
+    expect(defaults).toMatchObject({ schedule: 'rate(15 minutes)', fullPassHours: 24, quotaSharePercent: 25, readQuotaTps: 10 });
+    const sized = (instances: number, overrides: Partial<typeof defaults> = {}) => {
+      const env = reconciliationSizing({ ...defaults, ...overrides }, 900, instances);
+      return {
+        fullPassHours: Number(env.FULL_PASS_HOURS),
+        runIntervalSeconds: Number(env.RUN_INTERVAL_SECONDS),
+        runBudgetSeconds: Number(env.RUN_BUDGET_SECONDS),
+        maxThingsPerSecond: Number(env.MAX_THINGS_PER_SECOND),
+      };
     };
-    expect(sizing).toEqual({ fullPassHours: 24, runIntervalSeconds: 900, runBudgetSeconds: 840, maxThingsPerSecond: 2 });
+    // One-way (one instance): 2.5 things/s, at most 2.5 x 840 s = 2100 per run
+    const sizing = sized(1);
+    expect(sizing).toEqual({ fullPassHours: 24, runIntervalSeconds: 900, runBudgetSeconds: 840, maxThingsPerSecond: 2.5 });
     // Then 100,000 things: ceil(100000 x 900 / 86400) = 1042 per run, a pass in 24 h
     expect(planRun(sizing, 100_000, 500)).toEqual({ thingsPerRun: 1042, fullPassHours: 24, quotaBound: false });
-    // 1,000,000 things: capped at 2 things/s x 840 s = 1680 per run, a pass in 596 runs = 149 h
-    expect(planRun(sizing, 1_000_000, 500)).toEqual({ thingsPerRun: 1680, fullPassHours: 149, quotaBound: true });
-    // ...in 24 h with ListThingPrincipals raised to 70 TPS (20 % = 14 things/s, 11760 per run)
-    const raised = { ...sizing, maxThingsPerSecond: Number(reconciliationSizing({ schedule: 'rate(15 minutes)', fullPassHours: 24, quotaSharePercent: 20, readQuotaTps: 70 }, 900).MAX_THINGS_PER_SECOND) };
-    expect(planRun(raised, 1_000_000, 500).fullPassHours).toBe(24);
+    // 1,000,000 things: capped at 2100 per run, a pass in 477 runs = 119.25 h
+    expect(planRun(sizing, 1_000_000, 500)).toEqual({ thingsPerRun: 2100, fullPassHours: 119.25, quotaBound: true });
+    // ...in 24 h with ListThingPrincipals raised to 70 TPS (25 % = 17.5 things/s, 14700 per run)
+    expect(planRun(sized(1, { readQuotaTps: 70 }), 1_000_000, 500).fullPassHours).toBe(24);
     // A small fleet runs the minimum; an unknown fleet (first pass) the cap
     expect(planRun(sizing, 1000, 500)).toMatchObject({ thingsPerRun: 500 });
-    expect(planRun(sizing, 0, 500)).toEqual({ thingsPerRun: 1680, fullPassHours: null, quotaBound: true });
-    // Two-way (two instances, one per direction, reading the same quota): each gets half the share,
-    // 1 thing/s and 840 per run, so the account's reads stay at 20 % and the passes take longer
-    const half = { ...sizing, maxThingsPerSecond: Number(reconciliationSizing({ schedule: 'rate(15 minutes)', fullPassHours: 24, quotaSharePercent: 20, readQuotaTps: 10 }, 900, 2).MAX_THINGS_PER_SECOND) };
-    expect(half.maxThingsPerSecond).toBe(1);
+    expect(planRun(sizing, 0, 500)).toEqual({ thingsPerRun: 2100, fullPassHours: null, quotaBound: true });
+    // Two-way, the default (two instances, one per direction, reading the same quota): each gets
+    // half the share, 1.25 things/s and 1050 per run, so the account's reads stay at 25 %; 100,000
+    // things still pass in 24 h (1042 per run), 1,000,000 in 953 runs = 238.25 h
+    const half = sized(2);
+    expect(half.maxThingsPerSecond).toBe(1.25);
     expect(planRun(half, 12_000, 500)).toEqual({ thingsPerRun: 500, fullPassHours: 6, quotaBound: false });
-    expect(planRun(half, 100_000, 500)).toEqual({ thingsPerRun: 840, fullPassHours: 30, quotaBound: true });
-    expect(planRun(half, 1_000_000, 500)).toEqual({ thingsPerRun: 840, fullPassHours: 297.75, quotaBound: true });
-    // ...and with the share doubled to 40 % the one-way times come back
-    const doubled = Number(reconciliationSizing({ schedule: 'rate(15 minutes)', fullPassHours: 24, quotaSharePercent: 40, readQuotaTps: 10 }, 900, 2).MAX_THINGS_PER_SECOND);
-    expect(planRun({ ...sizing, maxThingsPerSecond: doubled }, 100_000, 500).fullPassHours).toBe(24);
+    expect(planRun(half, 100_000, 500)).toEqual({ thingsPerRun: 1042, fullPassHours: 24, quotaBound: false });
+    expect(planRun(half, 1_000_000, 500)).toEqual({ thingsPerRun: 1050, fullPassHours: 238.25, quotaBound: true });
+    // ...34.25 h with ListThingPrincipals raised to 70 TPS (8.75 things/s each, 7350 per run)
+    expect(planRun(sized(2, { readQuotaTps: 70 }), 1_000_000, 500)).toEqual({ thingsPerRun: 7350, fullPassHours: 34.25, quotaBound: true });
+    // ...and a share of 20 % (10 % per direction) no longer passes over 100,000 in a day
+    expect(planRun(sized(2, { quotaSharePercent: 20 }), 100_000, 500)).toEqual({ thingsPerRun: 840, fullPassHours: 30, quotaBound: true });
     expect(scheduleIntervalSeconds('rate(1 hour)')).toBe(3600);
     expect(scheduleIntervalSeconds('rate(2 days)')).toBe(172800);
     expect(scheduleIntervalSeconds('cron(0 * * * ? *)')).toBe(3600);

@@ -43,11 +43,11 @@ describe('Construct: Reconciliation', () => {
         CONFLICT_POLICY: 'merge',
         THINGS_PER_RUN: '500',
         // Sized to the fleet: 15-minute runs of up to 840 s at half (two-way: two instances) of
-        // 20 % of 10 TPS
+        // 25 % of 10 TPS
         FULL_PASS_HOURS: '24',
         RUN_INTERVAL_SECONDS: '900',
         RUN_BUDGET_SECONDS: '840',
-        MAX_THINGS_PER_SECOND: '1',
+        MAX_THINGS_PER_SECOND: '1.25',
         FAILURE_TABLE: expect.stringContaining('aws_dynamodb_table.replication-workflow_failures'),
         CURSOR_PARAMETER: expect.stringContaining('aws_ssm_parameter.reconciliation_cursor'),
       }),
@@ -213,7 +213,7 @@ describe('Construct: Reconciliation, one instance per direction', () => {
         ORIGIN_REGION: origin,
         TARGET_REGION: target,
         CONFLICT_POLICY: 'merge',
-        MAX_THINGS_PER_SECOND: '1',
+        MAX_THINGS_PER_SECOND: '1.25',
         RUN_BUDGET_SECONDS: '840',
       });
       expect(fn.environment.variables).not.toHaveProperty('PRIMARY_REGION');
@@ -267,7 +267,7 @@ describe('Construct: Reconciliation, one instance per direction', () => {
       ORIGIN_REGION: 'us-east-1',
       TARGET_REGION: 'us-west-2',
       CONFLICT_POLICY: 'mirror',
-      MAX_THINGS_PER_SECOND: '2',
+      MAX_THINGS_PER_SECOND: '2.5',
     });
     expect(oneWay.output?.primary_reconciliation_function_name).toBeUndefined();
     // mirror: no tombstone lookups
