@@ -8,11 +8,13 @@
  * credential scope, and one token bucket per (region, operation) admits it: capacity one second of
  * the operation's TPS, refilled continuously at that TPS (the documented default quota, table
  * `IOT_API_QUOTAS_TPS` of `./rate-limits`; {@link DEFAULT_QUOTA_TPS} for operations whose quota is
- * not in it). A request over the quota is answered as AWS IoT does: HTTP 400 with
- * `x-amzn-ErrorType: ThrottlingException` and `{"message":"Rate exceeded"}`, which the SDK's
- * retry strategies recognize as throttling.
+ * not in it). A request over the quota is answered as AWS IoT does: `x-amzn-ErrorType:
+ * ThrottlingException` and `{"message":"Rate exceeded"}`, with HTTP 400 from the control plane and
+ * HTTP 429 from the device shadow data plane (each operation's API reference lists its
+ * ThrottlingException with that status), which the SDK's retry strategies recognize as throttling.
  * https://docs.aws.amazon.com/general/latest/gr/iot-core.html#limits_iot
  * https://docs.aws.amazon.com/iot/latest/apireference/CommonErrors.html
+ * https://docs.aws.amazon.com/iot/latest/apireference/API_iotdata_GetThingShadow.html
  *
  * The IoT control plane (SigV4 service `iot`) and the device shadow data plane (`iotdata`) are
  * limited, each operation at the same table the CLI's client-side limiter uses, so what the proxy
@@ -251,7 +253,7 @@ export async function startQuotaProxy(options: QuotaProxyOptions): Promise<Quota
     }
     counts.throttled++;
     req.resume();
-    res.writeHead(400, { 'content-type': 'application/json', 'x-amzn-ErrorType': 'ThrottlingException' });
+    res.writeHead(service === 'iotdata' ? 429 : 400, { 'content-type': 'application/json', 'x-amzn-ErrorType': 'ThrottlingException' });
     res.end(JSON.stringify({ message: 'Rate exceeded' }));
   });
   server.keepAliveTimeout = 5000;

@@ -1,6 +1,7 @@
 // The quota-enforcing emulator (cli/quota-proxy.ts): a proxy in front of moto with one token
 // bucket per region and IoT operation at the documented default TPS, answering over-quota calls
-// as AWS does (HTTP 400 ThrottlingException). Its clock is injected: no wall-clock bound.
+// as AWS does (ThrottlingException: HTTP 400 from the control plane, 429 from the shadow data
+// plane). Its clock is injected: no wall-clock bound.
 import { IoTClient, ListThingPrincipalsCommand, ListThingsCommand, DescribeThingCommand } from '@aws-sdk/client-iot';
 import { IoTDataPlaneClient, GetThingShadowCommand } from '@aws-sdk/client-iot-data-plane';
 import { iotOperation, signingScope, startQuotaProxy, TokenBucket, type QuotaProxy } from '../../cli/quota-proxy';
@@ -80,6 +81,18 @@ describe('quota proxy', () => {
     clock += 100;
     await east.send(new ListThingPrincipalsCommand({ thingName: 'dev-1' }));
     await expect(east.send(new ListThingPrincipalsCommand({ thingName: 'dev-1' }))).rejects.toMatchObject({ name: 'ThrottlingException' });
+  });
+
+  it('throttles the shadow data plane with HTTP 429, as its API reference documents', async () => {
+    // Given GetThingShadow's bucket spent in one instant (the call above took one token at most)
+    clock += 10_000;
+    const data = new IoTDataPlaneClient({ region: 'us-east-1', endpoint: proxy.endpoint, credentials: { ...FAKE_CREDENTIALS }, maxAttempts: 1 });
+    for (let i = 0; i < proxy.quota('GetThingShadow'); i++) {
+      await expect(data.send(new GetThingShadowCommand({ thingName: 'dev-1' }))).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
+    }
+    // When one more call comes, Then it is throttled with the data plane's status
+    const error = await data.send(new GetThingShadowCommand({ thingName: 'dev-1' })).catch((e: unknown) => e);
+    expect(error).toMatchObject({ name: 'ThrottlingException', message: 'Rate exceeded', $metadata: { httpStatusCode: 429 } });
   });
 
   it('lets the SDK retry strategy ride out throttling (ListThings, 10 TPS, real clock)', async () => {
